@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"fiveid"
+	"fiveid/match"
+)
+
+// operator is the principal of commands run on the service's own machine:
+// whoever can reach the store's data directory or DATABASE_URL is an admin.
+var operator = fiveid.Principal{KeyID: "cli", Role: fiveid.RoleAdmin}
+
+func withApp(ctx context.Context, cfg config, fn func(a *app) error) error {
+	a, err := wire(ctx, cfg, newLogger(cfg, io.Discard))
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return fn(a)
+}
+
+func keysCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("keys: want create, list or revoke")
+	}
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		role := fs.String("role", "", "system, auditor or admin")
+		system := fs.String("system", "", "the registered system code (role system)")
+		name := fs.String("name", "", "a label for the key")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			k, secret, err := a.svc.CreateKey(ctx, operator, fiveid.Role(*role), *system, *name)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "created key %s (role %s", k.ID, k.Role)
+			if k.System != "" {
+				fmt.Fprintf(stdout, ", system %s", k.System)
+			}
+			fmt.Fprintln(stdout, "); the secret is shown once:")
+			fmt.Fprintln(stdout, secret)
+			return nil
+		})
+	case "list":
+		return withApp(ctx, cfg, func(a *app) error {
+			keys, err := a.svc.ListKeys(ctx, operator)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tROLE\tSYSTEM\tNAME\tCREATED\tREVOKED")
+			for _, k := range keys {
+				rev := "-"
+				if !k.Active() {
+					rev = k.RevokedAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Role, dash(k.System), dash(k.Name), k.CreatedAt.Format(time.RFC3339), rev)
+			}
+			return tw.Flush()
+		})
+	case "revoke":
+		if len(args) != 2 {
+			return fmt.Errorf("keys revoke: want exactly one key ID")
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			if err := a.svc.RevokeKey(ctx, operator, args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "revoked %s\n", args[1])
+			return nil
+		})
+	}
+	return fmt.Errorf("keys: unknown subcommand %q", args[0])
+}
+
+func systemsCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("systems: want create or list")
+	}
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("systems create", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		code := fs.String("code", "", "stable system code")
+		name := fs.String("name", "", "display name")
+		kind := fs.String("kind", "other", "medical, eldercare, funeral or other")
+		table := fs.String("id-table", "", "ID-type code table: ws364, nhsa, gat2000 or empty")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			s, err := a.svc.CreateSystem(ctx, operator, fiveid.System{Code: *code, Name: *name, Kind: fiveid.SystemKind(*kind), IDTable: match.IDTable(*table)})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "created system %s (%s)\n", s.Code, s.Kind)
+			return nil
+		})
+	case "list":
+		return withApp(ctx, cfg, func(a *app) error {
+			systems, err := a.svc.ListSystems(ctx, operator)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "CODE\tKIND\tID_TABLE\tNAME")
+			for _, s := range systems {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Code, s.Kind, dash(string(s.IDTable)), s.Name)
+			}
+			return tw.Flush()
+		})
+	}
+	return fmt.Errorf("systems: unknown subcommand %q", args[0])
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"fiveid"
+	"fiveid/api"
+	"fiveid/match"
+	"fiveid/store"
+)
+
+// app is the wired service and what must be closed after it.
+type app struct {
+	svc     *fiveid.Service
+	metrics *api.Metrics
+	reg     *prometheus.Registry
+	closers []func() error
+	backend string
+}
+
+func (a *app) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel}))
+}
+
+func openStore(ctx context.Context, cfg config) (fiveid.Store, string, error) {
+	if cfg.DatabaseURL != "" {
+		db, err := store.OpenPostgres(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, "", fmt.Errorf("open PostgreSQL: %w", err)
+		}
+		return db, "postgres", nil
+	}
+	db, err := store.OpenEmbedded(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, "", fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
+	}
+	return db, "embedded", nil
+}
+
+func scorer(cfg config) (*match.Scorer, error) {
+	w := match.DefaultWeights()
+	if cfg.WeightsFile != "" {
+		b, err := os.ReadFile(cfg.WeightsFile)
+		if err != nil {
+			return nil, fmt.Errorf("FIVEID_WEIGHTS: %w", err)
+		}
+		if w, err = match.ParseWeights(b); err != nil {
+			return nil, fmt.Errorf("FIVEID_WEIGHTS %s: %w", cfg.WeightsFile, err)
+		}
+	}
+	t := match.DefaultThresholds()
+	for _, th := range []struct {
+		v   string
+		dst *float64
+	}{{cfg.Certain, &t.Certain}, {cfg.Probable, &t.Probable}, {cfg.Possible, &t.Possible}} {
+		if th.v != "" {
+			*th.dst, _ = strconv.ParseFloat(th.v, 64) // validated in loadConfig
+		}
+	}
+	return match.NewScorer(w, t)
+}
+
+// wire builds the service on the configured store and cache.
+func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
+	a := &app{reg: prometheus.NewRegistry()}
+	a.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sc, err := scorer(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st, backend, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.backend = backend
+	a.closers = append(a.closers, st.Close)
+	var cache fiveid.Cache
+	if cfg.RedisURL != "" {
+		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("open Redis: %w", err)
+		}
+		a.closers = append(a.closers, rc.Close)
+		cache = store.NewRedisCache(rc, "fiveid", cfg.CacheTTL)
+		a.backend += "+redis"
+	} else {
+		cache = store.NewMemoryCache(cfg.CacheTTL, 100_000)
+	}
+	a.metrics, err = api.NewMetrics(a.reg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.svc, err = fiveid.NewService(ctx, fiveid.Config{
+		Store: st, Cache: cache, Scorer: sc, Observer: a.metrics,
+		Logger: log, CandidateLimit: cfg.Candidates,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// serve runs the HTTP service until ctx ends. ready, when not nil, receives
+// the bound address (tests listen on port 0).
+func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func(addr string)) error {
+	log := newLogger(cfg, stderr)
+	a, err := wire(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	secret, err := a.svc.Bootstrap(ctx, cfg.AdminKey)
+	if err != nil {
+		return fmt.Errorf("bootstrap admin key: %w", err)
+	}
+	if secret != "" {
+		fmt.Fprintf(stdout, "bootstrap admin key (shown once, keep it safe):\n%s\n", secret)
+	}
+	e, err := api.New(api.Config{Service: a.svc, Logger: log, Metrics: a.metrics, Gatherer: a.reg})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      5 * time.Minute, // audit exports stream
+		IdleTimeout:       2 * time.Minute,
+	}
+	fmt.Fprintf(stdout, "fiveid listening on http://%s (store: %s)\n", ln.Addr(), a.backend)
+	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("store", a.backend))
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
+	st, backend, err := openStore(ctx, cfg) // opening applies migrations
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(stdout, "migrations applied (%s)\n", backend)
+	return nil
+}

@@ -1,0 +1,48 @@
+package fiveid
+
+import (
+	"errors"
+	"strings"
+)
+
+// The closed set of error kinds. Adapters translate their own errors into
+// these at one choke point; api maps them to HTTP statuses and stable codes.
+var (
+	ErrNotFound        = errors.New("not found")
+	ErrConflict        = errors.New("conflict")
+	ErrInvalid         = errors.New("invalid")
+	ErrUnauthenticated = errors.New("unauthenticated")
+	ErrDenied          = errors.New("permission denied")
+	ErrUnavailable     = errors.New("unavailable")
+	// ErrNoMatch: identify found nobody (HTTP 404 no_match).
+	ErrNoMatch = errors.New("no match")
+)
+
+// FieldProblem is one problem with one input field.
+type FieldProblem struct {
+	Field   string
+	Code    string
+	Message string
+}
+
+// ValidationError carries per-field problems; it matches ErrInvalid with
+// errors.Is.
+type ValidationError struct {
+	Problems []FieldProblem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Field + ": " + p.Message
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// Is makes errors.Is(err, ErrInvalid) true for validation errors.
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// invalid builds a one-field ValidationError.
+func invalid(field, code, msg string) *ValidationError {
+	return &ValidationError{Problems: []FieldProblem{{Field: field, Code: code, Message: msg}}}
+}

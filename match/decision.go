@@ -1,0 +1,53 @@
+package match
+
+// Grade follows the FHIR match-grade codes (http://hl7.org/fhir/match-grade).
+type Grade string
+
+const (
+	GradeCertain      Grade = "certain"       // auto-link
+	GradeProbable     Grade = "probable"      // auto-link
+	GradePossible     Grade = "possible"      // human review
+	GradeCertainlyNot Grade = "certainly-not" // different people
+)
+
+// AutoLink reports whether a decision of this grade links without review.
+func (g Grade) AutoLink() bool { return g == GradeCertain || g == GradeProbable }
+
+// Rank orders grades: certain 3, probable 2, possible 1, certainly-not 0.
+func (g Grade) Rank() int {
+	switch g {
+	case GradeCertain:
+		return 3
+	case GradeProbable:
+		return 2
+	case GradePossible:
+		return 1
+	}
+	return 0
+}
+
+// Thresholds map a total match weight (sum of log2(m/u)) to a grade.
+// Certain >= Probable >= Possible.
+type Thresholds struct {
+	Certain  float64
+	Probable float64
+	Possible float64
+}
+
+// FieldScore is one field's comparison: its level and the weight it added.
+type FieldScore struct {
+	Field  string  // id, name, birth_date, sex
+	Level  string  // e.g. equal, one_edit, pinyin_equal, missing
+	Weight float64 // log2(m/u) for the level, term-frequency adjusted
+}
+
+// Explanation is a scored decision an admin can read: per-field levels and
+// weights, the total, the grade, any rule that capped the grade, and the
+// weights version that produced it.
+type Explanation struct {
+	Score   float64
+	Grade   Grade
+	Fields  []FieldScore
+	Rules   []string // e.g. "id_conflict_cap": a hard rule that changed the grade
+	Version string   // weights/rules version
+}

@@ -1,0 +1,90 @@
+package fiveid
+
+import (
+	"context"
+	"time"
+)
+
+// Reader is what use cases read from the master customer index. Every
+// method returns ErrNotFound (wrapped) for a missing row.
+type Reader interface {
+	System(ctx context.Context, code string) (System, error)
+	ListSystems(ctx context.Context) ([]System, error)
+	KeyByHash(ctx context.Context, hash []byte) (APIKey, error)
+	ListKeys(ctx context.Context) ([]APIKey, error)
+	// CountActiveKeys counts keys not revoked, optionally of one role ("" = all).
+	CountActiveKeys(ctx context.Context, role Role) (int, error)
+	Customer(ctx context.Context, id string) (Customer, error)
+	// CustomerRecords lists the source records linked to a customer,
+	// ordered by (system, local_id).
+	CustomerRecords(ctx context.Context, customerID string) ([]SourceRecord, error)
+	SourceRecord(ctx context.Context, system, localID string) (SourceRecord, error)
+	// Candidates returns the distinct source records that carry any of the
+	// blocking keys and are linked to an active customer, at most limit of
+	// them, in one query.
+	Candidates(ctx context.Context, keys []string, limit int) ([]SourceRecord, error)
+	// NameFrequency returns how many source records have this name key and
+	// how many source records there are in all.
+	NameFrequency(ctx context.Context, nameKey string) (n, total int64, err error)
+	ReviewTask(ctx context.Context, id string) (ReviewTask, error)
+	// ListReviewTasks lists tasks of one status ("" = all), newest first.
+	ListReviewTasks(ctx context.Context, status ReviewStatus, limit int) ([]ReviewTask, error)
+	// Secret returns a named secret (HMAC key, signing key...) stored by
+	// PutSecret.
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// Tx is one store transaction.
+type Tx interface {
+	Reader
+	CreateSystem(ctx context.Context, s System) error // ErrConflict when the code exists
+	CreateKey(ctx context.Context, k APIKey) error    // ErrConflict when the ID or hash exists
+	RevokeKey(ctx context.Context, id string, at time.Time) error
+	InsertCustomer(ctx context.Context, c Customer) error
+	// UpdateCustomer replaces every field of the customer with c.ID.
+	UpdateCustomer(ctx context.Context, c Customer) error
+	// PutSourceRecord inserts or replaces the record (system, local_id) and
+	// replaces its blocking keys with keys; it keeps name statistics exact.
+	PutSourceRecord(ctx context.Context, r SourceRecord, keys []string) error
+	// InsertReviewTask returns ErrConflict when an open task for the same
+	// (customer, candidate) pair, in either order, exists.
+	InsertReviewTask(ctx context.Context, t ReviewTask) error
+	// PutSecret stores a named secret once; ErrConflict when it exists.
+	PutSecret(ctx context.Context, name string, value []byte) error
+}
+
+// Store is the master customer index.
+type Store interface {
+	Reader
+	// Update runs fn in one transaction and commits when fn returns nil.
+	// While it runs it holds an exclusive lock on each of lockKeys (blocking
+	// keys of the person being decided), so two requests deciding about the
+	// same person serialize and cannot both create a customer.
+	Update(ctx context.Context, lockKeys []string, fn func(tx Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Cache holds resolution results. Values depend on dependency keys (the
+// blocking keys that produced them); Invalidate on a dependency makes every
+// value that depended on it miss. A cache failure is never fatal: callers
+// fall back to the store.
+type Cache interface {
+	// Get returns the value under key when none of deps changed since the
+	// stamp it was Set with. On a miss it returns a stamp of deps as they
+	// are now, to be passed to Set after the value was computed, so that a
+	// write racing the computation invalidates it.
+	Get(ctx context.Context, key string, deps []string) (val []byte, hit bool, stamp string, err error)
+	Set(ctx context.Context, key string, stamp string, val []byte) error
+	Invalidate(ctx context.Context, deps []string) error
+	Ping(ctx context.Context) error
+}
+
+// Observer receives the service's business measurements (metrics).
+type Observer interface {
+	MatchOutcome(op string, grade string)
+	CacheLookup(hit bool, err error)
+}
+
+// Clock tells the time.
+type Clock func() time.Time

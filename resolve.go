@@ -1,0 +1,573 @@
+package fiveid
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"fiveid/match"
+)
+
+// ErrNeedsReview: identify found only a possible match; a data steward has
+// to decide (HTTP 409 needs_review). The caller learns no customer ID.
+var ErrNeedsReview = errors.New("needs review")
+
+// Decision is a matching outcome against one customer.
+type Decision struct {
+	CustomerID  string
+	Grade       match.Grade
+	Score       float64
+	Explanation match.Explanation
+}
+
+// RegisterResult is the outcome of registering a source record.
+type RegisterResult struct {
+	CustomerID string
+	// Created is true when a new golden record was created for this record.
+	Created bool
+	// Unchanged is true when the record was registered before with exactly
+	// these values (an idempotent repeat).
+	Unchanged bool
+	// Decision is the best match found among existing customers (zero
+	// Grade when there were no candidates).
+	Decision     Decision
+	Manual       bool // the record's link is a steward's decision, kept as is
+	ReviewTaskID string
+	Findings     []match.Finding
+}
+
+// IdentifyResult is the outcome of identifying a person.
+type IdentifyResult struct {
+	Decision
+	ReviewTaskID string
+	Findings     []match.Finding
+}
+
+// maxRedirects bounds following merged customers to their survivor.
+const maxRedirects = 32
+
+// Register registers or updates the caller system's record localID and links
+// it to the customer it matches, or to a new customer (system key).
+// Idempotent on (system, local_id).
+func (s *Service) Register(ctx context.Context, p Principal, localID string, in match.Input) (RegisterResult, error) {
+	if err := require(p, RoleSystem); err != nil {
+		return RegisterResult{}, err
+	}
+	if err := validLocalID(localID); err != nil {
+		return RegisterResult{}, err
+	}
+	sys, err := s.store.System(ctx, p.System)
+	if err != nil {
+		return RegisterResult{}, fmt.Errorf("register: system %s: %w", p.System, err)
+	}
+	rec, err := s.normalize(in, sys.IDTable)
+	if err != nil {
+		return RegisterResult{}, err
+	}
+	keys := s.blockingKeys(rec)
+	lock := keys
+	// The keys of the record's previous version are locked and invalidated
+	// too: answers that found the old version must not survive.
+	if prev, err := s.store.SourceRecord(ctx, p.System, localID); err == nil {
+		if prevRec, err := s.normalize(prev.Raw, prev.IDTable); err == nil {
+			lock = union(keys, s.blockingKeys(prevRec))
+		}
+	} else if !errors.Is(err, ErrNotFound) {
+		return RegisterResult{}, fmt.Errorf("register: %w", err)
+	}
+
+	var res RegisterResult
+	err = s.store.Update(ctx, lock, func(tx Tx) error {
+		var err error
+		res, err = s.registerTx(ctx, tx, sys, localID, in, rec, keys)
+		return err
+	})
+	if err != nil {
+		return RegisterResult{}, fmt.Errorf("register: %w", err)
+	}
+	if !res.Unchanged {
+		s.invalidate(ctx, lock)
+	}
+	res.Findings = rec.Findings
+	grade := string(res.Decision.Grade)
+	if res.Created {
+		grade = "new"
+	}
+	s.obs.MatchOutcome("register", grade)
+	s.log.LogAttrs(ctx, slogInfo, "register",
+		attr("system", sys.Code), attr("customer_id", res.CustomerID),
+		attr("grade", string(res.Decision.Grade)), attrF("score", res.Decision.Score),
+		attrB("created", res.Created), attr("id", match.MaskID(rec.ID.Number)))
+	return res, nil
+}
+
+func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID string, in match.Input, rec match.Record, keys []string) (RegisterResult, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	existing, err := tx.SourceRecord(ctx, sys.Code, localID)
+	exists := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return RegisterResult{}, err
+	}
+	if exists && existing.Raw == in && existing.IDTable == sys.IDTable {
+		return RegisterResult{
+			CustomerID: existing.CustomerID,
+			Unchanged:  true,
+			Manual:     existing.Link.Manual,
+			Decision: Decision{CustomerID: existing.CustomerID, Grade: existing.Link.Grade,
+				Score: existing.Link.Score, Explanation: existing.Link.Explanation},
+		}, nil
+	}
+
+	var res RegisterResult
+	var link Link
+	customerID := ""
+	if exists && existing.Link.Manual {
+		// A steward linked this record by hand: new values never move it.
+		customerID, link, res.Manual = existing.CustomerID, existing.Link, true
+	} else {
+		cands, err := tx.Candidates(ctx, keys, s.limit)
+		if err != nil {
+			return RegisterResult{}, err
+		}
+		kept := cands[:0]
+		for _, c := range cands {
+			if !(c.System == sys.Code && c.LocalID == localID) {
+				kept = append(kept, c)
+			}
+		}
+		best, err := s.best(ctx, tx, rec, kept)
+		if err != nil {
+			return RegisterResult{}, err
+		}
+		if best != nil {
+			res.Decision = *best
+		}
+		if best != nil && best.Grade.AutoLink() {
+			customerID = best.CustomerID
+			link = Link{Grade: best.Grade, Score: best.Score, Explanation: best.Explanation}
+		} else {
+			// Keep the record's own customer when it is that customer's only
+			// record: re-registering changed values must not churn IDs.
+			if exists {
+				others, err := tx.CustomerRecords(ctx, existing.CustomerID)
+				if err != nil {
+					return RegisterResult{}, err
+				}
+				if len(others) == 1 {
+					customerID = existing.CustomerID
+				}
+			}
+			if customerID == "" {
+				customerID = newID("C")
+				err := tx.InsertCustomer(ctx, Customer{ID: customerID, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now})
+				if err != nil {
+					return RegisterResult{}, err
+				}
+				res.Created = true
+			}
+			if best != nil && best.Grade == match.GradePossible {
+				task := ReviewTask{
+					ID: newID("R"), Status: ReviewOpen, Reason: "possible_match",
+					CustomerID: customerID, CandidateID: best.CustomerID,
+					System: sys.Code, LocalID: localID,
+					Score: best.Score, Explanation: best.Explanation,
+					Version: 1, CreatedAt: now, UpdatedAt: now,
+				}
+				switch err := tx.InsertReviewTask(ctx, task); {
+				case err == nil:
+					res.ReviewTaskID = task.ID
+				case errors.Is(err, ErrConflict): // already open for this pair
+				default:
+					return RegisterResult{}, err
+				}
+			}
+		}
+	}
+	res.CustomerID = customerID
+
+	sr := SourceRecord{
+		System: sys.Code, LocalID: localID, CustomerID: customerID,
+		Raw: in, IDTable: sys.IDTable, NameKey: rec.Name.Key, IDKey: rec.ID.Key,
+		Link: link, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if exists {
+		sr.Version = existing.Version + 1
+		sr.CreatedAt = existing.CreatedAt
+	}
+	if err := tx.PutSourceRecord(ctx, sr, keys); err != nil {
+		return RegisterResult{}, err
+	}
+	if err := s.refreshGolden(ctx, tx, customerID, "", now); err != nil {
+		return RegisterResult{}, err
+	}
+	if exists && existing.CustomerID != customerID {
+		if err := s.refreshGolden(ctx, tx, existing.CustomerID, customerID, now); err != nil {
+			return RegisterResult{}, err
+		}
+	}
+	return res, nil
+}
+
+// best scores rec against the candidates and returns the best decision per
+// customer, best first (nil when there are no candidates).
+func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []SourceRecord) (*Decision, error) {
+	var best *Decision
+	freq := map[string]float64{}
+	for _, c := range cands {
+		crec, err := match.Normalize(c.Raw, match.Options{IDTable: c.IDTable})
+		if err != nil {
+			continue // stored under older rules and no longer valid: not evidence
+		}
+		f, ok := freq[crec.Name.Key]
+		if !ok {
+			n, total, err := r.NameFrequency(ctx, crec.Name.Key)
+			if err != nil {
+				return nil, err
+			}
+			if total > 0 && n > 0 {
+				f = float64(n) / float64(total)
+			}
+			freq[crec.Name.Key] = f
+		}
+		e := s.scorer.Compare(rec, crec, f)
+		d := Decision{CustomerID: c.CustomerID, Grade: e.Grade, Score: e.Score, Explanation: e}
+		if best == nil || better(d, *best) {
+			dd := d
+			best = &dd
+		}
+	}
+	return best, nil
+}
+
+// better orders decisions: higher grade, then higher score, then the older
+// (smaller) customer ID so that equal evidence always picks the same customer.
+func better(a, b Decision) bool {
+	if a.Grade.Rank() != b.Grade.Rank() {
+		return a.Grade.Rank() > b.Grade.Rank()
+	}
+	if a.Score != b.Score {
+		return a.Score > b.Score
+	}
+	return a.CustomerID < b.CustomerID
+}
+
+// refreshGolden recomputes a customer's golden values from its linked
+// records. A customer left without records redirects to redirectTo when
+// given (its only record moved there).
+func (s *Service) refreshGolden(ctx context.Context, tx Tx, id, redirectTo string, now time.Time) error {
+	c, err := tx.Customer(ctx, id)
+	if err != nil {
+		return err
+	}
+	recs, err := tx.CustomerRecords(ctx, id)
+	if err != nil {
+		return err
+	}
+	before := c
+	if len(recs) == 0 && redirectTo != "" && c.Status == StatusActive {
+		c.Status, c.MergedInto = StatusMerged, redirectTo
+	}
+	g := survivor(recs)
+	c.Name, c.Sex, c.BirthDate, c.IDType, c.IDNumber = g.Name, g.Sex, g.BirthDate, g.IDType, g.IDNumber
+	if c == before {
+		return nil
+	}
+	c.Version++
+	c.UpdatedAt = now
+	return tx.UpdateCustomer(ctx, c)
+}
+
+// survivor applies the survivorship rules to a customer's records:
+//  1. the record with a checksum-valid citizen-namespace ID wins, then any
+//     checksum-valid ID, then any ID;
+//  2. among equals, the most recently updated record wins;
+//  3. a field the winner lacks comes from the most recent record that has it.
+func survivor(recs []SourceRecord) Customer {
+	type cand struct {
+		rec  match.Record
+		rank int
+		at   time.Time
+		key  string
+	}
+	var cs []cand
+	for _, r := range recs {
+		nr, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
+		if err != nil {
+			continue
+		}
+		rank := 0
+		switch {
+		case nr.ID.ChecksumValid && nr.ID.Namespace == string(match.IDTypeCitizen):
+			rank = 3
+		case nr.ID.ChecksumValid:
+			rank = 2
+		case !nr.ID.IsZero():
+			rank = 1
+		}
+		cs = append(cs, cand{nr, rank, r.UpdatedAt, r.System + "\x00" + r.LocalID})
+	}
+	sort.SliceStable(cs, func(i, j int) bool {
+		if cs[i].rank != cs[j].rank {
+			return cs[i].rank > cs[j].rank
+		}
+		if !cs[i].at.Equal(cs[j].at) {
+			return cs[i].at.After(cs[j].at)
+		}
+		return cs[i].key < cs[j].key
+	})
+	var g Customer
+	for _, c := range cs {
+		if g.Name == "" {
+			g.Name = c.rec.Name.Display
+		}
+		if g.Sex == "" && c.rec.Sex != match.SexUnknown {
+			g.Sex = c.rec.Sex.String()
+		}
+		if g.BirthDate == "" && !c.rec.BirthDate.IsZero() {
+			g.BirthDate = c.rec.BirthDate.String()
+		}
+		if g.IDNumber == "" && !c.rec.ID.IsZero() {
+			g.IDType, g.IDNumber = string(c.rec.ID.Type), c.rec.ID.Number
+		}
+	}
+	return g
+}
+
+func union(a, b []string) []string {
+	seen := make(map[string]bool, len(a)+len(b))
+	var out []string
+	for _, s := range [][]string{a, b} {
+		for _, k := range s {
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// invalidate drops cached answers that depended on keys. A failure is
+// logged and counted, never returned: the write is committed.
+func (s *Service) invalidate(ctx context.Context, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	if err := s.cache.Invalidate(context.WithoutCancel(ctx), keys); err != nil {
+		s.obs.CacheLookup(false, err)
+		s.log.LogAttrs(ctx, slogWarn, "cache invalidation failed", attr("error", err.Error()))
+	}
+}
+
+// RegisterItem is one record of a batch.
+type RegisterItem struct {
+	LocalID string
+	Input   match.Input
+}
+
+// BatchResult is one batch item's outcome: a result or an error.
+type BatchResult struct {
+	Result RegisterResult
+	Err    error
+}
+
+// MaxBatch is the largest batch RegisterBatch accepts.
+const MaxBatch = 1000
+
+// RegisterBatch registers up to MaxBatch records; one bad record does not
+// fail the others. Results are in input order.
+func (s *Service) RegisterBatch(ctx context.Context, p Principal, items []RegisterItem) ([]BatchResult, error) {
+	if err := require(p, RoleSystem); err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, invalid("records", "required", "records must hold at least one record")
+	}
+	if len(items) > MaxBatch {
+		return nil, invalid("records", "too_many", "a batch holds at most "+strconv.Itoa(MaxBatch)+" records")
+	}
+	out := make([]BatchResult, len(items))
+	for i, it := range items {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out[i].Result, out[i].Err = s.Register(ctx, p, it.LocalID, it.Input)
+	}
+	return out, nil
+}
+
+// Identify finds the customer the five elements describe (system key).
+// certain/probable: the customer; possible: ErrNeedsReview; else ErrNoMatch.
+func (s *Service) Identify(ctx context.Context, p Principal, in match.Input) (IdentifyResult, error) {
+	if err := require(p, RoleSystem); err != nil {
+		return IdentifyResult{}, err
+	}
+	sys, err := s.store.System(ctx, p.System)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: system %s: %w", p.System, err)
+	}
+	rec, err := s.normalize(in, sys.IDTable)
+	if err != nil {
+		return IdentifyResult{}, err
+	}
+	d, err := s.resolve(ctx, rec)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+	}
+	res := IdentifyResult{Decision: d, Findings: rec.Findings}
+	grade := string(d.Grade)
+	if grade == "" {
+		grade = "none"
+	}
+	s.obs.MatchOutcome("identify", grade)
+	s.log.LogAttrs(ctx, slogInfo, "identify", attr("system", sys.Code),
+		attr("grade", grade), attrF("score", d.Score), attr("id", match.MaskID(rec.ID.Number)))
+	switch {
+	case d.Grade.AutoLink():
+		return res, nil
+	case d.Grade == match.GradePossible:
+		res.CustomerID, res.Decision.CustomerID = "", ""
+		return res, ErrNeedsReview
+	}
+	res.CustomerID = ""
+	return res, ErrNoMatch
+}
+
+// resolve is identify's cached lookup. The cache key is a keyed HMAC of the
+// normalized elements; its dependencies are the query's blocking keys, so
+// any write touching a record reachable from them invalidates it.
+func (s *Service) resolve(ctx context.Context, rec match.Record) (Decision, error) {
+	keys := s.blockingKeys(rec)
+	if len(keys) == 0 {
+		return Decision{}, nil
+	}
+	ck := s.derive("identify", s.cacheTag+"|"+canonical(rec))
+	val, hit, stamp, err := s.cache.Get(ctx, ck, keys)
+	s.obs.CacheLookup(hit, err)
+	if hit {
+		var d Decision
+		if json.Unmarshal(val, &d) == nil {
+			return d, nil
+		}
+	}
+	cands, err := s.store.Candidates(ctx, keys, s.limit)
+	if err != nil {
+		return Decision{}, err
+	}
+	best, err := s.best(ctx, s.store, rec, cands)
+	if err != nil {
+		return Decision{}, err
+	}
+	var d Decision
+	if best != nil {
+		d = *best
+	}
+	if stamp != "" {
+		if b, err := json.Marshal(d); err == nil {
+			if err := s.cache.Set(ctx, ck, stamp, b); err != nil {
+				s.obs.CacheLookup(false, err)
+			}
+		}
+	}
+	return d, nil
+}
+
+// canonical is every normalized value scoring reads, in one string.
+func canonical(r match.Record) string {
+	return strings.Join([]string{
+		r.Name.Display, r.Name.Key, r.Sex.Code(), r.BirthDate.String(),
+		string(r.ID.Type), r.ID.Namespace, r.ID.Key, r.ID.Number,
+		strconv.FormatBool(r.ID.ChecksumValid),
+	}, "\x1f")
+}
+
+// XrefEntry is one system's local ID of a customer.
+type XrefEntry struct {
+	System  string
+	LocalID string
+}
+
+// Xref is the cross-reference of a customer (IHE PIX).
+type Xref struct {
+	CustomerID string
+	// MergedFrom lists the merged customer IDs followed to reach CustomerID.
+	MergedFrom []string
+	Records    []XrefEntry
+}
+
+// Xref returns the customer of (system, localID) and every system's local
+// IDs for it (system, admin).
+func (s *Service) Xref(ctx context.Context, p Principal, system, localID string) (Xref, error) {
+	if err := require(p, RoleSystem, RoleAdmin); err != nil {
+		return Xref{}, err
+	}
+	if system == "" {
+		return Xref{}, invalid("system", "required", "system is required")
+	}
+	if err := validLocalID(localID); err != nil {
+		return Xref{}, err
+	}
+	sr, err := s.store.SourceRecord(ctx, system, localID)
+	if err != nil {
+		return Xref{}, fmt.Errorf("xref: %w", err)
+	}
+	c, from, err := s.follow(ctx, sr.CustomerID)
+	if err != nil {
+		return Xref{}, fmt.Errorf("xref: %w", err)
+	}
+	recs, err := s.store.CustomerRecords(ctx, c.ID)
+	if err != nil {
+		return Xref{}, fmt.Errorf("xref: %w", err)
+	}
+	x := Xref{CustomerID: c.ID, MergedFrom: from}
+	for _, r := range recs {
+		x.Records = append(x.Records, XrefEntry{System: r.System, LocalID: r.LocalID})
+	}
+	return x, nil
+}
+
+// follow resolves merged customers to their survivor.
+func (s *Service) follow(ctx context.Context, id string) (Customer, []string, error) {
+	var from []string
+	for range maxRedirects {
+		c, err := s.store.Customer(ctx, id)
+		if err != nil {
+			return Customer{}, nil, err
+		}
+		if c.Status != StatusMerged {
+			return c, from, nil
+		}
+		from = append(from, c.ID)
+		id = c.MergedInto
+	}
+	return Customer{}, nil, fmt.Errorf("customer %s: merge chain too long: %w", id, ErrConflict)
+}
+
+// CustomerView is a golden record with its linked source records.
+type CustomerView struct {
+	Customer   Customer
+	MergedFrom []string
+	Records    []SourceRecord
+}
+
+// Customer returns a golden record with its source records (admin). A
+// merged ID answers with the survivor.
+func (s *Service) Customer(ctx context.Context, p Principal, id string) (CustomerView, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return CustomerView{}, err
+	}
+	c, from, err := s.follow(ctx, id)
+	if err != nil {
+		return CustomerView{}, fmt.Errorf("customer: %w", err)
+	}
+	recs, err := s.store.CustomerRecords(ctx, c.ID)
+	if err != nil {
+		return CustomerView{}, fmt.Errorf("customer: %w", err)
+	}
+	return CustomerView{Customer: c, MergedFrom: from, Records: recs}, nil
+}

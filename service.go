@@ -1,0 +1,408 @@
+package fiveid
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/oklog/ulid/v2"
+
+	"fiveid/match"
+)
+
+// Config carries a Service's dependencies and tunables.
+type Config struct {
+	Store  Store
+	Cache  Cache
+	Scorer *match.Scorer
+	// Observer receives business metrics; nil means none.
+	Observer Observer
+	Logger   *slog.Logger
+	Clock    Clock
+	// CandidateLimit caps the records scored per request (guards against
+	// candidate explosion on common blocking keys). 0 means 200.
+	CandidateLimit int
+}
+
+// Service is fiveid's use cases. It is safe for concurrent use.
+type Service struct {
+	store    Store
+	cache    Cache
+	scorer   *match.Scorer
+	obs      Observer
+	log      *slog.Logger
+	now      Clock
+	limit    int
+	hmacKey  []byte
+	cacheTag string
+}
+
+// secretHMAC names the stored key of every derived join key (blocking keys,
+// cache keys): keyed HMAC, never a bare hash of identity data.
+const secretHMAC = "hmac_key"
+
+// NewService validates cfg, loads or creates the HMAC key and returns a
+// ready Service.
+func NewService(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("fiveid: Config.Store is required")
+	}
+	if cfg.Cache == nil {
+		return nil, errors.New("fiveid: Config.Cache is required")
+	}
+	if cfg.Scorer == nil {
+		return nil, errors.New("fiveid: Config.Scorer is required")
+	}
+	s := &Service{
+		store:  cfg.Store,
+		cache:  cfg.Cache,
+		scorer: cfg.Scorer,
+		obs:    cfg.Observer,
+		log:    cfg.Logger,
+		now:    cfg.Clock,
+		limit:  cfg.CandidateLimit,
+	}
+	if s.obs == nil {
+		s.obs = nopObserver{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.limit <= 0 {
+		s.limit = 200
+	}
+	key, err := s.loadOrCreateSecret(ctx, secretHMAC, 32)
+	if err != nil {
+		return nil, fmt.Errorf("fiveid: hmac key: %w", err)
+	}
+	s.hmacKey = key
+	// The cache tag changes with the weights version: answers computed by
+	// other weights never hit.
+	s.cacheTag = "v1|" + s.scorer.Version()
+	return s, nil
+}
+
+func (s *Service) loadOrCreateSecret(ctx context.Context, name string, size int) ([]byte, error) {
+	v, err := s.store.Secret(ctx, name)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	fresh := make([]byte, size)
+	rand.Read(fresh)
+	err = s.store.Update(ctx, nil, func(tx Tx) error { return tx.PutSecret(ctx, name, fresh) })
+	if errors.Is(err, ErrConflict) { // another instance won the race
+		return s.store.Secret(ctx, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fresh, nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) MatchOutcome(string, string) {}
+func (nopObserver) CacheLookup(bool, error)     {}
+
+// Ready checks the store and the cache.
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := s.cache.Ping(ctx); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	return nil
+}
+
+// ---- identifiers and keys ----
+
+func newID(prefix string) string { return prefix + ulid.Make().String() }
+
+// derive is the keyed HMAC of a derived join key, hex, 128 bits.
+func (s *Service) derive(kind, v string) string {
+	m := hmac.New(sha256.New, s.hmacKey)
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(v))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+func (s *Service) blockingKeys(r match.Record) []string {
+	raw := match.BlockingKeys(r)
+	out := make([]string, len(raw))
+	for i, k := range raw {
+		out[i] = s.derive("block", k)
+	}
+	return out
+}
+
+// hashSecret is how API key secrets are stored.
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// ---- authorization ----
+
+func require(p Principal, roles ...Role) error {
+	for _, r := range roles {
+		if p.Role == r {
+			return nil
+		}
+	}
+	return fmt.Errorf("role %s may not do this: %w", p.Role, ErrDenied)
+}
+
+// Authenticate resolves an API key secret to its principal.
+func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	if secret == "" {
+		return Principal{}, fmt.Errorf("missing API key: %w", ErrUnauthenticated)
+	}
+	k, err := s.store.KeyByHash(ctx, hashSecret(secret))
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, fmt.Errorf("unknown API key: %w", ErrUnauthenticated)
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
+	}
+	if !k.Active() {
+		return Principal{}, fmt.Errorf("revoked API key: %w", ErrUnauthenticated)
+	}
+	return Principal{KeyID: k.ID, Role: k.Role, System: k.System}, nil
+}
+
+// ---- systems ----
+
+var codeOK = func(code string) bool {
+	if code == "" || len(code) > 64 {
+		return false
+	}
+	for _, r := range code {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateSystem registers a source system (admin).
+func (s *Service) CreateSystem(ctx context.Context, p Principal, sys System) (System, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return System{}, err
+	}
+	var ve ValidationError
+	if !codeOK(sys.Code) {
+		ve.Problems = append(ve.Problems, FieldProblem{"code", "invalid_code", "code must be 1-64 characters of A-Z a-z 0-9 - _ ."})
+	}
+	sys.Name = strings.TrimSpace(sys.Name)
+	if sys.Name == "" || utf8.RuneCountInString(sys.Name) > 200 || !utf8.ValidString(sys.Name) {
+		ve.Problems = append(ve.Problems, FieldProblem{"name", "invalid_name", "name is required (at most 200 characters)"})
+	}
+	if sys.Kind == "" {
+		sys.Kind = KindOther
+	}
+	if !sys.Kind.Valid() {
+		ve.Problems = append(ve.Problems, FieldProblem{"kind", "invalid_kind", "kind must be medical, eldercare, funeral or other"})
+	}
+	if _, err := match.ParseIDTable(string(sys.IDTable)); err != nil {
+		ve.Problems = append(ve.Problems, FieldProblem{"id_table", "invalid_id_table", "id_table must be ws364, nhsa, gat2000 or empty"})
+	}
+	if len(ve.Problems) > 0 {
+		return System{}, &ve
+	}
+	sys.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.CreateSystem(ctx, sys) })
+	if err != nil {
+		return System{}, fmt.Errorf("create system %s: %w", sys.Code, err)
+	}
+	return sys, nil
+}
+
+// ListSystems lists registered systems (admin).
+func (s *Service) ListSystems(ctx context.Context, p Principal) ([]System, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return nil, err
+	}
+	return s.store.ListSystems(ctx)
+}
+
+// ---- keys ----
+
+// NewKeySecret returns a fresh API key secret: "fk_" + 256 random bits.
+func NewKeySecret() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "fk_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CreateKey creates an API key (admin) and returns it with its secret,
+// which is shown this once and never stored.
+func (s *Service) CreateKey(ctx context.Context, p Principal, role Role, system, name string) (APIKey, string, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return APIKey{}, "", err
+	}
+	return s.createKey(ctx, role, system, name, NewKeySecret())
+}
+
+func (s *Service) createKey(ctx context.Context, role Role, system, name, secret string) (APIKey, string, error) {
+	if !role.Valid() {
+		return APIKey{}, "", invalid("role", "invalid_role", "role must be system, auditor or admin")
+	}
+	if role == RoleSystem && system == "" {
+		return APIKey{}, "", invalid("system", "required", "a system key must name its registered system")
+	}
+	if role != RoleSystem && system != "" {
+		return APIKey{}, "", invalid("system", "not_allowed", "only system keys are bound to a system")
+	}
+	if utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) {
+		return APIKey{}, "", invalid("name", "too_long", "name is at most 200 characters")
+	}
+	k := APIKey{
+		ID:        newID("key_"),
+		Hash:      hashSecret(secret),
+		Role:      role,
+		System:    system,
+		Name:      name,
+		CreatedAt: s.now().UTC().Truncate(time.Microsecond),
+	}
+	err := s.store.Update(ctx, nil, func(tx Tx) error {
+		if system != "" {
+			if _, err := tx.System(ctx, system); errors.Is(err, ErrNotFound) {
+				return invalid("system", "unknown_system", "no registered system has this code")
+			} else if err != nil {
+				return err
+			}
+		}
+		return tx.CreateKey(ctx, k)
+	})
+	if err != nil {
+		return APIKey{}, "", fmt.Errorf("create key: %w", err)
+	}
+	return k, secret, nil
+}
+
+// ListKeys lists API keys without secrets (admin).
+func (s *Service) ListKeys(ctx context.Context, p Principal) ([]APIKey, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return nil, err
+	}
+	return s.store.ListKeys(ctx)
+}
+
+// RevokeKey revokes an API key (admin). Revoking twice is not an error.
+func (s *Service) RevokeKey(ctx context.Context, p Principal, id string) error {
+	if err := require(p, RoleAdmin); err != nil {
+		return err
+	}
+	err := s.store.Update(ctx, nil, func(tx Tx) error {
+		return tx.RevokeKey(ctx, id, s.now().UTC().Truncate(time.Microsecond))
+	})
+	if err != nil {
+		return fmt.Errorf("revoke key: %w", err)
+	}
+	return nil
+}
+
+// Bootstrap makes sure an admin can get in. With adminSecret set it ensures
+// that secret exists as an admin key (automation). Otherwise, when no active
+// admin key exists, it creates one and returns its secret to be shown once.
+func (s *Service) Bootstrap(ctx context.Context, adminSecret string) (string, error) {
+	if adminSecret != "" {
+		if len(adminSecret) < 16 {
+			return "", errors.New("FIVEID_ADMIN_KEY must be at least 16 characters")
+		}
+		_, err := s.store.KeyByHash(ctx, hashSecret(adminSecret))
+		if err == nil {
+			return "", nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return "", err
+		}
+		_, _, err = s.createKey(ctx, RoleAdmin, "", "FIVEID_ADMIN_KEY", adminSecret)
+		if errors.Is(err, ErrConflict) {
+			return "", nil
+		}
+		return "", err
+	}
+	n, err := s.store.CountActiveKeys(ctx, RoleAdmin)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	_, secret, err := s.createKey(ctx, RoleAdmin, "", "bootstrap", NewKeySecret())
+	return secret, err
+}
+
+// ---- normalization ----
+
+// Normalize returns the five elements as fiveid normalizes them (any role).
+// table overrides the caller system's ID-type table when not empty.
+func (s *Service) Normalize(ctx context.Context, p Principal, in match.Input, table match.IDTable) (match.Record, error) {
+	if p.Role == "" {
+		return match.Record{}, ErrUnauthenticated
+	}
+	if table == "" && p.System != "" {
+		sys, err := s.store.System(ctx, p.System)
+		if err != nil {
+			return match.Record{}, fmt.Errorf("normalize: %w", err)
+		}
+		table = sys.IDTable
+	}
+	return s.normalize(in, table)
+}
+
+func (s *Service) normalize(in match.Input, table match.IDTable) (match.Record, error) {
+	if _, err := match.ParseIDTable(string(table)); err != nil {
+		return match.Record{}, invalid("id_table", "invalid_id_table", "id_table must be ws364, nhsa, gat2000 or empty")
+	}
+	rec, err := match.Normalize(in, match.Options{IDTable: table, Today: s.today()})
+	var mve *match.ValidationError
+	if errors.As(err, &mve) {
+		ve := &ValidationError{}
+		for _, p := range mve.Problems {
+			ve.Problems = append(ve.Problems, FieldProblem{Field: p.Field, Code: p.Code, Message: p.Message})
+		}
+		return match.Record{}, ve
+	}
+	if err != nil {
+		return match.Record{}, fmt.Errorf("normalize: %w", err)
+	}
+	return rec, nil
+}
+
+func (s *Service) today() match.Date {
+	t := s.now()
+	return match.Date{Year: t.Year(), Month: int(t.Month()), Day: t.Day(), Precision: match.PrecisionDay}
+}
+
+// validLocalID: a source system's own record ID.
+func validLocalID(id string) error {
+	if id == "" {
+		return invalid("local_id", "required", "local_id is required")
+	}
+	if len(id) > 128 || !utf8.ValidString(id) {
+		return invalid("local_id", "invalid_local_id", "local_id is at most 128 bytes of UTF-8")
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return invalid("local_id", "invalid_local_id", "local_id must not contain control characters")
+		}
+	}
+	return nil
+}
