@@ -84,7 +84,42 @@ type Cache interface {
 type Observer interface {
 	MatchOutcome(op string, grade string)
 	CacheLookup(hit bool, err error)
+	// GrantOutcome counts grants issued, denied, introspected, revoked.
+	GrantOutcome(kind string)
 }
 
 // Clock tells the time.
 type Clock func() time.Time
+
+// GrantReader reads policies, grants, signing keys and the grant log.
+type GrantReader interface {
+	// Policies lists policies in force for one grantee ("" = all), oldest first.
+	Policies(ctx context.Context, grantee string) ([]Policy, error)
+	Policy(ctx context.Context, id string) (Policy, error)
+	Grant(ctx context.Context, id string) (Grant, error)
+	// ListGrants lists grants by ascending ID after f.AfterID; Status is
+	// evaluated at now.
+	ListGrants(ctx context.Context, f GrantFilter, now time.Time) ([]Grant, error)
+	// SigningKeys lists every signing key, newest first.
+	SigningKeys(ctx context.Context) ([]SigningKey, error)
+	// AuditEvents lists events by ascending Seq after f.AfterSeq.
+	AuditEvents(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+	// AuditTip returns the head of the grant log without locking it.
+	AuditTip(ctx context.Context) (seq int64, hash string, err error)
+}
+
+// GrantTx changes policies, grants, signing keys and the grant log.
+type GrantTx interface {
+	CreatePolicy(ctx context.Context, p Policy) error
+	DeletePolicy(ctx context.Context, id string, at time.Time) error
+	InsertGrant(ctx context.Context, g Grant) error
+	RevokeGrant(ctx context.Context, id string, at time.Time, by string) error
+	InsertSigningKey(ctx context.Context, k SigningKey) error
+	RetireSigningKey(ctx context.Context, id string, at time.Time) error
+	// AuditHead locks the end of the grant log for this transaction and
+	// returns its last Seq and Hash (0, "" when empty).
+	AuditHead(ctx context.Context) (seq int64, hash string, err error)
+	// AppendAudit inserts events (already chained, Seq consecutive after the
+	// head) and moves the head to the last one.
+	AppendAudit(ctx context.Context, events []AuditEvent) error
+}

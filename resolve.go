@@ -46,6 +46,8 @@ type IdentifyResult struct {
 	Decision
 	ReviewTaskID string
 	Findings     []match.Finding
+	// Grant is set when the request asked for scopes and a policy allowed them.
+	Grant *IssuedGrant
 }
 
 // maxRedirects bounds following merged customers to their survivor.
@@ -401,23 +403,25 @@ func (s *Service) RegisterBatch(ctx context.Context, p Principal, items []Regist
 	return out, nil
 }
 
-// Identify finds the customer the five elements describe (system key).
-// certain/probable: the customer; possible: ErrNeedsReview; else ErrNoMatch.
+// Identify finds the customer the five elements describe (system key),
+// without a grant. certain/probable: the customer; possible: ErrNeedsReview;
+// else ErrNoMatch. The outcome is written to the grant log.
 func (s *Service) Identify(ctx context.Context, p Principal, in match.Input) (IdentifyResult, error) {
-	if err := require(p, RoleSystem); err != nil {
-		return IdentifyResult{}, err
-	}
+	return s.IdentifyAndGrant(ctx, p, in, GrantRequest{})
+}
+
+func (s *Service) identify(ctx context.Context, p Principal, in match.Input) (IdentifyResult, match.Record, error) {
 	sys, err := s.store.System(ctx, p.System)
 	if err != nil {
-		return IdentifyResult{}, fmt.Errorf("identify: system %s: %w", p.System, err)
+		return IdentifyResult{}, match.Record{}, fmt.Errorf("identify: system %s: %w", p.System, err)
 	}
 	rec, err := s.normalize(in, sys.IDTable)
 	if err != nil {
-		return IdentifyResult{}, err
+		return IdentifyResult{}, match.Record{}, err
 	}
 	d, err := s.resolve(ctx, rec)
 	if err != nil {
-		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+		return IdentifyResult{}, match.Record{}, fmt.Errorf("identify: %w", err)
 	}
 	res := IdentifyResult{Decision: d, Findings: rec.Findings}
 	grade := string(d.Grade)
@@ -429,13 +433,13 @@ func (s *Service) Identify(ctx context.Context, p Principal, in match.Input) (Id
 		attr("grade", grade), attrF("score", d.Score), attr("id", match.MaskID(rec.ID.Number)))
 	switch {
 	case d.Grade.AutoLink():
-		return res, nil
+		return res, rec, nil
 	case d.Grade == match.GradePossible:
-		res.CustomerID, res.Decision.CustomerID = "", ""
-		return res, ErrNeedsReview
+		res.CustomerID, res.Explanation = "", match.Explanation{}
+		return res, rec, ErrNeedsReview
 	}
-	res.CustomerID = ""
-	return res, ErrNoMatch
+	res.CustomerID, res.Explanation = "", match.Explanation{}
+	return res, rec, ErrNoMatch
 }
 
 // resolve is identify's cached lookup. The cache key is a keyed HMAC of the

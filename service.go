@@ -22,7 +22,10 @@ import (
 
 // Config carries a Service's dependencies and tunables.
 type Config struct {
-	Store  Store
+	Store Store
+	// Grants keeps policies, grants, signing keys and the grant log;
+	// usually the same object as Store.
+	Grants GrantStore
 	Cache  Cache
 	Scorer *match.Scorer
 	// Observer receives business metrics; nil means none.
@@ -45,6 +48,9 @@ type Service struct {
 	limit    int
 	hmacKey  []byte
 	cacheTag string
+	grants   GrantStore
+	auditw   *auditWriter
+	sk       signingKeys
 }
 
 // secretHMAC names the stored key of every derived join key (blocking keys,
@@ -63,6 +69,9 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Scorer == nil {
 		return nil, errors.New("fiveid: Config.Scorer is required")
 	}
+	if cfg.Grants == nil {
+		return nil, errors.New("fiveid: Config.Grants is required")
+	}
 	s := &Service{
 		store:  cfg.Store,
 		cache:  cfg.Cache,
@@ -71,6 +80,7 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		log:    cfg.Logger,
 		now:    cfg.Clock,
 		limit:  cfg.CandidateLimit,
+		grants: cfg.Grants,
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}
@@ -92,7 +102,17 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	// The cache tag changes with the weights version: answers computed by
 	// other weights never hit.
 	s.cacheTag = "v1|" + s.scorer.Version()
+	if err := s.ensureSigningKey(ctx); err != nil {
+		return nil, fmt.Errorf("fiveid: signing key: %w", err)
+	}
+	s.auditw = newAuditWriter(s.grants)
 	return s, nil
+}
+
+// Close stops the grant log writer; calls still queued fail with
+// ErrUnavailable (none of them was answered).
+func (s *Service) Close() {
+	s.auditw.close()
 }
 
 func (s *Service) loadOrCreateSecret(ctx context.Context, name string, size int) ([]byte, error) {
@@ -119,6 +139,7 @@ type nopObserver struct{}
 
 func (nopObserver) MatchOutcome(string, string) {}
 func (nopObserver) CacheLookup(bool, error)     {}
+func (nopObserver) GrantOutcome(string)         {}
 
 // Ready checks the store and the cache.
 func (s *Service) Ready(ctx context.Context) error {

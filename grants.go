@@ -1,0 +1,582 @@
+package fiveid
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"fiveid/match"
+)
+
+// ErrPolicyDenied: no policy lets the caller receive these scopes for this
+// purpose (HTTP 403 policy_denied). Nothing is granted; the denial is logged.
+var ErrPolicyDenied = errors.New("policy denied")
+
+// Token claims. Data holders verify offline: signature against the JWKS,
+// iss, aud, exp, and that the presenter is the grantee.
+const (
+	TokenIssuer   = "fiveid"
+	TokenAudience = "fiveid:data-holders"
+)
+
+// GrantRequest asks identify for a grant.
+type GrantRequest struct {
+	Scopes  []string
+	Purpose string
+	TTL     time.Duration // 0 = the policy's maximum
+}
+
+// IssuedGrant is a grant with its signed token.
+type IssuedGrant struct {
+	Grant
+	Token string
+}
+
+// GrantClaims are a grant token's JWT claims.
+type GrantClaims struct {
+	jwt.RegisteredClaims
+	Grantee string `json:"grantee"`
+	Scope   string `json:"scope"` // space-separated, as in OAuth 2.0
+	Purpose string `json:"purpose"`
+	Grade   string `json:"grade,omitempty"`
+}
+
+var wordRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+
+// requestIDKey carries the HTTP request ID into the grant log.
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the request ID of the call.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// ---- signing keys ----
+
+type signingKeys struct {
+	mu       sync.Mutex
+	keys     []SigningKey // newest first
+	loadedAt time.Time
+}
+
+func (s *Service) loadSigningKeys(ctx context.Context, force bool) ([]SigningKey, error) {
+	s.sk.mu.Lock()
+	defer s.sk.mu.Unlock()
+	if !force && len(s.sk.keys) > 0 && s.now().Sub(s.sk.loadedAt) < 30*time.Second {
+		return s.sk.keys, nil
+	}
+	keys, err := s.grants.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.sk.keys, s.sk.loadedAt = keys, s.now()
+	return keys, nil
+}
+
+// ensureSigningKey creates the first signing key of an empty store.
+func (s *Service) ensureSigningKey(ctx context.Context) error {
+	keys, err := s.loadSigningKeys(ctx, true)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if k.RetiredAt.IsZero() {
+			return nil
+		}
+	}
+	_, err = s.newSigningKey(ctx, "")
+	return err
+}
+
+func (s *Service) newSigningKey(ctx context.Context, retire string) (SigningKey, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return SigningKey{}, err
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	k := SigningKey{ID: newID("sk_"), Private: priv, CreatedAt: now}
+	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
+		if err := tx.InsertSigningKey(ctx, k); err != nil {
+			return err
+		}
+		if retire != "" {
+			return tx.RetireSigningKey(ctx, retire, now)
+		}
+		return nil
+	})
+	if err != nil {
+		return SigningKey{}, err
+	}
+	_, err = s.loadSigningKeys(ctx, true)
+	return k, err
+}
+
+func (s *Service) activeSigningKey(ctx context.Context) (SigningKey, error) {
+	keys, err := s.loadSigningKeys(ctx, false)
+	if err != nil {
+		return SigningKey{}, err
+	}
+	for _, k := range keys {
+		if k.RetiredAt.IsZero() {
+			return k, nil
+		}
+	}
+	return SigningKey{}, fmt.Errorf("no active signing key: %w", ErrUnavailable)
+}
+
+// RotateSigningKey makes a new signing key active and retires the current
+// one, which stays published until every token it signed has expired.
+func (s *Service) RotateSigningKey(ctx context.Context, p Principal) (SigningKey, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return SigningKey{}, err
+	}
+	old, err := s.activeSigningKey(ctx)
+	if err != nil && !errors.Is(err, ErrUnavailable) {
+		return SigningKey{}, err
+	}
+	k, err := s.newSigningKey(ctx, old.ID)
+	if err != nil {
+		return SigningKey{}, fmt.Errorf("rotate signing key: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: ActionSigningKeyRotated, ActorKey: p.KeyID, ActorSystem: p.System, Detail: k.ID})
+	return k, nil
+}
+
+// PublicKeys returns the keys data holders verify tokens with: the active
+// one and those retired less than MaxGrantTTL ago.
+func (s *Service) PublicKeys(ctx context.Context) ([]SigningKey, error) {
+	keys, err := s.loadSigningKeys(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []SigningKey
+	for _, k := range keys {
+		if k.RetiredAt.IsZero() || now.Sub(k.RetiredAt) < MaxGrantTTL {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// ---- policies ----
+
+func normalizeWords(field string, in []string) ([]string, error) {
+	var out []string
+	for _, w := range in {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if !wordRE.MatchString(w) {
+			return nil, invalid(field, "invalid_"+strings.TrimSuffix(field, "s"), field+" are lower-case words of letters, digits, - and _")
+		}
+		if !slices.Contains(out, w) {
+			out = append(out, w)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// CreatePolicy lets a grantee system receive scopes for purposes (admin).
+func (s *Service) CreatePolicy(ctx context.Context, p Principal, pol Policy) (Policy, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return Policy{}, err
+	}
+	var err error
+	if pol.Scopes, err = normalizeWords("scopes", pol.Scopes); err != nil {
+		return Policy{}, err
+	}
+	if len(pol.Scopes) == 0 {
+		return Policy{}, invalid("scopes", "required", "a policy names at least one scope")
+	}
+	if pol.Purposes, err = normalizeWords("purposes", pol.Purposes); err != nil {
+		return Policy{}, err
+	}
+	if len(pol.Purposes) == 0 {
+		return Policy{}, invalid("purposes", "required", "a policy names at least one purpose")
+	}
+	if pol.MaxTTL == 0 {
+		pol.MaxTTL = time.Hour
+	}
+	if pol.MaxTTL < time.Minute || pol.MaxTTL > MaxGrantTTL {
+		return Policy{}, invalid("max_ttl_seconds", "out_of_range", "max_ttl_seconds must be between 60 and 86400")
+	}
+	if _, err := s.store.System(ctx, pol.Grantee); errors.Is(err, ErrNotFound) {
+		return Policy{}, invalid("grantee", "unknown_system", "no registered system has this code")
+	} else if err != nil {
+		return Policy{}, err
+	}
+	pol.ID = newID("pol_")
+	pol.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	pol.CreatedBy = p.KeyID
+	if err := s.grants.UpdateGrants(ctx, func(tx GrantTx) error { return tx.CreatePolicy(ctx, pol) }); err != nil {
+		return Policy{}, fmt.Errorf("create policy: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: ActionPolicyCreated, ActorKey: p.KeyID, ActorSystem: pol.Grantee,
+		Scopes: pol.Scopes, Purpose: strings.Join(pol.Purposes, " "), Detail: pol.ID})
+	return pol, nil
+}
+
+// ListPolicies lists policies in force (admin, auditor).
+func (s *Service) ListPolicies(ctx context.Context, p Principal, grantee string) ([]Policy, error) {
+	if err := require(p, RoleAdmin, RoleAuditor); err != nil {
+		return nil, err
+	}
+	return s.grants.Policies(ctx, grantee)
+}
+
+// DeletePolicy ends a policy (admin). Grants already issued stay until they
+// expire or are revoked.
+func (s *Service) DeletePolicy(ctx context.Context, p Principal, id string) error {
+	if err := require(p, RoleAdmin); err != nil {
+		return err
+	}
+	pol, err := s.grants.Policy(ctx, id)
+	if err != nil {
+		return fmt.Errorf("delete policy: %w", err)
+	}
+	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
+		return tx.DeletePolicy(ctx, id, s.now().UTC().Truncate(time.Microsecond))
+	})
+	if err != nil {
+		return fmt.Errorf("delete policy: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: ActionPolicyDeleted, ActorKey: p.KeyID, ActorSystem: pol.Grantee, Detail: id})
+	return nil
+}
+
+// allow finds the policy letting grantee receive scopes for purpose and
+// returns the lifetime it allows (the longest among matching policies).
+func (s *Service) allow(ctx context.Context, grantee string, scopes []string, purpose string) (time.Duration, bool, error) {
+	pols, err := s.grants.Policies(ctx, grantee)
+	if err != nil {
+		return 0, false, err
+	}
+	var best time.Duration
+	for _, pol := range pols {
+		if !slices.Contains(pol.Purposes, purpose) {
+			continue
+		}
+		ok := true
+		for _, sc := range scopes {
+			if !slices.Contains(pol.Scopes, sc) {
+				ok = false
+				break
+			}
+		}
+		if ok && pol.MaxTTL > best {
+			best = pol.MaxTTL
+		}
+	}
+	return best, best > 0, nil
+}
+
+// ---- the grant log ----
+
+// audit writes an entry that no caller waits on the content of (policy
+// changes, key rotation); failures are logged. Grants never use it: they
+// wait for their entry in IdentifyAndGrant.
+func (s *Service) audit(ctx context.Context, ev AuditEvent) {
+	if err := s.appendAudit(ctx, ev, nil); err != nil {
+		s.log.LogAttrs(ctx, slogWarn, "grant log append failed", attr("action", ev.Action), attr("error", err.Error()))
+	}
+}
+
+func (s *Service) appendAudit(ctx context.Context, ev AuditEvent, g *Grant) error {
+	if ev.ID == "" {
+		ev.ID = newID("ev_")
+	}
+	if ev.Time.IsZero() {
+		ev.Time = s.now()
+	}
+	if ev.RequestID == "" {
+		ev.RequestID = requestID(ctx)
+	}
+	return s.auditw.append(ctx, ev, g)
+}
+
+// ---- identify with grant ----
+
+func (s *Service) checkGrantRequest(req *GrantRequest) error {
+	var err error
+	if req.Scopes, err = normalizeWords("scopes", req.Scopes); err != nil {
+		return err
+	}
+	req.Purpose = strings.ToLower(strings.TrimSpace(req.Purpose))
+	if len(req.Scopes) == 0 {
+		if req.Purpose != "" || req.TTL != 0 {
+			return invalid("scopes", "required", "purpose and ttl_seconds come with scopes")
+		}
+		return nil
+	}
+	if !wordRE.MatchString(req.Purpose) {
+		return invalid("purpose", "required", "a grant needs a purpose: a lower-case word such as treatment")
+	}
+	if req.TTL < 0 || req.TTL > MaxGrantTTL {
+		return invalid("ttl_seconds", "out_of_range", "ttl_seconds must be between 1 and 86400")
+	}
+	return nil
+}
+
+// IdentifyAndGrant identifies a person and, when req names scopes and a
+// policy allows them, issues a signed grant to the caller's system. Every
+// outcome is written to the grant log; a grant is returned only after its
+// entry is durable.
+func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.Input, req GrantRequest) (IdentifyResult, error) {
+	if err := require(p, RoleSystem); err != nil {
+		return IdentifyResult{}, err
+	}
+	if err := s.checkGrantRequest(&req); err != nil {
+		return IdentifyResult{}, err
+	}
+	res, rec, err := s.identify(ctx, p, in)
+	if err != nil && !errors.Is(err, ErrNoMatch) && !errors.Is(err, ErrNeedsReview) {
+		return res, err
+	}
+	ev := AuditEvent{
+		ActorKey: p.KeyID, ActorSystem: p.System,
+		Grade: string(res.Grade), Score: res.Score, Purpose: req.Purpose, Scopes: req.Scopes,
+		Subject: s.derive("subject", canonical(rec)), IDMasked: match.MaskID(rec.ID.Number),
+	}
+	switch {
+	case errors.Is(err, ErrNeedsReview):
+		ev.Action = ActionIdentifyReview
+	case errors.Is(err, ErrNoMatch):
+		ev.Action = ActionIdentifyNoMatch
+	}
+	if err != nil {
+		if aerr := s.appendAudit(ctx, ev, nil); aerr != nil {
+			return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", aerr)
+		}
+		return res, err
+	}
+	ev.CustomerID = res.CustomerID
+	if len(req.Scopes) == 0 {
+		ev.Action = ActionIdentifyMatched
+		if err := s.appendAudit(ctx, ev, nil); err != nil {
+			return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
+		}
+		return res, nil
+	}
+	maxTTL, ok, err := s.allow(ctx, p.System, req.Scopes, req.Purpose)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: policy: %w", err)
+	}
+	if !ok {
+		ev.Action, ev.Detail = ActionGrantDenied, "policy_denied"
+		if err := s.appendAudit(ctx, ev, nil); err != nil {
+			return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
+		}
+		s.obs.GrantOutcome("denied")
+		return IdentifyResult{Findings: res.Findings}, fmt.Errorf("system %s may not receive %s for %s: %w",
+			p.System, strings.Join(req.Scopes, ","), req.Purpose, ErrPolicyDenied)
+	}
+	ttl := maxTTL
+	if req.TTL > 0 && req.TTL < ttl {
+		ttl = req.TTL
+	}
+	key, err := s.activeSigningKey(ctx)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	g := Grant{
+		ID: newID("gr_"), CustomerID: res.CustomerID, Grantee: p.System, GranteeKey: p.KeyID,
+		Scopes: req.Scopes, Purpose: req.Purpose, Grade: string(res.Grade), Score: res.Score,
+		IssuedAt: now, ExpiresAt: now.Add(ttl), SigningKey: key.ID, RequestID: requestID(ctx),
+	}
+	token, err := signGrant(g, key)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: sign grant: %w", err)
+	}
+	ev.Action, ev.GrantID = ActionGrantIssued, g.ID
+	if err := s.appendAudit(ctx, ev, &g); err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
+	}
+	s.obs.GrantOutcome("issued")
+	res.Grant = &IssuedGrant{Grant: g, Token: token}
+	return res, nil
+}
+
+func signGrant(g Grant, k SigningKey) (string, error) {
+	claims := GrantClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    TokenIssuer,
+			Subject:   g.CustomerID,
+			Audience:  jwt.ClaimStrings{TokenAudience},
+			ExpiresAt: jwt.NewNumericDate(g.ExpiresAt),
+			IssuedAt:  jwt.NewNumericDate(g.IssuedAt),
+			NotBefore: jwt.NewNumericDate(g.IssuedAt),
+			ID:        g.ID,
+		},
+		Grantee: g.Grantee,
+		Scope:   strings.Join(g.Scopes, " "),
+		Purpose: g.Purpose,
+		Grade:   g.Grade,
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	t.Header["kid"] = k.ID
+	return t.SignedString(k.Private)
+}
+
+// Introspection is what a data holder learns about a token.
+type Introspection struct {
+	Active     bool
+	Reason     string // why inactive: malformed, bad_signature, expired, revoked, unknown_grant, wrong_grantee
+	GrantID    string
+	CustomerID string // the surviving customer when the granted one was merged
+	MergedFrom []string
+	Grantee    string
+	Scopes     []string
+	Purpose    string
+	ExpiresAt  time.Time
+}
+
+// Introspect checks a grant token for a data holder (system or admin key).
+// presenter, when given, is the system that presented the token: a token
+// presented by anyone but its grantee is inactive. Bad tokens are inactive,
+// never errors.
+func (s *Service) Introspect(ctx context.Context, p Principal, token, presenter string) (Introspection, error) {
+	if err := require(p, RoleSystem, RoleAdmin); err != nil {
+		return Introspection{}, err
+	}
+	in := s.introspect(ctx, token, presenter)
+	ev := AuditEvent{Action: ActionGrantIntrospected, ActorKey: p.KeyID, ActorSystem: p.System,
+		GrantID: in.GrantID, CustomerID: in.CustomerID, Purpose: in.Purpose, Scopes: in.Scopes, Detail: "active"}
+	if !in.Active {
+		ev.Detail = in.Reason
+	}
+	if err := s.appendAudit(ctx, ev, nil); err != nil {
+		return Introspection{}, fmt.Errorf("introspect: grant log: %w", err)
+	}
+	s.obs.GrantOutcome("introspected")
+	if !in.Active { // say nothing about grants the caller cannot use
+		return Introspection{Active: false, Reason: in.Reason}, nil
+	}
+	return in, nil
+}
+
+func (s *Service) introspect(ctx context.Context, token, presenter string) Introspection {
+	var claims GrantClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		keys, err := s.loadSigningKeys(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		for range 2 {
+			for _, k := range keys {
+				if k.ID == kid {
+					return k.Private.Public(), nil
+				}
+			}
+			if keys, err = s.loadSigningKeys(ctx, true); err != nil {
+				return nil, err
+			}
+		}
+		return nil, errors.New("unknown kid")
+	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithIssuer(TokenIssuer),
+		jwt.WithAudience(TokenAudience), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now))
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Introspection{Reason: "expired", GrantID: claims.ID}
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return Introspection{Reason: "bad_signature"}
+	case err != nil:
+		return Introspection{Reason: "malformed"}
+	}
+	g, err := s.grants.Grant(ctx, claims.ID)
+	if err != nil {
+		return Introspection{Reason: "unknown_grant"}
+	}
+	if g.CustomerID != claims.Subject || g.Grantee != claims.Grantee {
+		return Introspection{Reason: "malformed", GrantID: g.ID}
+	}
+	switch g.Status(s.now()) {
+	case "revoked":
+		return Introspection{Reason: "revoked", GrantID: g.ID, CustomerID: g.CustomerID}
+	case "expired":
+		return Introspection{Reason: "expired", GrantID: g.ID, CustomerID: g.CustomerID}
+	}
+	if presenter != "" && presenter != g.Grantee {
+		return Introspection{Reason: "wrong_grantee", GrantID: g.ID, CustomerID: g.CustomerID}
+	}
+	out := Introspection{Active: true, GrantID: g.ID, CustomerID: g.CustomerID, Grantee: g.Grantee,
+		Scopes: g.Scopes, Purpose: g.Purpose, ExpiresAt: g.ExpiresAt}
+	if c, from, err := s.follow(ctx, g.CustomerID); err == nil {
+		out.CustomerID, out.MergedFrom = c.ID, from
+	}
+	return out
+}
+
+// RevokeGrant revokes a grant (admin, or the grantee system itself).
+func (s *Service) RevokeGrant(ctx context.Context, p Principal, id string) error {
+	if err := require(p, RoleAdmin, RoleSystem); err != nil {
+		return err
+	}
+	g, err := s.grants.Grant(ctx, id)
+	if err != nil {
+		return fmt.Errorf("revoke grant: %w", err)
+	}
+	if p.Role == RoleSystem && p.System != g.Grantee {
+		// Do not confirm that another system's grant exists.
+		return fmt.Errorf("revoke grant: %w", ErrNotFound)
+	}
+	if !g.RevokedAt.IsZero() {
+		return nil
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	if err := s.grants.UpdateGrants(ctx, func(tx GrantTx) error { return tx.RevokeGrant(ctx, id, now, p.KeyID) }); err != nil {
+		return fmt.Errorf("revoke grant: %w", err)
+	}
+	if err := s.appendAudit(ctx, AuditEvent{Action: ActionGrantRevoked, ActorKey: p.KeyID, ActorSystem: p.System,
+		GrantID: g.ID, CustomerID: g.CustomerID, Purpose: g.Purpose, Scopes: g.Scopes}, nil); err != nil {
+		return fmt.Errorf("revoke grant: grant log: %w", err)
+	}
+	s.obs.GrantOutcome("revoked")
+	return nil
+}
+
+// ListGrants lists grants (admin, auditor).
+func (s *Service) ListGrants(ctx context.Context, p Principal, f GrantFilter) ([]Grant, error) {
+	if err := require(p, RoleAdmin, RoleAuditor); err != nil {
+		return nil, err
+	}
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	return s.grants.ListGrants(ctx, f, s.now())
+}
+
+// AuditEvents pages through the grant log (auditor).
+func (s *Service) AuditEvents(ctx context.Context, p Principal, f AuditFilter) ([]AuditEvent, error) {
+	if err := require(p, RoleAuditor); err != nil {
+		return nil, err
+	}
+	if f.Limit <= 0 || f.Limit > 5000 {
+		f.Limit = 100
+	}
+	return s.grants.AuditEvents(ctx, f)
+}
+
+// VerifyAudit checks the whole grant log's hash chain (auditor).
+func (s *Service) VerifyAudit(ctx context.Context, p Principal) (VerifyResult, error) {
+	if err := require(p, RoleAuditor, RoleAdmin); err != nil {
+		return VerifyResult{}, err
+	}
+	return verifyAudit(ctx, s.grants)
+}

@@ -1,0 +1,232 @@
+package fiveid_test
+
+import (
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"fiveid"
+	"fiveid/match"
+	"fiveid/store"
+	"fiveid/store/storetest"
+)
+
+var admin = fiveid.Principal{KeyID: "test", Role: fiveid.RoleAdmin}
+
+// services returns a Service on each store this machine has: the embedded
+// store always, PostgreSQL with Redis when reachable.
+func services(t *testing.T) map[string]*fiveid.Service {
+	t.Helper()
+	out := map[string]*fiveid.Service{}
+	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out["embedded"] = svc
+	if url := storetest.PostgresURL(t); url != "" {
+		pg, err := store.OpenPostgres(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rc.Close() })
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Cache: store.NewRedisCache(rc, "svctest", time.Minute), Scorer: sc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["postgres"] = svc
+	}
+	return out
+}
+
+func setup(t *testing.T, svc *fiveid.Service, codes ...string) map[string]fiveid.Principal {
+	t.Helper()
+	ps := map[string]fiveid.Principal{}
+	for _, c := range codes {
+		if _, err := svc.CreateSystem(t.Context(), admin, fiveid.System{Code: c, Name: c, Kind: fiveid.KindMedical}); err != nil {
+			t.Fatal(err)
+		}
+		ps[c] = fiveid.Principal{KeyID: "k-" + c, Role: fiveid.RoleSystem, System: c}
+	}
+	return ps
+}
+
+var zhang = match.Input{Name: "张伟", Sex: "男", BirthDate: "1949-12-31", IDType: "01", IDNumber: "11010519491231002X"}
+
+func TestRegisterIdentifyXref(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a", "b")
+			r1, err := svc.Register(ctx, p["a"], "1", zhang)
+			if err != nil || !r1.Created {
+				t.Fatalf("first register: %+v %v", r1, err)
+			}
+			again, err := svc.Register(ctx, p["a"], "1", zhang)
+			if err != nil || !again.Unchanged || again.CustomerID != r1.CustomerID {
+				t.Fatalf("repeat register is not idempotent: %+v %v", again, err)
+			}
+			trad := match.Input{Name: "張偉", Sex: "1", BirthDate: "19491231", IDType: "居民身份证", IDNumber: "110105491231002"}
+			r2, err := svc.Register(ctx, p["b"], "x", trad)
+			if err != nil || r2.Created || r2.CustomerID != r1.CustomerID || !r2.Decision.Grade.AutoLink() {
+				t.Fatalf("15-digit traditional record did not link: %+v %v", r2, err)
+			}
+			id, err := svc.Identify(ctx, p["b"], zhang)
+			if err != nil || id.CustomerID != r1.CustomerID {
+				t.Fatalf("identify: %+v %v", id, err)
+			}
+			x, err := svc.Xref(ctx, p["a"], "b", "x")
+			if err != nil || x.CustomerID != r1.CustomerID || len(x.Records) != 2 {
+				t.Fatalf("xref: %+v %v", x, err)
+			}
+			v, err := svc.Customer(ctx, admin, r1.CustomerID)
+			if err != nil || v.Customer.IDNumber != "11010519491231002X" || v.Customer.Name == "" {
+				t.Fatalf("golden record: %+v %v", v.Customer, err)
+			}
+			if _, err := svc.Customer(ctx, p["a"], r1.CustomerID); !errors.Is(err, fiveid.ErrDenied) {
+				t.Fatalf("a system key read a golden record: %v", err)
+			}
+		})
+	}
+}
+
+// A cached "no match" must not survive the registration that makes a match.
+func TestIdentifyCacheInvalidatedByRegister(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a")
+			q := match.Input{Name: "欧阳雪婧", Sex: "女", BirthDate: "1988-02-29", IDType: "01", IDNumber: "440524198802290027"}
+			for range 2 { // the second answer comes from the cache
+				if _, err := svc.Identify(ctx, p["a"], q); !errors.Is(err, fiveid.ErrNoMatch) {
+					t.Fatalf("identify before register: %v", err)
+				}
+			}
+			r, err := svc.Register(ctx, p["a"], "7", q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := svc.Identify(ctx, p["a"], q)
+			if err != nil || id.CustomerID != r.CustomerID {
+				t.Fatalf("stale cached answer after register: %+v %v", id, err)
+			}
+			// Re-registering the record with another person's data moves it
+			// away: the cached positive answer must go too.
+			other := match.Input{Name: "李娜", Sex: "女", BirthDate: "1990-01-01", IDType: "01", IDNumber: "110105199001011232"}
+			if _, err := svc.Register(ctx, p["a"], "7", other); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Identify(ctx, p["a"], q); !errors.Is(err, fiveid.ErrNoMatch) {
+				t.Fatalf("identify after the record changed: %v", err)
+			}
+		})
+	}
+}
+
+// Twins share surname, birth date and address code; they must never link.
+func TestTwinsStaySeparate(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a")
+			a, err := svc.Register(ctx, p["a"], "1", match.Input{Name: "王伟", Sex: "男", BirthDate: "1985-01-01", IDType: "01", IDNumber: "110105198501011234"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := svc.Register(ctx, p["a"], "2", match.Input{Name: "王伟", Sex: "男", BirthDate: "1985-01-01", IDType: "01", IDNumber: "110105198501011250"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.CustomerID == b.CustomerID {
+				t.Fatalf("twins linked: %+v", b.Decision)
+			}
+		})
+	}
+}
+
+func TestConcurrentRegistrationsMakeOneCustomer(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a", "b", "c", "d")
+			codes := []string{"a", "b", "c", "d"}
+			q := match.Input{Name: "欧阳雪婧", Sex: "女", BirthDate: "1988-02-29", IDType: "01", IDNumber: "440524198802290027"}
+			ids := make([]string, 16)
+			var wg sync.WaitGroup
+			for i := range ids {
+				wg.Go(func() {
+					r, err := svc.Register(ctx, p[codes[i%4]], "L"+string(rune('A'+i)), q)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					ids[i] = r.CustomerID
+				})
+			}
+			wg.Wait()
+			for i := range ids {
+				if ids[i] != ids[0] {
+					t.Fatalf("16 concurrent registrations made several customers: %v", ids)
+				}
+			}
+		})
+	}
+}
+
+func TestValidationAndRoles(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a")
+			var ve *fiveid.ValidationError
+			if _, err := svc.Register(ctx, p["a"], "", zhang); !errors.As(err, &ve) || ve.Problems[0].Field != "local_id" {
+				t.Fatalf("empty local_id: %v", err)
+			}
+			if _, err := svc.Register(ctx, p["a"], "1", match.Input{Sex: "男"}); !errors.As(err, &ve) {
+				t.Fatalf("nothing identifying: %v", err)
+			}
+			if _, err := svc.Register(ctx, admin, "1", zhang); !errors.Is(err, fiveid.ErrDenied) {
+				t.Fatalf("admin registered a source record: %v", err)
+			}
+			if _, _, err := svc.CreateKey(ctx, p["a"], fiveid.RoleAdmin, "", "x"); !errors.Is(err, fiveid.ErrDenied) {
+				t.Fatalf("a system key created an admin key: %v", err)
+			}
+			if _, _, err := svc.CreateKey(ctx, admin, fiveid.RoleSystem, "nope", "x"); !errors.As(err, &ve) {
+				t.Fatalf("key for an unknown system: %v", err)
+			}
+			k, secret, err := svc.CreateKey(ctx, admin, fiveid.RoleAuditor, "", "audit")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pr, err := svc.Authenticate(ctx, secret); err != nil || pr.Role != fiveid.RoleAuditor {
+				t.Fatalf("authenticate: %+v %v", pr, err)
+			}
+			if err := svc.RevokeKey(ctx, admin, k.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Authenticate(ctx, secret); !errors.Is(err, fiveid.ErrUnauthenticated) {
+				t.Fatalf("revoked key still works: %v", err)
+			}
+		})
+	}
+}
