@@ -123,3 +123,11 @@ type GrantTx interface {
 	// head) and moves the head to the last one.
 	AppendAudit(ctx context.Context, events []AuditEvent) error
 }
+
+// RecordScanner pages through every source record, for offline jobs
+// (weight training, duplicate scans).
+type RecordScanner interface {
+	// ScanSourceRecords returns up to limit records ordered by (system,
+	// local_id) strictly after (afterSystem, afterLocalID).
+	ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]SourceRecord, error)
+}

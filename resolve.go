@@ -219,7 +219,7 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 // customer, best first (nil when there are no candidates).
 func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []SourceRecord) (*Decision, error) {
 	var best *Decision
-	freq := map[string]float64{}
+	freq := map[string]match.TermFreq{}
 	for _, c := range cands {
 		crec, err := match.Normalize(c.Raw, match.Options{IDTable: c.IDTable})
 		if err != nil {
@@ -231,9 +231,7 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 			if err != nil {
 				return nil, err
 			}
-			if total > 0 && n > 0 {
-				f = float64(n) / float64(total)
-			}
+			f = match.TermFreq{N: n, Total: total}
 			freq[crec.Name.Key] = f
 		}
 		e := s.scorer.Compare(rec, crec, f)

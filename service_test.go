@@ -29,10 +29,11 @@ func services(t *testing.T) map[string]*fiveid.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emb.Close() })
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc})
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(svc.Close)
 	out["embedded"] = svc
 	if url := storetest.PostgresURL(t); url != "" {
 		pg, err := store.OpenPostgres(t.Context(), url)
@@ -45,10 +46,11 @@ func services(t *testing.T) map[string]*fiveid.Service {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rc.Close() })
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Cache: store.NewRedisCache(rc, "svctest", time.Minute), Scorer: sc})
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, Cache: store.NewRedisCache(rc, "svctest", time.Minute), Scorer: sc})
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(svc.Close)
 		out["postgres"] = svc
 	}
 	return out

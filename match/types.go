@@ -33,6 +33,9 @@ const (
 // Options tune normalization for one source system.
 type Options struct {
 	IDTable IDTable
+	// Today bounds birth dates (no birth in the future). match has no clock:
+	// the caller passes the date; the zero value skips the check.
+	Today Date
 }
 
 // Sex follows GB/T 2261.1: unknown (0/9) is missing data, not a value.

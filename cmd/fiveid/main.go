@@ -34,6 +34,11 @@ Usage:
   fiveid keys list
   fiveid keys revoke ID
   fiveid import FILE.csv [--rejects FILE]   load source records in bulk
+  fiveid policies create --grantee CODE --scopes medical,... --purposes treatment,... [--max-ttl 1h]
+  fiveid policies list | delete ID
+  fiveid signing-key rotate             new grant signing key; the old one stays published
+  fiveid audit verify                   check the grant log's hash chain
+  fiveid train [--out weights.json]     estimate match weights from the index (EM)
   fiveid version
 
 Configuration comes from the environment (see README): FIVEID_ADDR,
@@ -61,6 +66,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return systemsCmd(ctx, cfg, args[1:], stdout)
 	case "import":
 		return importCmd(ctx, cfg, args[1:], stdout, stderr)
+	case "policies":
+		return policiesCmd(ctx, cfg, args[1:], stdout)
+	case "signing-key":
+		return signingKeyCmd(ctx, cfg, args[1:], stdout)
+	case "audit":
+		return auditCmd(ctx, cfg, args[1:], stdout)
+	case "train":
+		return trainCmd(ctx, cfg, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "fiveid", version)
 		return nil

@@ -94,6 +94,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.backend = backend
 	a.closers = append(a.closers, st.Close)
+	grants, ok := st.(fiveid.GrantStore)
+	if !ok {
+		a.Close()
+		return nil, fmt.Errorf("the %s store keeps no grants", backend)
+	}
 	var cache fiveid.Cache
 	if cfg.RedisURL != "" {
 		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
@@ -113,13 +118,14 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		return nil, err
 	}
 	a.svc, err = fiveid.NewService(ctx, fiveid.Config{
-		Store: st, Cache: cache, Scorer: sc, Observer: a.metrics,
+		Store: st, Grants: grants, Cache: cache, Scorer: sc, Observer: a.metrics,
 		Logger: log, CandidateLimit: cfg.Candidates,
 	})
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
+	a.closers = append(a.closers, func() error { a.svc.Close(); return nil })
 	return a, nil
 }
 

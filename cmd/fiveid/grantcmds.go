@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"fiveid"
+)
+
+func policiesCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("policies: want create, list or delete")
+	}
+	switch args[0] {
+	case "create":
+		fs := flag.NewFlagSet("policies create", flag.ContinueOnError)
+		fs.SetOutput(stdout)
+		grantee := fs.String("grantee", "", "the system code that may receive grants")
+		scopes := fs.String("scopes", "", "comma-separated scopes, e.g. medical,eldercare")
+		purposes := fs.String("purposes", "", "comma-separated purposes, e.g. treatment,care")
+		ttl := fs.Duration("max-ttl", time.Hour, "longest grant lifetime (at most 24h)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			p, err := a.svc.CreatePolicy(ctx, operator, fiveid.Policy{
+				Grantee: *grantee, Scopes: splitList(*scopes), Purposes: splitList(*purposes), MaxTTL: *ttl,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "created policy %s: %s may receive %s for %s, up to %s\n",
+				p.ID, p.Grantee, strings.Join(p.Scopes, ","), strings.Join(p.Purposes, ","), p.MaxTTL)
+			return nil
+		})
+	case "list":
+		return withApp(ctx, cfg, func(a *app) error {
+			pols, err := a.svc.ListPolicies(ctx, operator, "")
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tGRANTEE\tSCOPES\tPURPOSES\tMAX_TTL")
+			for _, p := range pols {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.ID, p.Grantee, strings.Join(p.Scopes, ","), strings.Join(p.Purposes, ","), p.MaxTTL)
+			}
+			return tw.Flush()
+		})
+	case "delete":
+		if len(args) != 2 {
+			return fmt.Errorf("policies delete: want exactly one policy ID")
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			if err := a.svc.DeletePolicy(ctx, operator, args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "deleted %s\n", args[1])
+			return nil
+		})
+	}
+	return fmt.Errorf("policies: unknown subcommand %q", args[0])
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func signingKeyCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "rotate" {
+		return fmt.Errorf("signing-key: want rotate")
+	}
+	return withApp(ctx, cfg, func(a *app) error {
+		k, err := a.svc.RotateSigningKey(ctx, operator)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing key %s is active; the previous one stays published for %s\n", k.ID, fiveid.MaxGrantTTL)
+		return nil
+	})
+}
+
+func auditCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	if len(args) != 1 || args[0] != "verify" {
+		return fmt.Errorf("audit: want verify")
+	}
+	return withApp(ctx, cfg, func(a *app) error {
+		res, err := a.svc.VerifyAudit(ctx, operator)
+		if err != nil {
+			return err
+		}
+		if !res.OK {
+			fmt.Fprintf(stdout, "grant log BROKEN at entry %d: %s (%d entries verified before it)\n", res.FirstBroken, res.Reason, res.Entries)
+			return fmt.Errorf("grant log chain is broken at entry %d", res.FirstBroken)
+		}
+		fmt.Fprintf(stdout, "grant log OK: %d entries, head %s\n", res.Entries, res.Head)
+		return nil
+	})
+}

@@ -1,0 +1,203 @@
+package fiveid_test
+
+import (
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"fiveid"
+	"fiveid/match"
+	"fiveid/store"
+)
+
+// fakeClock is a settable clock for expiry tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func clockService(t *testing.T, clock *fakeClock) *fiveid.Service {
+	t.Helper()
+	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	return svc
+}
+
+// verifyOffline is what a data holder does with the JWKS only.
+func verifyOffline(t *testing.T, svc *fiveid.Service, token string, now time.Time) (*fiveid.GrantClaims, error) {
+	t.Helper()
+	keys, err := svc.PublicKeys(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c fiveid.GrantClaims
+	_, err = jwt.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
+		for _, k := range keys {
+			if k.ID == tok.Header["kid"] {
+				return k.Private.Public(), nil
+			}
+		}
+		return nil, errors.New("unknown kid")
+	}, jwt.WithValidMethods([]string{"EdDSA"}), jwt.WithAudience(fiveid.TokenAudience), jwt.WithIssuer(fiveid.TokenIssuer),
+		jwt.WithTimeFunc(func() time.Time { return now }))
+	return &c, err
+}
+
+func TestGrantLifecycle(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	svc := clockService(t, clock)
+	ctx := t.Context()
+	p := setup(t, svc, "hosp", "care", "funeral")
+	if _, err := svc.Register(ctx, p["hosp"], "P1", zhang); err != nil {
+		t.Fatal(err)
+	}
+	req := fiveid.GrantRequest{Scopes: []string{"medical"}, Purpose: "treatment"}
+
+	// No policy, no grant; the denial says nothing about the customer.
+	res, err := svc.IdentifyAndGrant(ctx, p["care"], zhang, req)
+	if !errors.Is(err, fiveid.ErrPolicyDenied) || res.CustomerID != "" || res.Grant != nil {
+		t.Fatalf("without a policy: %+v %v", res, err)
+	}
+	if _, err := svc.CreatePolicy(ctx, admin, fiveid.Policy{Grantee: "care", Scopes: []string{"medical", "eldercare"}, Purposes: []string{"treatment"}, MaxTTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.IdentifyAndGrant(ctx, p["care"], zhang, fiveid.GrantRequest{Scopes: []string{"funeral"}, Purpose: "treatment"}); !errors.Is(err, fiveid.ErrPolicyDenied) {
+		t.Fatalf("a scope outside the policy: %v", err)
+	}
+	if _, err := svc.IdentifyAndGrant(ctx, p["care"], zhang, fiveid.GrantRequest{Scopes: []string{"medical"}, Purpose: "marketing"}); !errors.Is(err, fiveid.ErrPolicyDenied) {
+		t.Fatalf("a purpose outside the policy: %v", err)
+	}
+	res, err = svc.IdentifyAndGrant(ctx, p["care"], zhang, fiveid.GrantRequest{Scopes: []string{"medical"}, Purpose: "treatment", TTL: 10 * time.Minute})
+	if err != nil || res.Grant == nil {
+		t.Fatalf("grant: %+v %v", res, err)
+	}
+	g := res.Grant
+	if g.CustomerID != res.CustomerID || g.Grantee != "care" || !g.ExpiresAt.Equal(clock.Now().Truncate(time.Second).Add(10*time.Minute)) {
+		t.Fatalf("grant fields: %+v", g.Grant)
+	}
+
+	// Offline: the JWKS verifies it and the claims name everything.
+	c, err := verifyOffline(t, svc, g.Token, clock.Now())
+	if err != nil || c.Subject != g.CustomerID || c.Grantee != "care" || c.Scope != "medical" || c.Purpose != "treatment" || c.ID != g.ID {
+		t.Fatalf("offline verification: %+v %v", c, err)
+	}
+	// Online.
+	in, err := svc.Introspect(ctx, p["hosp"], g.Token, "care")
+	if err != nil || !in.Active || in.CustomerID != g.CustomerID {
+		t.Fatalf("introspect: %+v %v", in, err)
+	}
+	if in, _ := svc.Introspect(ctx, p["hosp"], g.Token, "funeral"); in.Active || in.Reason != "wrong_grantee" {
+		t.Fatalf("token presented by another system: %+v", in)
+	}
+	// Forged: same claims signed by another key; tampered payload.
+	parts := strings.Split(g.Token, ".")
+	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
+	if in, _ := svc.Introspect(ctx, p["hosp"], forged, ""); in.Active || in.Reason != "bad_signature" {
+		t.Fatalf("forged signature: %+v", in)
+	}
+	if in, _ := svc.Introspect(ctx, p["hosp"], "not a token", ""); in.Active || in.Reason != "malformed" {
+		t.Fatalf("malformed: %+v", in)
+	}
+
+	// Rotation: the old token still verifies offline and online.
+	if _, err := svc.RotateSigningKey(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifyOffline(t, svc, g.Token, clock.Now()); err != nil {
+		t.Fatalf("old token after rotation: %v", err)
+	}
+	res2, err := svc.IdentifyAndGrant(ctx, p["care"], zhang, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res2.Grant.SigningKey == g.SigningKey {
+		t.Fatal("rotation did not change the signing key")
+	}
+
+	// Revocation: only admin or the grantee.
+	if err := svc.RevokeGrant(ctx, p["hosp"], g.ID); !errors.Is(err, fiveid.ErrNotFound) {
+		t.Fatalf("another system revoked the grant: %v", err)
+	}
+	if err := svc.RevokeGrant(ctx, p["care"], g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := svc.Introspect(ctx, p["hosp"], g.Token, ""); in.Active || in.Reason != "revoked" {
+		t.Fatalf("revoked token: %+v", in)
+	}
+	// Expiry.
+	clock.Add(2 * time.Hour)
+	if in, _ := svc.Introspect(ctx, p["hosp"], res2.Grant.Token, ""); in.Active || in.Reason != "expired" {
+		t.Fatalf("expired token: %+v", in)
+	}
+
+	// The log holds every step, chains, and carries no raw identity data.
+	auditor := fiveid.Principal{KeyID: "aud", Role: fiveid.RoleAuditor}
+	evs, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, e := range evs {
+		seen[e.Action]++
+		for _, v := range []string{e.Subject, e.IDMasked, e.Detail, e.Purpose} {
+			if strings.Contains(v, "11010519491231002X") || strings.Contains(v, "张伟") || strings.Contains(v, "1949-12-31") {
+				t.Fatalf("raw identity data in the log: %+v", e)
+			}
+		}
+	}
+	for _, a := range []string{fiveid.ActionGrantDenied, fiveid.ActionGrantIssued, fiveid.ActionGrantIntrospected, fiveid.ActionGrantRevoked, fiveid.ActionPolicyCreated, fiveid.ActionSigningKeyRotated} {
+		if seen[a] == 0 {
+			t.Errorf("no %s entry in %v", a, seen)
+		}
+	}
+	v, err := svc.VerifyAudit(ctx, auditor)
+	if err != nil || !v.OK || v.Entries != int64(len(evs)) {
+		t.Fatalf("verify: %+v %v", v, err)
+	}
+	if _, err := svc.AuditEvents(ctx, p["hosp"], fiveid.AuditFilter{}); !errors.Is(err, fiveid.ErrDenied) {
+		t.Fatalf("a system key read the log: %v", err)
+	}
+	if _, err := svc.IdentifyAndGrant(ctx, auditor, zhang, req); !errors.Is(err, fiveid.ErrDenied) {
+		t.Fatalf("an auditor asked for a grant: %v", err)
+	}
+}
+
+func TestIdentifyOutcomesAreLogged(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	svc := clockService(t, clock)
+	ctx := t.Context()
+	p := setup(t, svc, "hosp")
+	if _, err := svc.Identify(ctx, p["hosp"], zhang); !errors.Is(err, fiveid.ErrNoMatch) {
+		t.Fatal(err)
+	}
+	evs, err := svc.AuditEvents(ctx, fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionIdentifyNoMatch})
+	if err != nil || len(evs) != 1 || evs[0].IDMasked != "110105********002X" || evs[0].Subject == "" {
+		t.Fatalf("no_match entry: %+v %v", evs, err)
+	}
+}

@@ -1,0 +1,204 @@
+package match
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Comparison levels per field. Every pair of records gets exactly one level
+// per field; the level's weight is log2(m/u), where m = P(level | same
+// person) and u = P(level | different people).
+const (
+	// id
+	LevelEqual          = "equal"           // same identifier key
+	LevelTypo           = "typo"            // one substitution or adjacent swap, a checksum failing on one side
+	LevelOtherNamespace = "other_namespace" // both present, different document kinds
+	LevelDifferent      = "different"       // same checksum-carrying namespace, different numbers
+	LevelDifferentWeak  = "different_weak"  // same namespace without a checksum (passports renew)
+	LevelMissing        = "missing"         // either side has none: contributes nothing
+	// name
+	LevelVariant     = "variant"      // equal after traditional->simplified or dot folding
+	LevelWildcard    = "wildcard"     // equal where placeholder characters stand in
+	LevelPinyinEqual = "pinyin_equal" // every character's readings intersect (伟/卫)
+	LevelClose       = "close"        // one edit, or Latin tokens nearly equal
+	LevelPlaceholder = "placeholder"  // 无名氏, 新生儿...: names nobody, contributes nothing
+	// birth_date
+	LevelSwapped      = "swapped"       // day and month swapped
+	LevelOneOff       = "one_off"       // one component off by a one-digit typo
+	LevelPartialEqual = "partial_equal" // agree at year or month precision
+	// sex
+	LevelAgree    = "agree"
+	LevelDisagree = "disagree"
+)
+
+// Fields in explanation order.
+var Fields = []string{"id", "name", "birth_date", "sex"}
+
+var fieldLevels = map[string][]string{
+	"id":         {LevelEqual, LevelTypo, LevelOtherNamespace, LevelDifferent, LevelDifferentWeak, LevelMissing},
+	"name":       {LevelEqual, LevelVariant, LevelWildcard, LevelPinyinEqual, LevelClose, LevelDifferent, LevelPlaceholder, LevelMissing},
+	"birth_date": {LevelEqual, LevelSwapped, LevelOneOff, LevelPartialEqual, LevelDifferent, LevelMissing},
+	"sex":        {LevelAgree, LevelDisagree, LevelMissing},
+}
+
+// MU is a level's m and u probability.
+type MU struct {
+	M float64 `json:"m"`
+	U float64 `json:"u"`
+}
+
+// Weights are the Fellegi-Sunter parameters: m and u per field and level.
+// Missing and placeholder levels always weigh 0 whatever the file says.
+type Weights struct {
+	Version string                   `json:"version"`
+	Levels  map[string]map[string]MU `json:"levels"`
+	// NameTFPrior is the u of name equality when the index cannot say how
+	// common a name is, and the prior the observed frequency is smoothed
+	// towards (NameTFStrength pseudo-records).
+	NameTFPrior    float64 `json:"name_tf_prior"`
+	NameTFStrength float64 `json:"name_tf_strength"`
+	// NameTFFloor bounds u for the rarest names: one record in a small index
+	// must not make a name look unique in the population.
+	NameTFFloor float64 `json:"name_tf_floor"`
+}
+
+// DefaultWeights are sound starting weights, set from published error
+// rates (../shared/reference/linkage-anchors.md) and population facts:
+//   - id: a citizen number is typed wrong in ~1-3% of records (m typo 0.03);
+//     two different people share a number only by error (u equal 1e-6).
+//     GB 11643's check character catches every single substitution, so two
+//     checksum-valid numbers that differ are different numbers: m
+//     different 0.002 (wrong number typed or an overlay).
+//   - name: m equal 0.88; traditional/simplified or dot variants 0.04;
+//     input-method homophones 0.03; one-character typos 0.03. u of equality
+//     is the name's frequency in the index (term frequency), prior 1e-3.
+//   - birth_date: u equal ≈ 1/(365×60) for day precision; day-month swaps
+//     ~1%, one-digit typos ~4% of dirty records.
+//   - sex: u agree 0.5; recorded wrong ~2%.
+func DefaultWeights() Weights {
+	return Weights{
+		Version: "fs-default-1",
+		Levels: map[string]map[string]MU{
+			"id": {
+				LevelEqual:          {0.95, 1e-6},
+				LevelTypo:           {0.03, 1e-5},
+				LevelOtherNamespace: {0.05, 0.05},
+				LevelDifferent:      {0.002, 0.999},
+				LevelDifferentWeak:  {0.05, 0.95},
+			},
+			"name": {
+				LevelEqual:       {0.88, 1e-3},
+				LevelVariant:     {0.04, 1e-3},
+				LevelWildcard:    {0.01, 3e-3},
+				LevelPinyinEqual: {0.03, 3e-3},
+				LevelClose:       {0.03, 1e-2},
+				LevelDifferent:   {0.01, 0.985},
+			},
+			"birth_date": {
+				LevelEqual:        {0.90, 4.6e-5},
+				LevelSwapped:      {0.01, 4.6e-5},
+				LevelOneOff:       {0.04, 2.5e-3},
+				LevelPartialEqual: {0.90, 1e-2},
+				LevelDifferent:    {0.05, 0.997},
+			},
+			"sex": {
+				LevelAgree:    {0.98, 0.5},
+				LevelDisagree: {0.02, 0.5},
+			},
+		},
+		NameTFPrior:    1e-3,
+		NameTFStrength: 1000,
+		NameTFFloor:    1e-5,
+	}
+}
+
+// DefaultThresholds on the total weight. A match's prior log-odds in an
+// index of N people is about -log2(N) (-20 for a million), so a total of T
+// leaves posterior odds of 2^(T-20): probable (26) means ≥ 64:1 before the
+// hard rules, which additionally demand identifier agreement or a rare
+// name with a full birth date; certain (32) means ≥ 4000:1 and an equal
+// identifier. Possible (16) sends to review what is at least 1:16.
+func DefaultThresholds() Thresholds {
+	return Thresholds{Certain: 32, Probable: 26, Possible: 16}
+}
+
+// Validate checks every probability is in (0, 1) and every level is known.
+func (w Weights) Validate() error {
+	if w.Version == "" {
+		return errors.New("weights: version is required")
+	}
+	for f, levels := range w.Levels {
+		known, ok := fieldLevels[f]
+		if !ok {
+			return fmt.Errorf("weights: unknown field %q", f)
+		}
+		for l, mu := range levels {
+			if !contains(known, l) {
+				return fmt.Errorf("weights: unknown level %s.%s", f, l)
+			}
+			if !(mu.M > 0 && mu.M < 1 && mu.U > 0 && mu.U < 1) {
+				return fmt.Errorf("weights: %s.%s: m and u must be in (0, 1)", f, l)
+			}
+		}
+	}
+	for _, f := range Fields {
+		for _, l := range fieldLevels[f] {
+			if l == LevelMissing || l == LevelPlaceholder {
+				continue
+			}
+			if _, ok := w.Levels[f][l]; !ok {
+				return fmt.Errorf("weights: %s.%s is missing", f, l)
+			}
+		}
+	}
+	if !(w.NameTFPrior > 0 && w.NameTFPrior < 1 && w.NameTFFloor > 0 && w.NameTFFloor < 1 && w.NameTFStrength >= 0) {
+		return errors.New("weights: name term-frequency parameters out of range")
+	}
+	return nil
+}
+
+// ParseWeights reads a weights file (JSON, as fiveid train writes it).
+func ParseWeights(b []byte) (Weights, error) {
+	var w Weights
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Weights{}, fmt.Errorf("weights: %w", err)
+	}
+	return w, w.Validate()
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// weight is log2(m/u), 0 for levels that carry no evidence.
+func (w Weights) weight(field, level string) float64 {
+	mu, ok := w.Levels[field][level]
+	if !ok {
+		return 0
+	}
+	return math.Log2(mu.M / mu.U)
+}
+
+// Table lists every field's levels with m, u and weight, for docs.
+func (w Weights) Table() []FieldScore {
+	var out []FieldScore
+	for _, f := range Fields {
+		levels := make([]string, 0, len(w.Levels[f]))
+		for l := range w.Levels[f] {
+			levels = append(levels, l)
+		}
+		sort.Slice(levels, func(i, j int) bool { return w.weight(f, levels[i]) > w.weight(f, levels[j]) })
+		for _, l := range levels {
+			out = append(out, FieldScore{Field: f, Level: l, Weight: w.weight(f, l)})
+		}
+	}
+	return out
+}

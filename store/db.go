@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"             // registers "sqlite"
+
+	"fiveid"
+)
+
+var driverBadConn = driver.ErrBadConn
+
+// querier is what both *sql.DB and *sql.Tx offer.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn runs the package's SQL on a pool or a transaction.
+type conn struct {
+	d dialect
+	q querier
+}
+
+func (c conn) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
+	res, err := c.q.ExecContext(ctx, c.d.rebind(query), args...)
+	return res, mapErr(op, err)
+}
+
+func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.q.QueryContext(ctx, c.d.rebind(query), args...)
+}
+
+func (c conn) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.q.QueryRowContext(ctx, c.d.rebind(query), args...)
+}
+
+// DB is the master customer index on PostgreSQL or the embedded store. It
+// implements fiveid.Store, fiveid.GrantStore and fiveid.RecordScanner.
+type DB struct {
+	conn          // reads
+	write *sql.DB // writes (the embedded store's single writer)
+	read  *sql.DB
+}
+
+var (
+	_ fiveid.Store         = (*DB)(nil)
+	_ fiveid.GrantStore    = (*DB)(nil)
+	_ fiveid.RecordScanner = (*DB)(nil)
+)
+
+// OpenPostgres connects to PostgreSQL (a pgx URL; runtime parameters such as
+// search_path may be given as query parameters) and applies migrations.
+func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	pool, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, mapErr("open postgres", err)
+	}
+	pool.SetMaxOpenConns(32)
+	pool.SetMaxIdleConns(32)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{conn: conn{d: postgres, q: pool}, write: pool, read: pool}
+	if err := db.ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := Migrate(ctx, db); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// OpenEmbedded opens (creating it when missing) the embedded store in
+// dir/fiveid.db and applies migrations. WAL with synchronous=FULL: an
+// acknowledged write survives kill -9 and power loss.
+func OpenEmbedded(ctx context.Context, dir string) (*DB, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open embedded store: %w", err)
+	}
+	path := filepath.Join(dir, "fiveid.db")
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	if err != nil {
+		return nil, mapErr("open embedded store", err)
+	}
+	// One writer: SQLite allows one at a time anyway, and queuing in the
+	// pool is fairer than retrying on SQLITE_BUSY.
+	w.SetMaxOpenConns(1)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, mapErr("open embedded store", err)
+	}
+	r.SetMaxOpenConns(8)
+	db := &DB{conn: conn{d: embedded, q: r}, write: w, read: r}
+	if err := Migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Dialect names the backend: "postgres" or "embedded".
+func (db *DB) Dialect() string { return db.d.String() }
+
+func (db *DB) ping(ctx context.Context) error {
+	return mapErr("ping", db.read.PingContext(ctx))
+}
+
+// Ping checks the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.ping(ctx); err != nil {
+		return err
+	}
+	var one int
+	return mapErr("ping", db.row(ctx, "SELECT 1").Scan(&one))
+}
+
+// Close closes the pools.
+func (db *DB) Close() error {
+	if db.write == db.read {
+		return db.write.Close()
+	}
+	return errors.Join(db.write.Close(), db.read.Close())
+}
+
+// inTx runs fn in one transaction on the write pool, holding locks on keys.
+func (db *DB) inTx(ctx context.Context, op string, keys []string, fn func(c conn) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op+": begin", err)
+	}
+	defer tx.Rollback()
+	if err := db.d.lockKeys(ctx, tx, keys); err != nil {
+		return mapErr(op+": lock", err)
+	}
+	if err := fn(conn{d: db.d, q: tx}); err != nil {
+		return err
+	}
+	return mapErr(op+": commit", tx.Commit())
+}
+
+// Update implements fiveid.Store.
+func (db *DB) Update(ctx context.Context, lockKeys []string, fn func(tx fiveid.Tx) error) error {
+	return db.inTx(ctx, "update", lockKeys, func(c conn) error { return fn(txConn{c}) })
+}
+
+// UpdateGrants implements fiveid.GrantStore.
+func (db *DB) UpdateGrants(ctx context.Context, fn func(tx fiveid.GrantTx) error) error {
+	return db.inTx(ctx, "update grants", nil, func(c conn) error { return fn(txConn{c}) })
+}
+
+// txConn is a transaction's view: reads and writes.
+type txConn struct{ conn }
+
+// micros stores times as UTC microseconds since the epoch; 0 is unset.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UTC().UnixMicro()
+}
+
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}

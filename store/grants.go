@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"strings"
+	"time"
+
+	"fiveid"
+)
+
+// Lists of words (scopes, purposes) are stored space-separated: they are
+// validated lower-case words.
+func joinWords(w []string) string { return strings.Join(w, " ") }
+func splitWords(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, " ")
+}
+
+// ---- policies ----
+
+const policyCols = "id, grantee, scopes, purposes, max_ttl_ms, created_at, created_by, deleted_at"
+
+func scanPolicy(sc interface{ Scan(...any) error }) (fiveid.Policy, error) {
+	var p fiveid.Policy
+	var scopes, purposes string
+	var ttl, created, deleted int64
+	err := sc.Scan(&p.ID, &p.Grantee, &scopes, &purposes, &ttl, &created, &p.CreatedBy, &deleted)
+	p.Scopes, p.Purposes, p.MaxTTL = splitWords(scopes), splitWords(purposes), time.Duration(ttl)*time.Millisecond
+	p.CreatedAt, p.DeletedAt = fromMicros(created), fromMicros(deleted)
+	return p, err
+}
+
+func (c conn) Policies(ctx context.Context, grantee string) ([]fiveid.Policy, error) {
+	rows, err := c.query(ctx, "SELECT "+policyCols+" FROM policies WHERE deleted_at = 0 AND (? = '' OR grantee = ?) ORDER BY created_at, id", grantee, grantee)
+	if err != nil {
+		return nil, mapErr("policies", err)
+	}
+	return collect(rows, "policies", scanPolicy)
+}
+
+func (c conn) Policy(ctx context.Context, id string) (fiveid.Policy, error) {
+	p, err := scanPolicy(c.row(ctx, "SELECT "+policyCols+" FROM policies WHERE id = ? AND deleted_at = 0", id))
+	return p, mapErr("policy", err)
+}
+
+func (c txConn) CreatePolicy(ctx context.Context, p fiveid.Policy) error {
+	_, err := c.exec(ctx, "create policy", "INSERT INTO policies ("+policyCols+") VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+		p.ID, p.Grantee, joinWords(p.Scopes), joinWords(p.Purposes), p.MaxTTL.Milliseconds(), micros(p.CreatedAt), p.CreatedBy)
+	return err
+}
+
+func (c txConn) DeletePolicy(ctx context.Context, id string, at time.Time) error {
+	res, err := c.exec(ctx, "delete policy", "UPDATE policies SET deleted_at = ? WHERE id = ? AND deleted_at = 0", micros(at), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("delete policy %s: %w", id, fiveid.ErrNotFound)
+	}
+	return nil
+}
+
+// ---- grants ----
+
+const grantCols = `id, customer_id, grantee, grantee_key, scopes, purpose, grade, score, issued_at, expires_at,
+	revoked_at, revoked_by, signing_key, request_id`
+
+func scanGrant(sc interface{ Scan(...any) error }) (fiveid.Grant, error) {
+	var g fiveid.Grant
+	var scopes string
+	var issued, expires, revoked int64
+	err := sc.Scan(&g.ID, &g.CustomerID, &g.Grantee, &g.GranteeKey, &scopes, &g.Purpose, &g.Grade, &g.Score,
+		&issued, &expires, &revoked, &g.RevokedBy, &g.SigningKey, &g.RequestID)
+	g.Scopes, g.IssuedAt, g.ExpiresAt, g.RevokedAt = splitWords(scopes), fromMicros(issued), fromMicros(expires), fromMicros(revoked)
+	return g, err
+}
+
+func (c conn) Grant(ctx context.Context, id string) (fiveid.Grant, error) {
+	g, err := scanGrant(c.row(ctx, "SELECT "+grantCols+" FROM grants WHERE id = ?", id))
+	return g, mapErr("grant", err)
+}
+
+func (c conn) ListGrants(ctx context.Context, f fiveid.GrantFilter, now time.Time) ([]fiveid.Grant, error) {
+	q := "SELECT " + grantCols + " FROM grants WHERE id > ?"
+	args := []any{f.AfterID}
+	if f.CustomerID != "" {
+		q += " AND customer_id = ?"
+		args = append(args, f.CustomerID)
+	}
+	if f.Grantee != "" {
+		q += " AND grantee = ?"
+		args = append(args, f.Grantee)
+	}
+	switch f.Status {
+	case "active":
+		q += " AND revoked_at = 0 AND expires_at > ?"
+		args = append(args, micros(now))
+	case "revoked":
+		q += " AND revoked_at <> 0"
+	case "expired":
+		q += " AND revoked_at = 0 AND expires_at <= ?"
+		args = append(args, micros(now))
+	case "":
+	default:
+		return nil, fmt.Errorf("list grants: status %q: %w", f.Status, fiveid.ErrInvalid)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += " ORDER BY id LIMIT ?"
+	args = append(args, limit)
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr("list grants", err)
+	}
+	return collect(rows, "list grants", scanGrant)
+}
+
+func (c txConn) InsertGrant(ctx context.Context, g fiveid.Grant) error {
+	_, err := c.exec(ctx, "insert grant", "INSERT INTO grants ("+grantCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade, g.Score,
+		micros(g.IssuedAt), micros(g.ExpiresAt), micros(g.RevokedAt), g.RevokedBy, g.SigningKey, g.RequestID)
+	return err
+}
+
+func (c txConn) RevokeGrant(ctx context.Context, id string, at time.Time, by string) error {
+	res, err := c.exec(ctx, "revoke grant", "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at = 0", micros(at), by, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var one int
+		return mapErr("revoke grant", c.row(ctx, "SELECT 1 FROM grants WHERE id = ?", id).Scan(&one))
+	}
+	return nil
+}
+
+// ---- signing keys ----
+
+func (c conn) SigningKeys(ctx context.Context) ([]fiveid.SigningKey, error) {
+	rows, err := c.query(ctx, "SELECT id, private, created_at, retired_at FROM signing_keys ORDER BY created_at DESC, id DESC")
+	if err != nil {
+		return nil, mapErr("signing keys", err)
+	}
+	return collect(rows, "signing keys", func(sc interface{ Scan(...any) error }) (fiveid.SigningKey, error) {
+		var k fiveid.SigningKey
+		var priv []byte
+		var created, retired int64
+		if err := sc.Scan(&k.ID, &priv, &created, &retired); err != nil {
+			return k, err
+		}
+		if len(priv) != ed25519.PrivateKeySize {
+			return k, fmt.Errorf("signing key %s: stored key has %d bytes", k.ID, len(priv))
+		}
+		k.Private, k.CreatedAt, k.RetiredAt = ed25519.PrivateKey(priv), fromMicros(created), fromMicros(retired)
+		return k, nil
+	})
+}
+
+func (c txConn) InsertSigningKey(ctx context.Context, k fiveid.SigningKey) error {
+	_, err := c.exec(ctx, "insert signing key", "INSERT INTO signing_keys (id, private, created_at, retired_at) VALUES (?, ?, ?, 0)",
+		k.ID, []byte(k.Private), micros(k.CreatedAt))
+	return err
+}
+
+func (c txConn) RetireSigningKey(ctx context.Context, id string, at time.Time) error {
+	_, err := c.exec(ctx, "retire signing key", "UPDATE signing_keys SET retired_at = ? WHERE id = ? AND retired_at = 0", micros(at), id)
+	return err
+}
+
+// ---- the grant log ----
+
+const auditCols = `seq, id, at, action, actor_key, actor_system, customer_id, grant_id, grade, score, purpose, scopes,
+	request_id, subject, id_masked, detail, prev_hash, hash`
+
+func (c conn) AuditEvents(ctx context.Context, f fiveid.AuditFilter) ([]fiveid.AuditEvent, error) {
+	q := "SELECT " + auditCols + " FROM audit_events WHERE seq > ?"
+	args := []any{f.AfterSeq}
+	if f.CustomerID != "" {
+		q += " AND customer_id = ?"
+		args = append(args, f.CustomerID)
+	}
+	if f.System != "" {
+		q += " AND actor_system = ?"
+		args = append(args, f.System)
+	}
+	if f.Action != "" {
+		q += " AND action = ?"
+		args = append(args, f.Action)
+	}
+	if !f.From.IsZero() {
+		q += " AND at >= ?"
+		args = append(args, micros(f.From))
+	}
+	if !f.To.IsZero() {
+		q += " AND at < ?"
+		args = append(args, micros(f.To))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q += " ORDER BY seq LIMIT ?"
+	args = append(args, limit)
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr("audit events", err)
+	}
+	return collect(rows, "audit events", func(sc interface{ Scan(...any) error }) (fiveid.AuditEvent, error) {
+		var e fiveid.AuditEvent
+		var at int64
+		var scopes string
+		err := sc.Scan(&e.Seq, &e.ID, &at, &e.Action, &e.ActorKey, &e.ActorSystem, &e.CustomerID, &e.GrantID, &e.Grade, &e.Score,
+			&e.Purpose, &scopes, &e.RequestID, &e.Subject, &e.IDMasked, &e.Detail, &e.PrevHash, &e.Hash)
+		e.Time, e.Scopes = fromMicros(at), splitWords(scopes)
+		return e, err
+	})
+}
+
+func (c conn) AuditTip(ctx context.Context) (int64, string, error) {
+	var seq int64
+	var hash string
+	err := c.row(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&seq, &hash)
+	return seq, hash, mapErr("audit tip", err)
+}
+
+// AuditHead locks the head row for the transaction (the embedded store's
+// single writer already excludes other appenders).
+func (c txConn) AuditHead(ctx context.Context) (int64, string, error) {
+	q := "SELECT seq, hash FROM audit_head WHERE id = 1"
+	if c.d == postgres {
+		q += " FOR UPDATE"
+	}
+	var seq int64
+	var hash string
+	err := c.row(ctx, q).Scan(&seq, &hash)
+	return seq, hash, mapErr("audit head", err)
+}
+
+func (c txConn) AppendAudit(ctx context.Context, events []fiveid.AuditEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	const op = "append audit"
+	const per = 18
+	// Multi-row inserts: one round trip per 50 entries.
+	for start := 0; start < len(events); start += 50 {
+		chunk := events[start:min(start+50, len(events))]
+		q := "INSERT INTO audit_events (" + auditCols + ") VALUES "
+		args := make([]any, 0, len(chunk)*per)
+		for i, e := range chunk {
+			if i > 0 {
+				q += ", "
+			}
+			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+			args = append(args, e.Seq, e.ID, micros(e.Time), e.Action, e.ActorKey, e.ActorSystem, e.CustomerID, e.GrantID,
+				e.Grade, e.Score, e.Purpose, joinWords(e.Scopes), e.RequestID, e.Subject, e.IDMasked, e.Detail, e.PrevHash, e.Hash)
+		}
+		if _, err := c.exec(ctx, op, q, args...); err != nil {
+			return err
+		}
+	}
+	last := events[len(events)-1]
+	_, err := c.exec(ctx, op, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", last.Seq, last.Hash)
+	return err
+}

@@ -1,0 +1,369 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"fiveid"
+	"fiveid/match"
+)
+
+// ---- systems ----
+
+const systemCols = "code, name, kind, id_table, created_at"
+
+func scanSystem(sc interface{ Scan(...any) error }) (fiveid.System, error) {
+	var s fiveid.System
+	var kind, table string
+	var created int64
+	err := sc.Scan(&s.Code, &s.Name, &kind, &table, &created)
+	s.Kind, s.IDTable, s.CreatedAt = fiveid.SystemKind(kind), match.IDTable(table), fromMicros(created)
+	return s, err
+}
+
+func (c conn) System(ctx context.Context, code string) (fiveid.System, error) {
+	s, err := scanSystem(c.row(ctx, "SELECT "+systemCols+" FROM systems WHERE code = ?", code))
+	return s, mapErr("system", err)
+}
+
+func (c conn) ListSystems(ctx context.Context) ([]fiveid.System, error) {
+	rows, err := c.query(ctx, "SELECT "+systemCols+" FROM systems ORDER BY code")
+	if err != nil {
+		return nil, mapErr("list systems", err)
+	}
+	return collect(rows, "list systems", scanSystem)
+}
+
+func (c txConn) CreateSystem(ctx context.Context, s fiveid.System) error {
+	_, err := c.exec(ctx, "create system", "INSERT INTO systems ("+systemCols+") VALUES (?, ?, ?, ?, ?)",
+		s.Code, s.Name, string(s.Kind), string(s.IDTable), micros(s.CreatedAt))
+	return err
+}
+
+// collect scans every row with scan.
+func collect[T any](rows *sql.Rows, op string, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(op, rows.Err())
+}
+
+// ---- keys ----
+
+const keyCols = "id, hash, role, system, name, created_at, revoked_at"
+
+func scanKey(sc interface{ Scan(...any) error }) (fiveid.APIKey, error) {
+	var k fiveid.APIKey
+	var role string
+	var system sql.NullString
+	var created, revoked int64
+	err := sc.Scan(&k.ID, &k.Hash, &role, &system, &k.Name, &created, &revoked)
+	k.Role, k.System, k.CreatedAt, k.RevokedAt = fiveid.Role(role), system.String, fromMicros(created), fromMicros(revoked)
+	return k, err
+}
+
+func (c conn) KeyByHash(ctx context.Context, hash []byte) (fiveid.APIKey, error) {
+	k, err := scanKey(c.row(ctx, "SELECT "+keyCols+" FROM api_keys WHERE hash = ?", hash))
+	return k, mapErr("key by hash", err)
+}
+
+func (c conn) ListKeys(ctx context.Context) ([]fiveid.APIKey, error) {
+	rows, err := c.query(ctx, "SELECT "+keyCols+" FROM api_keys ORDER BY created_at, id")
+	if err != nil {
+		return nil, mapErr("list keys", err)
+	}
+	return collect(rows, "list keys", scanKey)
+}
+
+func (c conn) CountActiveKeys(ctx context.Context, role fiveid.Role) (int, error) {
+	var n int
+	err := c.row(ctx, "SELECT COUNT(*) FROM api_keys WHERE revoked_at = 0 AND (? = '' OR role = ?)", string(role), string(role)).Scan(&n)
+	return n, mapErr("count keys", err)
+}
+
+func (c txConn) CreateKey(ctx context.Context, k fiveid.APIKey) error {
+	var system any
+	if k.System != "" {
+		system = k.System
+	}
+	_, err := c.exec(ctx, "create key", "INSERT INTO api_keys ("+keyCols+") VALUES (?, ?, ?, ?, ?, ?, 0)",
+		k.ID, k.Hash, string(k.Role), system, k.Name, micros(k.CreatedAt))
+	return err
+}
+
+func (c txConn) RevokeKey(ctx context.Context, id string, at time.Time) error {
+	res, err := c.exec(ctx, "revoke key", "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at = 0", micros(at), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var one int
+		return mapErr("revoke key", c.row(ctx, "SELECT 1 FROM api_keys WHERE id = ?", id).Scan(&one))
+	}
+	return nil
+}
+
+// ---- customers ----
+
+const customerCols = "id, status, merged_into, name, sex, birth_date, id_type, id_number, version, created_at, updated_at"
+
+func scanCustomer(sc interface{ Scan(...any) error }) (fiveid.Customer, error) {
+	var cu fiveid.Customer
+	var status string
+	var merged sql.NullString
+	var created, updated int64
+	err := sc.Scan(&cu.ID, &status, &merged, &cu.Name, &cu.Sex, &cu.BirthDate, &cu.IDType, &cu.IDNumber, &cu.Version, &created, &updated)
+	cu.Status, cu.MergedInto, cu.CreatedAt, cu.UpdatedAt = fiveid.CustomerStatus(status), merged.String, fromMicros(created), fromMicros(updated)
+	return cu, err
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func (c conn) Customer(ctx context.Context, id string) (fiveid.Customer, error) {
+	cu, err := scanCustomer(c.row(ctx, "SELECT "+customerCols+" FROM customers WHERE id = ?", id))
+	return cu, mapErr("customer", err)
+}
+
+func (c txConn) InsertCustomer(ctx context.Context, cu fiveid.Customer) error {
+	_, err := c.exec(ctx, "insert customer", "INSERT INTO customers ("+customerCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		cu.ID, string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
+		cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt))
+	return err
+}
+
+func (c txConn) UpdateCustomer(ctx context.Context, cu fiveid.Customer) error {
+	res, err := c.exec(ctx, "update customer", `UPDATE customers SET status = ?, merged_into = ?, name = ?, sex = ?,
+		birth_date = ?, id_type = ?, id_number = ?, version = ?, created_at = ?, updated_at = ? WHERE id = ?`,
+		string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
+		cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt), cu.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("update customer %s: %w", cu.ID, fiveid.ErrNotFound)
+	}
+	return nil
+}
+
+// ---- source records ----
+
+const recordCols = `r.system, r.local_id, r.customer_id, r.raw_name, r.raw_sex, r.raw_birth, r.raw_id_type, r.raw_id,
+	r.id_table, r.name_key, r.id_key, r.link_grade, r.link_score, r.link_manual, r.explanation, r.version, r.created_at, r.updated_at`
+
+func scanRecord(sc interface{ Scan(...any) error }) (fiveid.SourceRecord, error) {
+	var r fiveid.SourceRecord
+	var table, grade, expl string
+	var created, updated int64
+	err := sc.Scan(&r.System, &r.LocalID, &r.CustomerID, &r.Raw.Name, &r.Raw.Sex, &r.Raw.BirthDate, &r.Raw.IDType, &r.Raw.IDNumber,
+		&table, &r.NameKey, &r.IDKey, &grade, &r.Link.Score, &r.Link.Manual, &expl, &r.Version, &created, &updated)
+	if err != nil {
+		return r, err
+	}
+	r.IDTable, r.Link.Grade, r.CreatedAt, r.UpdatedAt = match.IDTable(table), match.Grade(grade), fromMicros(created), fromMicros(updated)
+	if expl != "" {
+		if err := json.Unmarshal([]byte(expl), &r.Link.Explanation); err != nil {
+			return r, fmt.Errorf("explanation of %s/%s: %w", r.System, r.LocalID, err)
+		}
+	}
+	return r, nil
+}
+
+func explanationJSON(e match.Explanation) (string, error) {
+	if e.Grade == "" && e.Fields == nil && e.Version == "" {
+		return "", nil
+	}
+	b, err := json.Marshal(e)
+	return string(b), err
+}
+
+func (c conn) SourceRecord(ctx context.Context, system, localID string) (fiveid.SourceRecord, error) {
+	r, err := scanRecord(c.row(ctx, "SELECT "+recordCols+" FROM source_records r WHERE r.system = ? AND r.local_id = ?", system, localID))
+	return r, mapErr("source record", err)
+}
+
+func (c conn) CustomerRecords(ctx context.Context, customerID string) ([]fiveid.SourceRecord, error) {
+	rows, err := c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE r.customer_id = ? ORDER BY r.system, r.local_id", customerID)
+	if err != nil {
+		return nil, mapErr("customer records", err)
+	}
+	return collect(rows, "customer records", scanRecord)
+}
+
+// Candidates is one query: the records sharing any blocking key, linked to
+// an active customer.
+func (c conn) Candidates(ctx context.Context, keys []string, limit int) ([]fiveid.SourceRecord, error) {
+	if len(keys) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(keys)+1)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	args = append(args, limit)
+	q := `SELECT ` + recordCols + ` FROM source_records r
+		JOIN customers cu ON cu.id = r.customer_id AND cu.status = 'active'
+		WHERE EXISTS (SELECT 1 FROM blocking_keys b WHERE b.system = r.system AND b.local_id = r.local_id
+			AND b.key IN (?` + strings.Repeat(", ?", len(keys)-1) + `))
+		ORDER BY r.system, r.local_id LIMIT ?`
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr("candidates", err)
+	}
+	return collect(rows, "candidates", scanRecord)
+}
+
+func (c conn) NameFrequency(ctx context.Context, nameKey string) (int64, int64, error) {
+	var n, total int64
+	err := c.row(ctx, `SELECT COALESCE((SELECT n FROM name_stats WHERE name_key = ?), 0),
+		(SELECT n FROM counters WHERE name = 'source_records')`, nameKey).Scan(&n, &total)
+	return n, total, mapErr("name frequency", err)
+}
+
+// PutSourceRecord upserts the record, replaces its blocking keys and keeps
+// the name statistics exact.
+func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys []string) error {
+	const op = "put source record"
+	var oldName string
+	err := c.row(ctx, "SELECT name_key FROM source_records WHERE system = ? AND local_id = ?", r.System, r.LocalID).Scan(&oldName)
+	exists := err == nil
+	if err != nil && err != sql.ErrNoRows {
+		return mapErr(op, err)
+	}
+	expl, err := explanationJSON(r.Link.Explanation)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err = c.exec(ctx, op, `INSERT INTO source_records (system, local_id, customer_id, raw_name, raw_sex, raw_birth, raw_id_type, raw_id,
+			id_table, name_key, id_key, link_grade, link_score, link_manual, explanation, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (system, local_id) DO UPDATE SET customer_id = excluded.customer_id, raw_name = excluded.raw_name,
+			raw_sex = excluded.raw_sex, raw_birth = excluded.raw_birth, raw_id_type = excluded.raw_id_type, raw_id = excluded.raw_id,
+			id_table = excluded.id_table, name_key = excluded.name_key, id_key = excluded.id_key, link_grade = excluded.link_grade,
+			link_score = excluded.link_score, link_manual = excluded.link_manual, explanation = excluded.explanation,
+			version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+		r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
+		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, expl,
+		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	if !exists || oldName != r.NameKey {
+		if exists {
+			if _, err := c.exec(ctx, op, "UPDATE name_stats SET n = n - 1 WHERE name_key = ?", oldName); err != nil {
+				return err
+			}
+		} else if _, err := c.exec(ctx, op, "UPDATE counters SET n = n + 1 WHERE name = 'source_records'"); err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, op, `INSERT INTO name_stats (name_key, n) VALUES (?, 1)
+			ON CONFLICT (name_key) DO UPDATE SET n = name_stats.n + 1`, r.NameKey); err != nil {
+			return err
+		}
+	}
+	if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE system = ? AND local_id = ?", r.System, r.LocalID); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		if _, err := c.exec(ctx, op, "INSERT INTO blocking_keys (key, system, local_id) VALUES (?, ?, ?)", k, r.System, r.LocalID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanSourceRecords implements fiveid.RecordScanner.
+func (c conn) ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.SourceRecord, error) {
+	rows, err := c.query(ctx, "SELECT "+recordCols+` FROM source_records r
+		WHERE r.system > ? OR (r.system = ? AND r.local_id > ?) ORDER BY r.system, r.local_id LIMIT ?`,
+		afterSystem, afterSystem, afterLocalID, limit)
+	if err != nil {
+		return nil, mapErr("scan source records", err)
+	}
+	return collect(rows, "scan source records", scanRecord)
+}
+
+// ---- review tasks ----
+
+const taskCols = `id, status, reason, customer_id, candidate_id, system, local_id, score, explanation,
+	resolution, resolved_by, version, created_at, updated_at`
+
+func scanTask(sc interface{ Scan(...any) error }) (fiveid.ReviewTask, error) {
+	var t fiveid.ReviewTask
+	var status, expl string
+	var created, updated int64
+	err := sc.Scan(&t.ID, &status, &t.Reason, &t.CustomerID, &t.CandidateID, &t.System, &t.LocalID, &t.Score, &expl,
+		&t.Resolution, &t.ResolvedBy, &t.Version, &created, &updated)
+	if err != nil {
+		return t, err
+	}
+	t.Status, t.CreatedAt, t.UpdatedAt = fiveid.ReviewStatus(status), fromMicros(created), fromMicros(updated)
+	if expl != "" {
+		if err := json.Unmarshal([]byte(expl), &t.Explanation); err != nil {
+			return t, fmt.Errorf("explanation of task %s: %w", t.ID, err)
+		}
+	}
+	return t, nil
+}
+
+func (c conn) ReviewTask(ctx context.Context, id string) (fiveid.ReviewTask, error) {
+	t, err := scanTask(c.row(ctx, "SELECT "+taskCols+" FROM review_tasks WHERE id = ?", id))
+	return t, mapErr("review task", err)
+}
+
+func (c conn) ListReviewTasks(ctx context.Context, status fiveid.ReviewStatus, limit int) ([]fiveid.ReviewTask, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := c.query(ctx, "SELECT "+taskCols+" FROM review_tasks WHERE (? = '' OR status = ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+		string(status), string(status), limit)
+	if err != nil {
+		return nil, mapErr("list review tasks", err)
+	}
+	return collect(rows, "list review tasks", scanTask)
+}
+
+func (c txConn) InsertReviewTask(ctx context.Context, t fiveid.ReviewTask) error {
+	expl, err := explanationJSON(t.Explanation)
+	if err != nil {
+		return fmt.Errorf("insert review task: %w", err)
+	}
+	lo, hi := min(t.CustomerID, t.CandidateID), max(t.CustomerID, t.CandidateID)
+	_, err = c.exec(ctx, "insert review task", `INSERT INTO review_tasks (`+taskCols+`, pair_lo, pair_hi)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, string(t.Status), t.Reason, t.CustomerID, t.CandidateID, t.System, t.LocalID, t.Score, expl,
+		t.Resolution, t.ResolvedBy, t.Version, micros(t.CreatedAt), micros(t.UpdatedAt), lo, hi)
+	return err
+}
+
+// ---- secrets ----
+
+func (c conn) Secret(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	err := c.row(ctx, "SELECT value FROM secrets WHERE name = ?", name).Scan(&v)
+	return v, mapErr("secret", err)
+}
+
+func (c txConn) PutSecret(ctx context.Context, name string, value []byte) error {
+	_, err := c.exec(ctx, "put secret", "INSERT INTO secrets (name, value) VALUES (?, ?)", name, value)
+	return err
+}

@@ -1,0 +1,80 @@
+package store_test
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"fiveid"
+	"fiveid/store"
+	"fiveid/store/storetest"
+)
+
+func TestConformanceEmbedded(t *testing.T) {
+	t.Parallel()
+	storetest.RunConformance(t, func(t *testing.T) storetest.Store {
+		db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestConformancePostgres(t *testing.T) {
+	t.Parallel()
+	storetest.RunConformance(t, func(t *testing.T) storetest.Store {
+		db, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return db
+	})
+}
+
+func TestCacheConformanceMemory(t *testing.T) {
+	t.Parallel()
+	storetest.RunCacheConformance(t, func(t *testing.T, ttl time.Duration) fiveid.Cache {
+		return store.NewMemoryCache(ttl, 100)
+	})
+}
+
+func TestCacheConformanceRedis(t *testing.T) {
+	t.Parallel()
+	storetest.RunCacheConformance(t, func(t *testing.T, ttl time.Duration) fiveid.Cache {
+		c, err := store.OpenRedis(t.Context(), storetest.RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return store.NewRedisCache(c, storetest.Prefix(t, c), ttl)
+	})
+}
+
+// An acknowledged write survives closing and reopening the embedded store,
+// and migrations are idempotent.
+func TestEmbeddedDurableAcrossReopen(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := store.OpenEmbedded(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(t.Context(), nil, func(tx fiveid.Tx) error {
+		return tx.CreateSystem(t.Context(), fiveid.System{Code: "a", Name: "A", Kind: fiveid.KindOther, CreatedAt: time.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = store.OpenEmbedded(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.System(t.Context(), "a"); err != nil {
+		t.Fatalf("after reopen: %v", err)
+	}
+}

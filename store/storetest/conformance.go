@@ -1,0 +1,443 @@
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"fiveid"
+	"fiveid/match"
+)
+
+// Store is what the conformance suite exercises.
+type Store interface {
+	fiveid.Store
+	fiveid.GrantStore
+	fiveid.RecordScanner
+}
+
+var t0 = time.Date(2026, 11, 22, 8, 0, 0, 123456000, time.UTC)
+
+func update(t *testing.T, st Store, keys []string, fn func(tx fiveid.Tx) error) {
+	t.Helper()
+	if err := st.Update(t.Context(), keys, fn); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func seed(t *testing.T, st Store) {
+	t.Helper()
+	update(t, st, nil, func(tx fiveid.Tx) error {
+		for _, s := range []fiveid.System{
+			{Code: "hosp", Name: "医院", Kind: fiveid.KindMedical, IDTable: match.IDTableWS364, CreatedAt: t0},
+			{Code: "care", Name: "康养", Kind: fiveid.KindEldercare, CreatedAt: t0},
+		} {
+			if err := tx.CreateSystem(t.Context(), s); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"C1", "C2", "C3"} {
+			if err := tx.InsertCustomer(t.Context(), fiveid.Customer{ID: id, Status: fiveid.StatusActive, Version: 1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func record(system, local, customer, nameKey string) fiveid.SourceRecord {
+	return fiveid.SourceRecord{
+		System: system, LocalID: local, CustomerID: customer,
+		Raw:     match.Input{Name: "张伟", Sex: "男", BirthDate: "1949-12-31", IDType: "01", IDNumber: "11010519491231002X"},
+		NameKey: nameKey, IDKey: "CN_RIC:11010519491231002X",
+		Link: fiveid.Link{Grade: match.GradeCertain, Score: 31.5, Explanation: match.Explanation{
+			Score: 31.5, Grade: match.GradeCertain, Version: "w1",
+			Fields: []match.FieldScore{{Field: "id", Level: "equal", Weight: 20}}}},
+		Version: 1, CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+// RunConformance runs the suite every Store implementation passes. open
+// returns a fresh, empty store.
+func RunConformance(t *testing.T, open func(t *testing.T) Store) {
+	t.Run("systems and keys", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		got, err := st.System(ctx, "hosp")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fiveid.System{Code: "hosp", Name: "医院", Kind: fiveid.KindMedical, IDTable: match.IDTableWS364, CreatedAt: t0}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("system (-want +got):\n%s", d)
+		}
+		if _, err := st.System(ctx, "nope"); !errors.Is(err, fiveid.ErrNotFound) {
+			t.Errorf("missing system: %v", err)
+		}
+		err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			return tx.CreateSystem(ctx, fiveid.System{Code: "hosp", Name: "x", Kind: fiveid.KindOther, CreatedAt: t0})
+		})
+		if !errors.Is(err, fiveid.ErrConflict) {
+			t.Errorf("duplicate system: %v", err)
+		}
+		err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			return tx.CreateSystem(ctx, fiveid.System{Code: "bad", Name: "x", Kind: "casino", CreatedAt: t0})
+		})
+		if !errors.Is(err, fiveid.ErrInvalid) {
+			t.Errorf("a kind outside the CHECK: %v", err)
+		}
+		k := fiveid.APIKey{ID: "k1", Hash: []byte{1, 2, 3}, Role: fiveid.RoleSystem, System: "hosp", Name: "his", CreatedAt: t0}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.CreateKey(ctx, k) })
+		gotK, err := st.KeyByHash(ctx, []byte{1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(k, gotK); d != "" {
+			t.Errorf("key (-want +got):\n%s", d)
+		}
+		err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			return tx.CreateKey(ctx, fiveid.APIKey{ID: "k2", Hash: []byte{9}, Role: fiveid.RoleAdmin, System: "hosp", CreatedAt: t0})
+		})
+		if !errors.Is(err, fiveid.ErrInvalid) {
+			t.Errorf("an admin key bound to a system: %v", err)
+		}
+		err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			return tx.CreateKey(ctx, fiveid.APIKey{ID: "k3", Hash: []byte{1, 2, 3}, Role: fiveid.RoleAdmin, CreatedAt: t0})
+		})
+		if !errors.Is(err, fiveid.ErrConflict) {
+			t.Errorf("a duplicate key hash: %v", err)
+		}
+		if n, err := st.CountActiveKeys(ctx, fiveid.RoleSystem); err != nil || n != 1 {
+			t.Errorf("count: %d %v", n, err)
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.RevokeKey(ctx, "k1", t0.Add(time.Hour)) })
+		if n, _ := st.CountActiveKeys(ctx, ""); n != 0 {
+			t.Errorf("revoked key still counted")
+		}
+		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.RevokeKey(ctx, "nope", t0) }); !errors.Is(err, fiveid.ErrNotFound) {
+			t.Errorf("revoke a missing key: %v", err)
+		}
+		keys, _ := st.ListKeys(ctx)
+		if len(keys) != 1 || keys[0].RevokedAt.IsZero() {
+			t.Errorf("list keys: %+v", keys)
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSecret(ctx, "s", []byte("v")) })
+		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.PutSecret(ctx, "s", []byte("w")) }); !errors.Is(err, fiveid.ErrConflict) {
+			t.Errorf("a secret stored twice: %v", err)
+		}
+		if v, err := st.Secret(ctx, "s"); err != nil || string(v) != "v" {
+			t.Errorf("secret: %q %v", v, err)
+		}
+	})
+
+	t.Run("records, candidates and name statistics", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		r1 := record("hosp", "1", "C1", "张伟")
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r1, []string{"k-a", "k-b", "k-a"}) })
+		got, err := st.SourceRecord(ctx, "hosp", "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(r1, got); d != "" {
+			t.Errorf("record round trip (-want +got):\n%s", d)
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			if err := tx.PutSourceRecord(ctx, record("care", "9", "C2", "张伟"), []string{"k-b"}); err != nil {
+				return err
+			}
+			return tx.PutSourceRecord(ctx, record("care", "10", "C3", "李娜"), []string{"k-c"})
+		})
+		c, err := st.Candidates(ctx, []string{"k-b", "k-zzz"}, 10)
+		if err != nil || len(c) != 2 || c[0].LocalID != "9" || c[1].LocalID != "1" {
+			t.Fatalf("candidates by k-b: %+v %v", c, err)
+		}
+		if c, _ := st.Candidates(ctx, []string{"k-a", "k-b", "k-c"}, 2); len(c) != 2 {
+			t.Errorf("candidate limit: %d", len(c))
+		}
+		if n, total, err := st.NameFrequency(ctx, "张伟"); n != 2 || total != 3 || err != nil {
+			t.Errorf("name frequency: %d/%d %v", n, total, err)
+		}
+		// Renaming and re-keying a record keeps statistics exact and drops old keys.
+		r1b := r1
+		r1b.NameKey, r1b.Version = "张卫", 2
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r1b, []string{"k-d"}) })
+		if n, total, _ := st.NameFrequency(ctx, "张伟"); n != 1 || total != 3 {
+			t.Errorf("after rename: %d/%d", n, total)
+		}
+		if c, _ := st.Candidates(ctx, []string{"k-a"}, 10); len(c) != 0 {
+			t.Errorf("old blocking key still finds the record: %+v", c)
+		}
+		// Records of merged customers are not candidates.
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			cu, err := tx.Customer(ctx, "C2")
+			if err != nil {
+				return err
+			}
+			cu.Status, cu.MergedInto, cu.Version = fiveid.StatusMerged, "C1", 2
+			return tx.UpdateCustomer(ctx, cu)
+		})
+		if c, _ := st.Candidates(ctx, []string{"k-b"}, 10); len(c) != 0 {
+			t.Errorf("a merged customer's record is a candidate: %+v", c)
+		}
+		err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			cu, _ := tx.Customer(ctx, "C3")
+			cu.Status = fiveid.StatusMerged // without merged_into
+			return tx.UpdateCustomer(ctx, cu)
+		})
+		if !errors.Is(err, fiveid.ErrInvalid) {
+			t.Errorf("merged without a survivor: %v", err)
+		}
+		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			return tx.PutSourceRecord(ctx, record("hosp", "2", "C-missing", "x"), nil)
+		}); !errors.Is(err, fiveid.ErrInvalid) {
+			t.Errorf("a record of a missing customer: %v", err)
+		}
+		recs, err := st.CustomerRecords(ctx, "C2")
+		if err != nil || len(recs) != 1 {
+			t.Errorf("customer records: %+v %v", recs, err)
+		}
+		page, err := st.ScanSourceRecords(ctx, "", "", 2)
+		if err != nil || len(page) != 2 || page[0].System != "care" || page[0].LocalID != "10" {
+			t.Fatalf("scan page 1: %+v %v", page, err)
+		}
+		page, _ = st.ScanSourceRecords(ctx, page[1].System, page[1].LocalID, 2)
+		if len(page) != 1 || page[0].System != "hosp" {
+			t.Errorf("scan page 2: %+v", page)
+		}
+	})
+
+	t.Run("update rolls back on error", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		boom := errors.New("boom")
+		err := st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			if err := tx.InsertCustomer(ctx, fiveid.Customer{ID: "C9", Status: fiveid.StatusActive, Version: 1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("update error: %v", err)
+		}
+		if _, err := st.Customer(ctx, "C9"); !errors.Is(err, fiveid.ErrNotFound) {
+			t.Errorf("rolled-back customer exists: %v", err)
+		}
+	})
+
+	t.Run("review tasks: one open task per pair", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		task := fiveid.ReviewTask{ID: "R1", Status: fiveid.ReviewOpen, Reason: "possible_match", CustomerID: "C1", CandidateID: "C2",
+			Score: 4.5, Explanation: match.Explanation{Score: 4.5, Grade: match.GradePossible}, Version: 1, CreatedAt: t0, UpdatedAt: t0}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.InsertReviewTask(ctx, task) })
+		got, err := st.ReviewTask(ctx, "R1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(task, got); d != "" {
+			t.Errorf("task (-want +got):\n%s", d)
+		}
+		rev := task
+		rev.ID, rev.CustomerID, rev.CandidateID = "R2", "C2", "C1"
+		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.InsertReviewTask(ctx, rev) }); !errors.Is(err, fiveid.ErrConflict) {
+			t.Errorf("second open task for the same pair in the other order: %v", err)
+		}
+		ts, err := st.ListReviewTasks(ctx, fiveid.ReviewOpen, 10)
+		if err != nil || len(ts) != 1 {
+			t.Errorf("list: %+v %v", ts, err)
+		}
+	})
+
+	t.Run("concurrent updates on one key serialize", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for i := range 16 {
+			wg.Go(func() {
+				errs <- st.Update(ctx, []string{"person-x"}, func(tx fiveid.Tx) error {
+					c, err := tx.Candidates(ctx, []string{"person-x"}, 100)
+					if err != nil {
+						return err
+					}
+					if len(c) > 0 {
+						return nil // someone else created the person: link, don't create
+					}
+					id := fmt.Sprintf("N%02d", i)
+					if err := tx.InsertCustomer(ctx, fiveid.Customer{ID: id, Status: fiveid.StatusActive, Version: 1, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+						return err
+					}
+					return tx.PutSourceRecord(ctx, record("hosp", id, id, "欧阳雪婧"), []string{"person-x"})
+				})
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c, _ := st.Candidates(ctx, []string{"person-x"}, 100); len(c) != 1 {
+			t.Fatalf("16 concurrent deciders created %d records", len(c))
+		}
+	})
+
+	t.Run("grants, keys and the grant log", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		gu := func(fn func(tx fiveid.GrantTx) error) {
+			t.Helper()
+			if err := st.UpdateGrants(ctx, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		pol := fiveid.Policy{ID: "P1", Grantee: "care", Scopes: []string{"eldercare", "medical"}, Purposes: []string{"treatment"},
+			MaxTTL: time.Hour, CreatedAt: t0, CreatedBy: "k"}
+		gu(func(tx fiveid.GrantTx) error { return tx.CreatePolicy(ctx, pol) })
+		if ps, err := st.Policies(ctx, "care"); err != nil || len(ps) != 1 || cmp.Diff(pol, ps[0]) != "" {
+			t.Errorf("policies: %+v %v", ps, err)
+		}
+		gu(func(tx fiveid.GrantTx) error { return tx.DeletePolicy(ctx, "P1", t0) })
+		if ps, _ := st.Policies(ctx, ""); len(ps) != 0 {
+			t.Errorf("deleted policy still in force")
+		}
+		priv := make([]byte, 64)
+		for i := range priv {
+			priv[i] = byte(i)
+		}
+		gu(func(tx fiveid.GrantTx) error {
+			return tx.InsertSigningKey(ctx, fiveid.SigningKey{ID: "sk1", Private: priv, CreatedAt: t0})
+		})
+		g := fiveid.Grant{ID: "G1", CustomerID: "C1", Grantee: "care", GranteeKey: "k", Scopes: []string{"medical"}, Purpose: "treatment",
+			Grade: "certain", Score: 30, IssuedAt: t0, ExpiresAt: t0.Add(time.Hour), SigningKey: "sk1", RequestID: "r1"}
+		gu(func(tx fiveid.GrantTx) error { return tx.InsertGrant(ctx, g) })
+		got, err := st.Grant(ctx, "G1")
+		if err != nil || cmp.Diff(g, got) != "" {
+			t.Errorf("grant round trip: %s %v", cmp.Diff(g, got), err)
+		}
+		if gs, _ := st.ListGrants(ctx, fiveid.GrantFilter{Status: "active"}, t0.Add(time.Minute)); len(gs) != 1 {
+			t.Errorf("active grants: %d", len(gs))
+		}
+		if gs, _ := st.ListGrants(ctx, fiveid.GrantFilter{Status: "expired"}, t0.Add(2*time.Hour)); len(gs) != 1 {
+			t.Errorf("expired grants: %d", len(gs))
+		}
+		gu(func(tx fiveid.GrantTx) error { return tx.RevokeGrant(ctx, "G1", t0.Add(time.Minute), "admin") })
+		if gs, _ := st.ListGrants(ctx, fiveid.GrantFilter{Status: "revoked"}, t0); len(gs) != 1 {
+			t.Errorf("revoked grants: %d", len(gs))
+		}
+		// The log: head locking and appends keep order.
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Go(func() {
+				err := st.UpdateGrants(ctx, func(tx fiveid.GrantTx) error {
+					seq, prev, err := tx.AuditHead(ctx)
+					if err != nil {
+						return err
+					}
+					e := fiveid.AuditEvent{Seq: seq + 1, ID: fmt.Sprintf("E%d", i), Time: t0, Action: "grant.issued", Scopes: []string{"medical"}, PrevHash: prev}
+					e.Hash = fiveid.AuditHash(prev, e)
+					return tx.AppendAudit(ctx, []fiveid.AuditEvent{e})
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		evs, err := st.AuditEvents(ctx, fiveid.AuditFilter{Limit: 100})
+		if err != nil || len(evs) != 8 {
+			t.Fatalf("events: %d %v", len(evs), err)
+		}
+		prev := ""
+		for i, e := range evs {
+			if e.Seq != int64(i+1) || e.PrevHash != prev || fiveid.AuditHash(prev, e) != e.Hash {
+				t.Fatalf("chain broken at %d: %+v", i, e)
+			}
+			prev = e.Hash
+		}
+		if seq, hash, err := st.AuditTip(ctx); seq != 8 || hash != prev || err != nil {
+			t.Errorf("tip: %d %s %v", seq, hash, err)
+		}
+		if evs, _ := st.AuditEvents(ctx, fiveid.AuditFilter{AfterSeq: 6, Limit: 100}); len(evs) != 2 {
+			t.Errorf("cursor: %d", len(evs))
+		}
+	})
+}
+
+// RunCacheConformance runs the suite every Cache implementation passes.
+// open returns a fresh, empty cache whose values live ttl.
+func RunCacheConformance(t *testing.T, open func(t *testing.T, ttl time.Duration) fiveid.Cache) {
+	ctx := context.Background()
+	t.Run("hit, invalidate, race", func(t *testing.T) {
+		t.Parallel()
+		c := open(t, time.Minute)
+		deps := []string{"d1", "d2"}
+		_, hit, stamp, err := c.Get(ctx, "q", deps)
+		if hit || err != nil {
+			t.Fatalf("empty cache: hit=%v err=%v", hit, err)
+		}
+		if err := c.Set(ctx, "q", stamp, []byte("answer")); err != nil {
+			t.Fatal(err)
+		}
+		v, hit, _, err := c.Get(ctx, "q", deps)
+		if !hit || string(v) != "answer" || err != nil {
+			t.Fatalf("after set: %q %v %v", v, hit, err)
+		}
+		if err := c.Invalidate(ctx, []string{"d2", "other"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, hit, _, _ := c.Get(ctx, "q", deps); hit {
+			t.Fatal("hit after a dependency was invalidated")
+		}
+		// A write racing the computation: stamp, invalidate, then set with
+		// the old stamp -> the value must never hit.
+		_, _, stamp, _ = c.Get(ctx, "q", deps)
+		if err := c.Invalidate(ctx, []string{"d1"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Set(ctx, "q", stamp, []byte("stale")); err != nil {
+			t.Fatal(err)
+		}
+		if v, hit, _, _ := c.Get(ctx, "q", deps); hit {
+			t.Fatalf("stale value computed before an invalidation hit: %q", v)
+		}
+		// Unrelated dependencies don't disturb a value.
+		_, _, stamp, _ = c.Get(ctx, "q", deps)
+		c.Set(ctx, "q", stamp, []byte("fresh"))
+		c.Invalidate(ctx, []string{"unrelated"})
+		if v, hit, _, _ := c.Get(ctx, "q", deps); !hit || string(v) != "fresh" {
+			t.Fatalf("unrelated invalidation dropped a value: %q %v", v, hit)
+		}
+		if err := c.Ping(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("ttl", func(t *testing.T) {
+		t.Parallel()
+		c := open(t, 1200*time.Millisecond)
+		_, _, stamp, _ := c.Get(ctx, "q", []string{"d"})
+		c.Set(ctx, "q", stamp, []byte("x"))
+		time.Sleep(1500 * time.Millisecond)
+		if _, hit, _, _ := c.Get(ctx, "q", []string{"d"}); hit {
+			t.Fatal("value outlived its TTL")
+		}
+	})
+}
