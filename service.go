@@ -427,3 +427,16 @@ func validLocalID(id string) error {
 	}
 	return nil
 }
+
+// ListReviewTasks lists review tasks, newest first (admin).
+func (s *Service) ListReviewTasks(ctx context.Context, p Principal, status ReviewStatus) ([]ReviewTask, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return nil, err
+	}
+	switch status {
+	case "", ReviewOpen, ReviewResolved:
+	default:
+		return nil, invalid("status", "invalid_status", "status must be open or resolved")
+	}
+	return s.store.ListReviewTasks(ctx, status, 500)
+}

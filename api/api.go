@@ -1,0 +1,342 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"fiveid"
+	"fiveid/match"
+)
+
+// Body limits: one record is small; a batch holds up to 1,000.
+const (
+	maxBody      = 1 << 20
+	maxBatchBody = 16 << 20
+)
+
+// Config carries the adapter's dependencies.
+type Config struct {
+	Service  *fiveid.Service
+	Logger   *slog.Logger
+	Metrics  *Metrics
+	Gatherer prometheus.Gatherer
+	// Now is the clock for grant status in listings; nil means time.Now.
+	Now func() time.Time
+}
+
+type handlers struct {
+	svc *fiveid.Service
+	log *slog.Logger
+	now func() time.Time
+}
+
+// New returns the echo instance serving fiveid's API.
+func New(cfg Config) (*echo.Echo, error) {
+	if cfg.Service == nil || cfg.Metrics == nil || cfg.Gatherer == nil {
+		return nil, errors.New("api: Service, Metrics and Gatherer are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &handlers{svc: cfg.Service, log: cfg.Logger, now: cfg.Now}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = errorHandler(cfg.Logger)
+	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
+		RequestIDHandler: func(c echo.Context, id string) {
+			c.SetRequest(c.Request().WithContext(fiveid.WithRequestID(c.Request().Context(), id)))
+		},
+	}))
+	e.Use(cfg.Metrics.middleware)
+	e.Use(h.accessLog)
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			cfg.Logger.Error("panic", slog.String("route", c.Path()), slog.String("error", err.Error()))
+			return errors.New("panic recovered")
+		},
+	}))
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", h.ready)
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	e.GET("/.well-known/jwks.json", h.jwks)
+
+	v1 := e.Group("/v1", h.auth)
+	v1.POST("/systems", h.createSystem)
+	v1.GET("/systems", h.listSystems)
+	v1.POST("/keys", h.createKey)
+	v1.GET("/keys", h.listKeys)
+	v1.DELETE("/keys/:id", h.revokeKey)
+	v1.POST("/customers", h.register)
+	v1.POST("/customers/batch", h.registerBatch)
+	v1.GET("/customers/:id", h.customer)
+	v1.POST("/identify", h.identify)
+	v1.GET("/xref", h.xref)
+	v1.POST("/normalize", h.normalize)
+	v1.GET("/review-tasks", h.listReviewTasks)
+	v1.POST("/policies", h.createPolicy)
+	v1.GET("/policies", h.listPolicies)
+	v1.DELETE("/policies/:id", h.deletePolicy)
+	v1.GET("/grants", h.listGrants)
+	v1.DELETE("/grants/:id", h.revokeGrant)
+	v1.POST("/grants/introspect", h.introspect)
+	v1.GET("/audit/events", h.auditEvents)
+	v1.GET("/audit/verify", h.auditVerify)
+	return e, nil
+}
+
+// accessLog writes one line per request: route, status, duration, request
+// ID, key — never bodies or query strings.
+func (h *handlers) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		status := c.Response().Status
+		if err != nil {
+			status = statusOf(err)
+		}
+		attrs := []slog.Attr{
+			slog.String("method", c.Request().Method), slog.String("route", c.Path()), slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+		}
+		if p, ok := c.Get(principalKey).(fiveid.Principal); ok {
+			attrs = append(attrs, slog.String("key_id", p.KeyID), slog.String("system", p.System))
+		}
+		h.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
+		return err
+	}
+}
+
+const principalKey = "fiveid.principal"
+
+func (h *handlers) auth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		authz := c.Request().Header.Get(echo.HeaderAuthorization)
+		secret, ok := strings.CutPrefix(authz, "Bearer ")
+		if !ok {
+			return fiveid.ErrUnauthenticated
+		}
+		p, err := h.svc.Authenticate(c.Request().Context(), strings.TrimSpace(secret))
+		if err != nil {
+			return err
+		}
+		c.Set(principalKey, p)
+		return next(c)
+	}
+}
+
+func principal(c echo.Context) fiveid.Principal {
+	p, _ := c.Get(principalKey).(fiveid.Principal)
+	return p
+}
+
+func (h *handlers) ready(c echo.Context) error {
+	if err := h.svc.Ready(c.Request().Context()); err != nil {
+		h.log.Warn("not ready", slog.String("error", err.Error()))
+		return c.JSON(http.StatusServiceUnavailable, Error{Code: "unavailable", Message: "not ready"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// ---- systems and keys ----
+
+func (h *handlers) createSystem(c echo.Context) error {
+	var req SystemWire
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	s, err := h.svc.CreateSystem(c.Request().Context(), principal(c), fiveid.System{
+		Code: req.Code, Name: req.Name, Kind: fiveid.SystemKind(req.Kind), IDTable: match.IDTable(req.IDTable)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, SystemWire{Code: s.Code, Name: s.Name, Kind: string(s.Kind), IDTable: string(s.IDTable), CreatedAt: s.CreatedAt})
+}
+
+func (h *handlers) listSystems(c echo.Context) error {
+	ss, err := h.svc.ListSystems(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	out := []SystemWire{}
+	for _, s := range ss {
+		out = append(out, SystemWire{Code: s.Code, Name: s.Name, Kind: string(s.Kind), IDTable: string(s.IDTable), CreatedAt: s.CreatedAt})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"systems": out})
+}
+
+func (h *handlers) createKey(c echo.Context) error {
+	var req KeyRequest
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	k, secret, err := h.svc.CreateKey(c.Request().Context(), principal(c), fiveid.Role(req.Role), req.System, req.Name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, keyWire(k, secret))
+}
+
+func (h *handlers) listKeys(c echo.Context) error {
+	ks, err := h.svc.ListKeys(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	out := []KeyWire{}
+	for _, k := range ks {
+		out = append(out, keyWire(k, ""))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"keys": out})
+}
+
+func (h *handlers) revokeKey(c echo.Context) error {
+	if err := h.svc.RevokeKey(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// ---- customers ----
+
+func (h *handlers) register(c echo.Context) error {
+	var req RegisterRequest
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	res, err := h.svc.Register(c.Request().Context(), principal(c), req.LocalID, req.input())
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if res.Created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, registerResponse(res))
+}
+
+func (h *handlers) registerBatch(c echo.Context) error {
+	var req BatchRequest
+	if err := decode(c, maxBatchBody, &req); err != nil {
+		return err
+	}
+	items := make([]fiveid.RegisterItem, len(req.Records))
+	for i, r := range req.Records {
+		items[i] = fiveid.RegisterItem{LocalID: r.LocalID, Input: r.input()}
+	}
+	results, err := h.svc.RegisterBatch(c.Request().Context(), principal(c), items)
+	if err != nil {
+		return err
+	}
+	out := BatchResponse{Results: make([]BatchResult, len(results))}
+	for i, r := range results {
+		out.Results[i].Index = i
+		if r.Err != nil {
+			status, e := toError(r.Err)
+			if status >= 500 {
+				h.log.Error("batch record failed", slog.Int("index", i), slog.String("error", r.Err.Error()))
+			}
+			out.Results[i].Error = &e
+			continue
+		}
+		rr := registerResponse(r.Result)
+		out.Results[i].OK, out.Results[i].Result = true, &rr
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) customer(c echo.Context) error {
+	v, err := h.svc.Customer(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, customerResponse(v))
+}
+
+func (h *handlers) identify(c echo.Context) error {
+	var req IdentifyRequest
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	if req.TTLSeconds < 0 || req.TTLSeconds > int64(fiveid.MaxGrantTTL/time.Second) {
+		return &fiveid.ValidationError{Problems: []fiveid.FieldProblem{{Field: "ttl_seconds", Code: "out_of_range", Message: "ttl_seconds must be between 1 and 86400"}}}
+	}
+	res, err := h.svc.IdentifyAndGrant(c.Request().Context(), principal(c), req.input(), fiveid.GrantRequest{
+		Scopes: req.Scopes, Purpose: req.Purpose, TTL: time.Duration(req.TTLSeconds) * time.Second})
+	if errors.Is(err, fiveid.ErrNeedsReview) {
+		return &reviewError{err: err, taskID: res.ReviewTaskID}
+	}
+	if err != nil {
+		return err
+	}
+	out := IdentifyResponse{CustomerID: res.CustomerID, Grade: string(res.Grade), Score: res.Score,
+		Match: explanation(res.Explanation), Warnings: findings(res.Findings)}
+	if res.Grant != nil {
+		g := grantWire(res.Grant.Grant, res.Grant.Token, h.now())
+		out.Grant = &g
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) xref(c echo.Context) error {
+	x, err := h.svc.Xref(c.Request().Context(), principal(c), c.QueryParam("system"), c.QueryParam("local_id"))
+	if err != nil {
+		return err
+	}
+	out := XrefResponse{CustomerID: x.CustomerID, MergedFrom: nonNil(x.MergedFrom), Records: []XrefEntry{}}
+	for _, r := range x.Records {
+		out.Records = append(out.Records, XrefEntry{System: r.System, LocalID: r.LocalID})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) normalize(c echo.Context) error {
+	var req NormalizeRequest
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	rec, err := h.svc.Normalize(c.Request().Context(), principal(c), req.input(), match.IDTable(req.IDTable))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, normalizeResponse(req.input(), rec))
+}
+
+// ReviewTaskWire is an open or resolved review task.
+type ReviewTaskWire struct {
+	ID          string       `json:"id"`
+	Status      string       `json:"status"`
+	Reason      string       `json:"reason"`
+	CustomerID  string       `json:"customer_id"`
+	CandidateID string       `json:"candidate_id"`
+	System      string       `json:"system,omitempty"`
+	LocalID     string       `json:"local_id,omitempty"`
+	Score       float64      `json:"score"`
+	Match       *Explanation `json:"match,omitempty"`
+	Version     int64        `json:"version"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+func (h *handlers) listReviewTasks(c echo.Context) error {
+	ts, err := h.svc.ListReviewTasks(c.Request().Context(), principal(c), fiveid.ReviewStatus(c.QueryParam("status")))
+	if err != nil {
+		return err
+	}
+	out := []ReviewTaskWire{}
+	for _, t := range ts {
+		out = append(out, ReviewTaskWire{ID: t.ID, Status: string(t.Status), Reason: t.Reason, CustomerID: t.CustomerID,
+			CandidateID: t.CandidateID, System: t.System, LocalID: t.LocalID, Score: t.Score, Match: explanation(t.Explanation),
+			Version: t.Version, CreatedAt: t.CreatedAt})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"tasks": out})
+}

@@ -1,0 +1,319 @@
+package api
+
+import (
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"fiveid"
+)
+
+// JWK is an Ed25519 public key (RFC 8037).
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Kid string `json:"kid"`
+	Alg string `json:"alg"`
+	Use string `json:"use"`
+}
+
+func (h *handlers) jwks(c echo.Context) error {
+	keys, err := h.svc.PublicKeys(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Keys []JWK `json:"keys"`
+	}{Keys: []JWK{}}
+	for _, k := range keys {
+		pub := k.Private.Public().(ed25519.PublicKey)
+		out.Keys = append(out.Keys, JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(pub), Kid: k.ID, Alg: "EdDSA", Use: "sig"})
+	}
+	c.Response().Header().Set("Cache-Control", "public, max-age=300")
+	return c.JSON(http.StatusOK, out)
+}
+
+// PolicyWire is a grant policy.
+type PolicyWire struct {
+	ID            string    `json:"id,omitempty"`
+	Grantee       string    `json:"grantee"`
+	Scopes        []string  `json:"scopes"`
+	Purposes      []string  `json:"purposes"`
+	MaxTTLSeconds int64     `json:"max_ttl_seconds,omitempty"`
+	CreatedAt     time.Time `json:"created_at,omitzero"`
+}
+
+func policyWire(p fiveid.Policy) PolicyWire {
+	return PolicyWire{ID: p.ID, Grantee: p.Grantee, Scopes: nonNil(p.Scopes), Purposes: nonNil(p.Purposes),
+		MaxTTLSeconds: int64(p.MaxTTL / time.Second), CreatedAt: p.CreatedAt}
+}
+
+func (h *handlers) createPolicy(c echo.Context) error {
+	var req PolicyWire
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	p, err := h.svc.CreatePolicy(c.Request().Context(), principal(c), fiveid.Policy{
+		Grantee: req.Grantee, Scopes: req.Scopes, Purposes: req.Purposes, MaxTTL: time.Duration(req.MaxTTLSeconds) * time.Second})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, policyWire(p))
+}
+
+func (h *handlers) listPolicies(c echo.Context) error {
+	ps, err := h.svc.ListPolicies(c.Request().Context(), principal(c), c.QueryParam("grantee"))
+	if err != nil {
+		return err
+	}
+	out := []PolicyWire{}
+	for _, p := range ps {
+		out = append(out, policyWire(p))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"policies": out})
+}
+
+func (h *handlers) deletePolicy(c echo.Context) error {
+	if err := h.svc.DeletePolicy(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (h *handlers) listGrants(c echo.Context) error {
+	limit, err := intParam(c, "limit", 100)
+	if err != nil {
+		return err
+	}
+	gs, err := h.svc.ListGrants(c.Request().Context(), principal(c), fiveid.GrantFilter{
+		CustomerID: c.QueryParam("customer_id"), Grantee: c.QueryParam("grantee"), Status: c.QueryParam("status"),
+		AfterID: c.QueryParam("cursor"), Limit: int(limit)})
+	if err != nil {
+		return err
+	}
+	now := h.now()
+	out := struct {
+		Grants     []GrantWire `json:"grants"`
+		NextCursor string      `json:"next_cursor,omitempty"`
+	}{Grants: []GrantWire{}}
+	for _, g := range gs {
+		out.Grants = append(out.Grants, grantWire(g, "", now))
+	}
+	if len(gs) > 0 && len(gs) == int(limit) {
+		out.NextCursor = gs[len(gs)-1].ID
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (h *handlers) revokeGrant(c echo.Context) error {
+	if err := h.svc.RevokeGrant(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+// IntrospectRequest asks whether a token is active.
+type IntrospectRequest struct {
+	Token string `json:"token"`
+	// Presenter is the system that presented the token, when the data
+	// holder knows it: a token presented by anyone but its grantee is
+	// inactive.
+	Presenter string `json:"presenter,omitempty"`
+}
+
+// IntrospectResponse follows RFC 7662's shape: inactive tokens say only that.
+type IntrospectResponse struct {
+	Active     bool       `json:"active"`
+	GrantID    string     `json:"grant_id,omitempty"`
+	CustomerID string     `json:"customer_id,omitempty"`
+	MergedFrom []string   `json:"merged_from,omitempty"`
+	Grantee    string     `json:"grantee,omitempty"`
+	Scopes     []string   `json:"scopes,omitempty"`
+	Purpose    string     `json:"purpose,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	Reason     string     `json:"reason,omitempty"`
+}
+
+func (h *handlers) introspect(c echo.Context) error {
+	var req IntrospectRequest
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	in, err := h.svc.Introspect(c.Request().Context(), principal(c), req.Token, req.Presenter)
+	if err != nil {
+		return err
+	}
+	out := IntrospectResponse{Active: in.Active, Reason: in.Reason}
+	if in.Active {
+		exp := in.ExpiresAt
+		out.GrantID, out.CustomerID, out.MergedFrom, out.Grantee, out.Scopes, out.Purpose, out.ExpiresAt =
+			in.GrantID, in.CustomerID, in.MergedFrom, in.Grantee, in.Scopes, in.Purpose, &exp
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// AuditEventWire is one grant log entry.
+type AuditEventWire struct {
+	Seq         int64     `json:"seq"`
+	ID          string    `json:"id"`
+	Time        time.Time `json:"time"`
+	Action      string    `json:"action"`
+	ActorKey    string    `json:"actor_key"`
+	ActorSystem string    `json:"actor_system"`
+	CustomerID  string    `json:"customer_id"`
+	GrantID     string    `json:"grant_id"`
+	Grade       string    `json:"grade"`
+	Score       float64   `json:"score"`
+	Purpose     string    `json:"purpose"`
+	Scopes      []string  `json:"scopes"`
+	RequestID   string    `json:"request_id"`
+	Subject     string    `json:"subject"`
+	IDMasked    string    `json:"id_masked"`
+	Detail      string    `json:"detail"`
+	PrevHash    string    `json:"prev_hash"`
+	Hash        string    `json:"hash"`
+}
+
+func auditWire(e fiveid.AuditEvent) AuditEventWire {
+	return AuditEventWire{Seq: e.Seq, ID: e.ID, Time: e.Time, Action: e.Action, ActorKey: e.ActorKey, ActorSystem: e.ActorSystem,
+		CustomerID: e.CustomerID, GrantID: e.GrantID, Grade: e.Grade, Score: e.Score, Purpose: e.Purpose, Scopes: nonNil(e.Scopes),
+		RequestID: e.RequestID, Subject: e.Subject, IDMasked: e.IDMasked, Detail: e.Detail, PrevHash: e.PrevHash, Hash: e.Hash}
+}
+
+var auditCSVHeader = []string{"seq", "id", "time", "action", "actor_key", "actor_system", "customer_id", "grant_id", "grade",
+	"score", "purpose", "scopes", "request_id", "subject", "id_masked", "detail", "prev_hash", "hash"}
+
+func (e AuditEventWire) csvRow() []string {
+	return []string{strconv.FormatInt(e.Seq, 10), e.ID, e.Time.Format(time.RFC3339Nano), e.Action, e.ActorKey, e.ActorSystem,
+		e.CustomerID, e.GrantID, e.Grade, strconv.FormatFloat(e.Score, 'f', -1, 64), e.Purpose, strings.Join(e.Scopes, " "),
+		e.RequestID, e.Subject, e.IDMasked, e.Detail, e.PrevHash, e.Hash}
+}
+
+func intParam(c echo.Context, name string, def int64) (int64, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, badRequest(name, name+" must be a non-negative integer")
+	}
+	return n, nil
+}
+
+func timeParam(c echo.Context, name string) (time.Time, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, badRequest(name, name+" must be an RFC 3339 time such as 2026-11-22T08:00:00Z")
+	}
+	return t, nil
+}
+
+// auditEvents pages through the grant log as JSON (cursor = the last seq),
+// or streams every matching entry as CSV or NDJSON (format=csv|ndjson).
+func (h *handlers) auditEvents(c echo.Context) error {
+	after, err := intParam(c, "cursor", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := intParam(c, "limit", 100)
+	if err != nil {
+		return err
+	}
+	from, err := timeParam(c, "from")
+	if err != nil {
+		return err
+	}
+	to, err := timeParam(c, "to")
+	if err != nil {
+		return err
+	}
+	f := fiveid.AuditFilter{CustomerID: c.QueryParam("customer_id"), System: c.QueryParam("system"), Action: c.QueryParam("action"),
+		From: from, To: to, AfterSeq: after, Limit: int(limit)}
+	ctx := c.Request().Context()
+	p := principal(c)
+	format := c.QueryParam("format")
+	switch format {
+	case "", "json":
+		evs, err := h.svc.AuditEvents(ctx, p, f)
+		if err != nil {
+			return err
+		}
+		out := struct {
+			Events     []AuditEventWire `json:"events"`
+			NextCursor string           `json:"next_cursor,omitempty"`
+		}{Events: []AuditEventWire{}}
+		for _, e := range evs {
+			out.Events = append(out.Events, auditWire(e))
+		}
+		if len(evs) > 0 && len(evs) == f.Limit {
+			out.NextCursor = strconv.FormatInt(evs[len(evs)-1].Seq, 10)
+		}
+		return c.JSON(http.StatusOK, out)
+	case "csv", "ndjson":
+	default:
+		return badRequest("format", "format must be json, csv or ndjson")
+	}
+	// Streams: fetch the first page before writing anything, so that a
+	// role or store error is still a proper error response.
+	f.Limit = 5000
+	page, err := h.svc.AuditEvents(ctx, p, f)
+	if err != nil {
+		return err
+	}
+	w := c.Response()
+	if format == "csv" {
+		w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="fiveid-grant-log.csv"`)
+	} else {
+		w.Header().Set(echo.HeaderContentType, "application/x-ndjson")
+	}
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	enc := json.NewEncoder(w)
+	if format == "csv" {
+		cw.Write(auditCSVHeader)
+	}
+	for len(page) > 0 {
+		for _, e := range page {
+			we := auditWire(e)
+			if format == "csv" {
+				cw.Write(we.csvRow())
+			} else if err := enc.Encode(we); err != nil {
+				return nil // the client went away
+			}
+		}
+		cw.Flush()
+		w.Flush()
+		f.AfterSeq = page[len(page)-1].Seq
+		if page, err = h.svc.AuditEvents(ctx, p, f); err != nil {
+			h.log.Error("audit export interrupted", "error", err.Error())
+			return nil
+		}
+	}
+	return nil
+}
+
+func (h *handlers) auditVerify(c echo.Context) error {
+	res, err := h.svc.VerifyAudit(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"ok": res.OK, "entries": res.Entries, "head": res.Head}
+	if !res.OK {
+		out["first_broken"], out["reason"] = res.FirstBroken, res.Reason
+	}
+	return c.JSON(http.StatusOK, out)
+}
