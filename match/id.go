@@ -46,7 +46,7 @@ var provinces = map[string]bool{
 // '-', zero-width/format characters and a leading apostrophe, upper case.
 func canonID(raw string) (string, []Finding) {
 	var fs []Finding
-	s := raw
+	s := strings.ToValidUTF8(raw, "")
 	if !isASCII(s) {
 		n := norm.NFKC.String(s)
 		if n != s {
@@ -172,7 +172,7 @@ func normalizeID(rawType, rawNumber string, table IDTable, today Date) (Identifi
 	typ, known := NormalizeIDType(rawType, table)
 	id := Identifier{Type: typ}
 	if !known && strings.TrimSpace(rawType) != "" {
-		id.TypeRaw = strings.TrimSpace(rawType)
+		id.TypeRaw = strings.ToValidUTF8(strings.TrimSpace(rawType), "\uFFFD")
 	}
 	num, cf := canonID(rawNumber)
 	if num == "" {

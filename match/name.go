@@ -1,6 +1,7 @@
 package match
 
 import (
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -194,49 +195,56 @@ func latinKey(s string) string {
 	return strings.Join(toks, " ")
 }
 
-var pinyinArgs = func() pinyin.Args {
-	a := pinyin.NewArgs()
-	a.Heteronym = true
-	a.Style = pinyin.Normal
-	a.Fallback = func(r rune, a pinyin.Args) []string { return nil }
-	return a
+// toneless maps tone-marked vowels to plain letters and ü to v, as
+// go-pinyin's Normal style does, without its per-call regular expressions.
+var toneless = func() map[rune]rune {
+	m := map[rune]rune{'ü': 'v', 'ḿ': 'm', 'ǹ': 'n', 'ň': 'n', 'ń': 'n'}
+	for plain, marked := range map[rune]string{'a': "āáǎà", 'e': "ēéěèê", 'i': "īíǐì", 'o': "ōóǒò", 'u': "ūúǔù", 'v': "ǖǘǚǜ"} {
+		for _, r := range marked {
+			m[r] = plain
+		}
+	}
+	return m
 }()
 
-// pinyinOf returns, per rune of s, every toneless reading (heteronyms: 单
-// is dan or shan), and the first readings joined. A placeholder is "?";
-// a rune without a reading is itself, lower-cased.
+// readings returns a Han character's toneless readings from go-pinyin's
+// dictionary (heteronyms: 单 is dan, chan or shan), deduplicated.
+func readings(r rune) []string {
+	raw, ok := pinyin.PinyinDict[int(r)]
+	if !ok || raw == "" {
+		return nil
+	}
+	var out []string
+	for _, p := range strings.Split(raw, ",") {
+		p = strings.Map(func(c rune) rune {
+			if t, ok := toneless[c]; ok {
+				return t
+			}
+			return c
+		}, p)
+		if p != "" && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// pinyinOf returns, per rune of s, every toneless reading, and the first
+// readings joined. A placeholder is "?"; a rune without a reading is
+// itself, lower-cased.
 func pinyinOf(s string) ([][]string, string) {
 	out := make([][]string, 0, utf8.RuneCountInString(s))
 	var key strings.Builder
 	for _, r := range s {
 		var ps []string
 		if unicode.Is(unicode.Han, r) {
-			ps = pinyin.SinglePinyin(r, pinyinArgs)
+			ps = readings(r)
 		}
 		if len(ps) == 0 {
 			ps = []string{strings.ToLower(string(r))}
-		} else if len(ps) > 1 {
-			ps = dedupe(ps)
 		}
 		out = append(out, ps)
 		key.WriteString(ps[0])
 	}
 	return out, key.String()
-}
-
-func dedupe(ss []string) []string {
-	out := ss[:0:0]
-	for _, s := range ss {
-		dup := false
-		for _, o := range out {
-			if o == s {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			out = append(out, s)
-		}
-	}
-	return out
 }

@@ -320,8 +320,10 @@ func intersects(a, b []string) bool {
 	return false
 }
 
-// runeEditOne: one substituted, inserted or deleted character, or one
-// adjacent swap, for names of at least two characters.
+// runeEditOne: one inserted or deleted character or one adjacent swap for
+// names of at least two characters; one substituted character only for
+// names of three or more (in a two-character name a substitution changes
+// half the name: 张伟/张强 are two people).
 func runeEditOne(a, b string) bool {
 	ar, br := []rune(a), []rune(b)
 	if len(ar) < 2 || len(br) < 2 {
@@ -335,7 +337,7 @@ func runeEditOne(a, b string) bool {
 			}
 		}
 		if diff == 1 {
-			return true
+			return len(ar) >= 3
 		}
 		if diff == 2 {
 			for i := 0; i+1 < len(ar); i++ {

@@ -1,0 +1,200 @@
+package match
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+func rec(t testing.TB, name, sex, dob, typ, id string) Record {
+	t.Helper()
+	r, err := Normalize(Input{Name: name, Sex: sex, BirthDate: dob, IDType: typ, IDNumber: id}, Options{Today: today})
+	if err != nil {
+		t.Fatalf("normalize %s: %v", name, err)
+	}
+	return r
+}
+
+func scorer(t testing.TB) *Scorer {
+	t.Helper()
+	s, err := NewScorer(DefaultWeights(), DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCompareGrades(t *testing.T) {
+	t.Parallel()
+	s := scorer(t)
+	zhang := rec(t, "张伟", "女", "1949-12-31", "01", "11010519491231002X")
+	common := TermFreq{N: 5000, Total: 1_000_000} // 王伟/张伟-like frequency
+	tests := []struct {
+		name      string
+		b         Record
+		tf        TermFreq
+		want      Grade
+		wantLevel map[string]string
+	}{
+		{"same person, same values", zhang, TermFreq{}, GradeCertain, map[string]string{"id": "equal", "name": "equal"}},
+		{"15-digit form and traditional name", rec(t, "張偉", "2", "19491231", "身份证", "110105491231002"), TermFreq{},
+			GradeCertain, map[string]string{"id": "equal", "name": "variant"}},
+		{"homophone with an equal ID", rec(t, "张卫", "女", "1949-12-31", "01", "11010519491231002X"), TermFreq{},
+			GradeCertain, map[string]string{"name": "pinyin_equal"}},
+		{"ID typo links but is not certain", rec(t, "张伟", "女", "1949-12-31", "01", "11010519491231003X"), TermFreq{},
+			GradeProbable, map[string]string{"id": "typo"}},
+		{"adjacent swap in the ID", rec(t, "张伟", "女", "1949-12-31", "01", "11010519492131002X"), TermFreq{},
+			GradeProbable, map[string]string{"id": "typo"}},
+		{"namesake, same birth date, another valid ID never links", rec(t, "张伟", "女", "1949-12-31", "01", "110105194912310046"), common,
+			GradeCertainlyNot, map[string]string{"id": "different"}},
+		{"twin: same surname, date and address code", rec(t, "张强", "女", "1949-12-31", "01", "110105194912310046"), TermFreq{},
+			GradeCertainlyNot, map[string]string{"id": "different", "name": "different"}},
+		{"same ID, another name: overlay suspect goes to review", rec(t, "李娜", "女", "1949-12-31", "01", "11010519491231002X"), TermFreq{},
+			GradePossible, map[string]string{"name": "different"}},
+		{"no ID, common name and birth date: review", rec(t, "张伟", "女", "1949-12-31", "", ""), common,
+			GradePossible, map[string]string{"id": "missing"}},
+		{"no ID, rare name and birth date: probable", rec(t, "张伟", "女", "1949-12-31", "", ""), TermFreq{N: 1, Total: 1_000_000},
+			GradeProbable, map[string]string{"id": "missing"}},
+		{"missing sex is neutral", rec(t, "张伟", "", "1949-12-31", "01", "11010519491231002X"), TermFreq{},
+			GradeCertain, map[string]string{"sex": "agree"}}, // the ID's sex digit stands in
+		{"day-month swap", rec(t, "张伟", "女", "1949-12-03", "", ""), TermFreq{}, GradeCertainlyNot, map[string]string{"birth_date": "different"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := s.Compare(zhang, tc.b, tc.tf)
+			if e.Grade != tc.want {
+				t.Errorf("grade = %s (score %.1f, fields %+v, rules %v), want %s", e.Grade, e.Score, e.Fields, e.Rules, tc.want)
+			}
+			for _, f := range e.Fields {
+				if want, ok := tc.wantLevel[f.Field]; ok && f.Level != want {
+					t.Errorf("%s level = %s, want %s", f.Field, f.Level, want)
+				}
+			}
+			if e.Version != "fs-default-1" || len(e.Fields) != 4 {
+				t.Errorf("explanation: %+v", e)
+			}
+		})
+	}
+}
+
+func TestDayMonthSwapIsALevel(t *testing.T) {
+	t.Parallel()
+	a := Date{1980, 3, 7, PrecisionDay}
+	b := Date{1980, 7, 3, PrecisionDay}
+	if got := compareDate(a, b); got != LevelSwapped {
+		t.Errorf("swap: %s", got)
+	}
+	if got := compareDate(a, Date{1980, 3, 8, PrecisionDay}); got != LevelOneOff {
+		t.Errorf("one digit: %s", got)
+	}
+	if got := compareDate(a, Date{1980, 0, 0, PrecisionYear}); got != LevelPartialEqual {
+		t.Errorf("year only: %s", got)
+	}
+}
+
+func TestRareNamesWeighMoreThanCommonOnes(t *testing.T) {
+	t.Parallel()
+	s := scorer(t)
+	a := rec(t, "欧阳雪婧", "女", "1988-02-29", "", "")
+	rare := s.Compare(a, a, TermFreq{N: 1, Total: 1_000_000})
+	common := s.Compare(a, a, TermFreq{N: 5000, Total: 1_000_000})
+	if rare.Score <= common.Score {
+		t.Errorf("rare %.2f <= common %.2f", rare.Score, common.Score)
+	}
+}
+
+func TestLatinAgainstHan(t *testing.T) {
+	t.Parallel()
+	han, _ := normalizeName("张伟")
+	for _, l := range []string{"ZHANG WEI", "Wei Zhang", "zhang, wei"} {
+		lat, _ := normalizeName(l)
+		if got := compareName(han, lat); got != LevelPinyinEqual {
+			t.Errorf("%s vs 张伟: %s", l, got)
+		}
+	}
+}
+
+func TestBlockingKeys(t *testing.T) {
+	t.Parallel()
+	a := rec(t, "张伟", "女", "1949-12-31", "01", "11010519491231002X")
+	typo := rec(t, "张伟", "女", "1949-12-31", "01", "11010519491231003X")
+	if !shares(BlockingKeys(a), BlockingKeys(typo)) {
+		t.Error("an ID typo shares no blocking key")
+	}
+	homophone := rec(t, "张卫", "男", "1949-12-31", "", "")
+	if !shares(BlockingKeys(a), BlockingKeys(homophone)) {
+		t.Error("a homophone with the same birth date shares no key")
+	}
+	swapped := rec(t, "张伟", "女", "1949-12-03", "", "")
+	b := rec(t, "张伟", "女", "1949-03-12", "", "")
+	if !shares(BlockingKeys(swapped), BlockingKeys(b)) {
+		t.Error("a day-month swap shares no key")
+	}
+	for _, k := range BlockingKeys(rec(t, "无名氏", "男", "1949-12-31", "", "")) {
+		t.Errorf("a placeholder name blocks: %s", k)
+	}
+}
+
+func shares(a, b []string) bool {
+	for _, k := range a {
+		if slices.Contains(b, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestEMRecoversKnownParameters(t *testing.T) {
+	t.Parallel()
+	// Synthesize pairs from known m and u: 20% matches.
+	truth := DefaultWeights()
+	truth.Levels["name"][LevelEqual] = MU{0.85, 0.02}
+	var ps []Pattern
+	rnd := uint64(42)
+	next := func() float64 {
+		rnd ^= rnd << 13
+		rnd ^= rnd >> 7
+		rnd ^= rnd << 17
+		return float64(rnd%1_000_000) / 1_000_000
+	}
+	draw := func(field string, match bool) string {
+		x := next()
+		levels := fieldLevels[field]
+		for _, l := range levels {
+			mu, ok := truth.Levels[field][l]
+			if !ok {
+				continue
+			}
+			p := mu.U
+			if match {
+				p = mu.M
+			}
+			if x < p {
+				return l
+			}
+			x -= p
+		}
+		return LevelMissing
+	}
+	for i := 0; i < 20000; i++ {
+		m := next() < 0.2
+		ps = append(ps, Pattern{ID: draw("id", m), Name: draw("name", m), BirthDate: draw("birth_date", m), Sex: draw("sex", m)})
+	}
+	w, rep, err := Train(ps, DefaultWeights(), 200)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(rep.MatchShare-0.2) > 0.03 {
+		t.Errorf("match share %.3f, want ~0.2", rep.MatchShare)
+	}
+	if got := w.Levels["name"][LevelEqual].M; math.Abs(got-0.85) > 0.05 {
+		t.Errorf("m(name equal) = %.3f, want ~0.85", got)
+	}
+	if w.Version == truth.Version {
+		t.Error("trained weights kept the start version")
+	}
+	if _, err := NewScorer(w, DefaultThresholds()); err != nil {
+		t.Errorf("trained weights do not load: %v", err)
+	}
+}
