@@ -72,7 +72,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
 	e.GET("/.well-known/jwks.json", h.jwks)
 
-	v1 := e.Group("/v1", h.auth)
+	// Auth is per route, not group middleware: a group middleware makes
+	// echo route every unknown /v1 method to 404 instead of 405.
+	v1 := authed{e.Group("/v1"), h.auth}
 	v1.POST("/systems", h.createSystem)
 	v1.GET("/systems", h.listSystems)
 	v1.POST("/keys", h.createKey)
@@ -95,6 +97,15 @@ func New(cfg Config) (*echo.Echo, error) {
 	v1.GET("/audit/verify", h.auditVerify)
 	return e, nil
 }
+
+type authed struct {
+	g    *echo.Group
+	auth echo.MiddlewareFunc
+}
+
+func (a authed) GET(p string, h echo.HandlerFunc)    { a.g.GET(p, h, a.auth) }
+func (a authed) POST(p string, h echo.HandlerFunc)   { a.g.POST(p, h, a.auth) }
+func (a authed) DELETE(p string, h echo.HandlerFunc) { a.g.DELETE(p, h, a.auth) }
 
 // accessLog writes one line per request: route, status, duration, request
 // ID, key — never bodies or query strings.

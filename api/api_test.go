@@ -1,0 +1,318 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
+
+	"fiveid"
+	"fiveid/api"
+	"fiveid/match"
+	"fiveid/store"
+)
+
+type env struct {
+	e     *echo.Echo
+	svc   *fiveid.Service
+	keys  map[string]string // role -> secret
+	other string            // a system key of a second system
+}
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	ctx := t.Context()
+	db, err := store.OpenEmbedded(ctx, filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	reg := prometheus.NewRegistry()
+	m, err := api.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Observer: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	e, err := api.New(api.Config{Service: svc, Metrics: m, Gatherer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := fiveid.Principal{Role: fiveid.RoleAdmin, KeyID: "test"}
+	for _, code := range []string{"hosp", "care"} {
+		if _, err := svc.CreateSystem(ctx, admin, fiveid.System{Code: code, Name: code, Kind: fiveid.KindMedical}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	en := &env{e: e, svc: svc, keys: map[string]string{}}
+	for role, system := range map[fiveid.Role]string{fiveid.RoleAdmin: "", fiveid.RoleAuditor: "", fiveid.RoleSystem: "hosp"} {
+		_, secret, err := svc.CreateKey(ctx, admin, role, system, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		en.keys[string(role)] = secret
+	}
+	_, en.other, _ = svc.CreateKey(ctx, admin, fiveid.RoleSystem, "care", "")
+	return en
+}
+
+func (en *env) do(t *testing.T, method, path, key string, body any) (int, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		r = bytes.NewReader(j)
+	}
+	req := httptest.NewRequestWithContext(t.Context(), method, path, r)
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	rec := httptest.NewRecorder()
+	en.e.ServeHTTP(rec, req)
+	var out map[string]any
+	json.Unmarshal(rec.Body.Bytes(), &out)
+	return rec.Code, out
+}
+
+var zhang = map[string]string{"local_id": "P1", "name": "张伟", "sex": "女", "birth_date": "1949-12-31", "id_type": "01", "id_number": "11010519491231002X"}
+
+// The routes and openapi.yaml list the same (method, path) pairs.
+func TestRoutesMatchOpenAPI(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var spec []string
+	for p, ops := range doc.Paths {
+		for m := range ops {
+			spec = append(spec, strings.ToUpper(m)+" "+p)
+		}
+	}
+	param := regexp.MustCompile(`:([a-z_]+)`)
+	var routes []string
+	for _, r := range newEnv(t).e.Routes() {
+		if strings.HasPrefix(r.Method, "echo_") {
+			continue
+		}
+		routes = append(routes, r.Method+" "+param.ReplaceAllString(r.Path, "{$1}"))
+	}
+	slices.Sort(spec)
+	slices.Sort(routes)
+	routes = slices.Compact(routes)
+	for _, s := range spec {
+		if !slices.Contains(routes, s) {
+			t.Errorf("openapi.yaml documents %s, which is not routed", s)
+		}
+	}
+	for _, r := range routes {
+		if !slices.Contains(spec, r) {
+			t.Errorf("route %s is not in openapi.yaml", r)
+		}
+	}
+}
+
+// Every /v1 endpoint × every role: allowed, or 401/403.
+func TestRoleMatrix(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t)
+	type ep struct {
+		method, path string
+		body         any
+		allowed      []string
+	}
+	eps := []ep{
+		{"POST", "/v1/systems", map[string]string{"code": "x-" + "%s", "name": "X"}, []string{"admin"}},
+		{"GET", "/v1/systems", nil, []string{"admin"}},
+		{"POST", "/v1/keys", map[string]string{"role": "auditor"}, []string{"admin"}},
+		{"GET", "/v1/keys", nil, []string{"admin"}},
+		{"DELETE", "/v1/keys/nope", nil, []string{"admin"}},
+		{"POST", "/v1/customers", zhang, []string{"system"}},
+		{"POST", "/v1/customers/batch", map[string]any{"records": []any{zhang}}, []string{"system"}},
+		{"GET", "/v1/customers/nope", nil, []string{"admin"}},
+		{"POST", "/v1/identify", zhang, []string{"system"}},
+		{"GET", "/v1/xref?system=hosp&local_id=P1", nil, []string{"system", "admin"}},
+		{"POST", "/v1/normalize", zhang, []string{"system", "admin", "auditor"}},
+		{"GET", "/v1/review-tasks", nil, []string{"admin"}},
+		{"POST", "/v1/policies", map[string]any{"grantee": "care", "scopes": []string{"medical"}, "purposes": []string{"treatment"}}, []string{"admin"}},
+		{"GET", "/v1/policies", nil, []string{"admin", "auditor"}},
+		{"DELETE", "/v1/policies/nope", nil, []string{"admin"}},
+		{"GET", "/v1/grants", nil, []string{"admin", "auditor"}},
+		{"DELETE", "/v1/grants/nope", nil, []string{"admin", "system"}},
+		{"POST", "/v1/grants/introspect", map[string]string{"token": "x"}, []string{"system", "admin"}},
+		{"GET", "/v1/audit/events", nil, []string{"auditor"}},
+		{"GET", "/v1/audit/verify", nil, []string{"auditor", "admin"}},
+	}
+	delete(zhang, "local_id")
+	zhang["local_id"] = "P1"
+	for i, e := range eps {
+		if e.path == "/v1/identify" {
+			e.body = map[string]string{"name": "张伟", "birth_date": "1949-12-31"}
+		}
+		if code, _ := en.do(t, e.method, e.path, "", e.body); code != http.StatusUnauthorized {
+			t.Errorf("%s %s without a key: %d", e.method, e.path, code)
+		}
+		if code, _ := en.do(t, e.method, e.path, "fk_wrong", e.body); code != http.StatusUnauthorized {
+			t.Errorf("%s %s with a wrong key: %d", e.method, e.path, code)
+		}
+		for _, role := range []string{"system", "auditor", "admin"} {
+			body := e.body
+			if m, ok := body.(map[string]string); ok && strings.Contains(m["code"], "%s") {
+				body = map[string]string{"code": "x-" + role + string(rune('a'+i)), "name": "X"}
+			}
+			code, out := en.do(t, e.method, e.path, en.keys[role], body)
+			allowed := slices.Contains(e.allowed, role)
+			if allowed && (code == http.StatusForbidden || code == http.StatusUnauthorized || code >= 500) {
+				t.Errorf("%s %s as %s: %d %v, want allowed", e.method, e.path, role, code, out)
+			}
+			if !allowed && code != http.StatusForbidden {
+				t.Errorf("%s %s as %s: %d %v, want 403", e.method, e.path, role, code, out)
+			}
+		}
+	}
+}
+
+func TestBadInputIsA4xxNamingTheField(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t)
+	key := en.keys["system"]
+	tests := []struct {
+		name, body string
+		status     int
+		code       string
+		field      string
+	}{
+		{"malformed JSON", `{"local_id": `, 400, "bad_request", ""},
+		{"unknown field", `{"local_id":"1","nmae":"x"}`, 400, "bad_request", "nmae"},
+		{"wrong type", `{"local_id": 7}`, 400, "bad_request", "local_id"},
+		{"empty body", ``, 400, "bad_request", ""},
+		{"trailing data", `{"local_id":"1","name":"张伟","birth_date":"1949-12-31"} {}`, 400, "bad_request", ""},
+		{"missing local_id", `{"name":"张伟","birth_date":"1949-12-31"}`, 400, "validation_failed", "local_id"},
+		{"no name", `{"local_id":"1","birth_date":"1949-12-31"}`, 400, "validation_failed", "name"},
+		{"nothing identifying", `{"local_id":"1","name":"张伟"}`, 400, "validation_failed", "id_number"},
+		{"oversized", `{"local_id":"` + strings.Repeat("x", 2<<20) + `"}`, 413, "too_large", ""},
+	}
+	for _, tc := range tests {
+		code, out := en.do(t, "POST", "/v1/customers", key, tc.body)
+		if code != tc.status || out["code"] != tc.code {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, code, out, tc.status, tc.code)
+			continue
+		}
+		if tc.field != "" {
+			fields, _ := out["fields"].([]any)
+			if len(fields) == 0 || fields[0].(map[string]any)["field"] != tc.field {
+				t.Errorf("%s: fields %v, want %s", tc.name, out["fields"], tc.field)
+			}
+		}
+	}
+	if code, out := en.do(t, "GET", "/v1/nowhere", key, nil); code != 404 || out["code"] != "not_found" {
+		t.Errorf("unknown route: %d %v", code, out)
+	}
+	if code, out := en.do(t, "PUT", "/v1/identify", key, nil); code != 405 || out["code"] != "method_not_allowed" {
+		t.Errorf("wrong method: %d %v", code, out)
+	}
+	if code, out := en.do(t, "POST", "/v1/customers/batch", key, map[string]any{"records": make([]any, 1001)}); code != 400 || out["code"] != "validation_failed" {
+		t.Errorf("a batch of 1001: %d %v", code, out)
+	}
+}
+
+func TestRegisterIdentifyXrefOverHTTP(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t)
+	code, reg := en.do(t, "POST", "/v1/customers", en.keys["system"], zhang)
+	if code != 201 || reg["created"] != true {
+		t.Fatalf("register: %d %v", code, reg)
+	}
+	cid := reg["customer_id"].(string)
+	code, batch := en.do(t, "POST", "/v1/customers/batch", en.other, map[string]any{"records": []any{
+		map[string]string{"local_id": "R1", "name": "張偉", "birth_date": "19491231", "id_type": "身份证", "id_number": "110105491231002"},
+		map[string]string{"local_id": "R2", "name": ""},
+	}})
+	results, _ := batch["results"].([]any)
+	if code != 200 || len(results) != 2 {
+		t.Fatalf("batch: %d %v", code, batch)
+	}
+	first, second := results[0].(map[string]any), results[1].(map[string]any)
+	if first["ok"] != true || first["result"].(map[string]any)["customer_id"] != cid {
+		t.Errorf("batch record 0: %v", first)
+	}
+	if second["ok"] != false || second["error"].(map[string]any)["code"] != "validation_failed" {
+		t.Errorf("batch record 1: %v", second)
+	}
+	code, id := en.do(t, "POST", "/v1/identify", en.other, map[string]string{"name": "张伟", "birth_date": "1949-12-31", "id_type": "01", "id_number": "11010519491231002X"})
+	if code != 200 || id["customer_id"] != cid || id["match"] == nil {
+		t.Fatalf("identify: %d %v", code, id)
+	}
+	code, nm := en.do(t, "POST", "/v1/identify", en.other, map[string]string{"name": "李娜", "birth_date": "1990-01-01"})
+	if code != 404 || nm["code"] != "no_match" || nm["customer_id"] != nil {
+		t.Errorf("no match: %d %v", code, nm)
+	}
+	code, x := en.do(t, "GET", "/v1/xref?system=care&local_id=R1", en.keys["system"], nil)
+	if code != 200 || x["customer_id"] != cid || len(x["records"].([]any)) != 2 {
+		t.Errorf("xref: %d %v", code, x)
+	}
+	code, c := en.do(t, "GET", "/v1/customers/"+cid, en.keys["admin"], nil)
+	if code != 200 || c["id_number_masked"] != "110105********002X" || len(c["records"].([]any)) != 2 {
+		t.Errorf("customer: %d %v", code, c)
+	}
+	code, n := en.do(t, "POST", "/v1/normalize", en.keys["auditor"], map[string]string{"name": "阿卜杜拉•艾力", "id_type": "身份证", "id_number": "110105491231002"})
+	if code != 200 || n["normalized"].(map[string]any)["name"] != "阿卜杜拉·艾力" || n["derived"].(map[string]any)["birth_date"] != "1949-12-31" {
+		t.Errorf("normalize: %d %v", code, n)
+	}
+	// Metrics saw the routes by pattern.
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	rec := httptest.NewRecorder()
+	en.e.ServeHTTP(rec, req)
+	for _, want := range []string{`fiveid_http_request_duration_seconds_count{method="POST",route="/v1/identify",status="200"}`,
+		`fiveid_match_outcomes_total{grade="certain",op="identify"}`, `fiveid_cache_lookups_total{result="miss"}`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func FuzzRegisterBody(f *testing.F) {
+	for _, s := range []string{`{}`, `{"local_id":"1","name":"张伟","birth_date":"1949-12-31"}`, `[]`, `null`, `{"local_id":null}`,
+		`{"local_id":"\u0000","name":"\ud800"}`, `{"records":[{}]}`, `"x"`, `{"local_id":"1","name":1e999}`} {
+		f.Add(s)
+	}
+	en := newEnv(f)
+	f.Fuzz(func(t *testing.T, body string) {
+		for _, path := range []string{"/v1/customers", "/v1/identify", "/v1/normalize", "/v1/customers/batch"} {
+			req := httptest.NewRequest("POST", path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+en.keys["system"])
+			rec := httptest.NewRecorder()
+			en.e.ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				t.Fatalf("%s %q: %d %s", path, body, rec.Code, rec.Body.String())
+			}
+		}
+	})
+}
