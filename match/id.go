@@ -57,10 +57,10 @@ func canonID(raw string) (string, []Finding) {
 	var b strings.Builder
 	b.Grow(len(s))
 	changed := false
-	for i, r := range s {
+	for _, r := range s {
 		switch {
 		case unicode.IsSpace(r), r == '-', r == '_', unicode.Is(unicode.Cf, r), unicode.IsControl(r),
-			r == '\'' && i == 0, r == '`' && i == 0:
+			(r == '\'' || r == '`' || r == 0x2018 || r == 0x2019) && b.Len() == 0:
 			changed = true
 		case r >= 'a' && r <= 'z':
 			b.WriteRune(r - 'a' + 'A')
@@ -72,7 +72,34 @@ func canonID(raw string) (string, []Finding) {
 	if changed && b.Len() > 0 {
 		fs = append(fs, Finding{"id_number", "id_reformatted", SeverityInfo})
 	}
-	return b.String(), fs
+	out := b.String()
+	// Removing a character can leave a sequence NFKC would change (a
+	// combining mark now next to a letter): clean until nothing changes.
+	for i := 0; i < 4 && !isASCII(out); i++ {
+		again, _ := canonOnce(out)
+		if again == out {
+			break
+		}
+		out = again
+	}
+	return out, fs
+}
+
+// canonOnce is canonID without findings or the fixpoint loop.
+func canonOnce(s string) (string, bool) {
+	s = norm.NFKC.String(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r), r == '-', r == '_', unicode.Is(unicode.Cf, r), unicode.IsControl(r),
+			(r == '\'' || r == '`' || r == 0x2018 || r == 0x2019) && b.Len() == 0:
+		case r >= 'a' && r <= 'z':
+			b.WriteRune(r - 'a' + 'A')
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String(), true
 }
 
 func isASCII(s string) bool {

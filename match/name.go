@@ -56,7 +56,9 @@ var latinFold = strings.NewReplacer("Ø", "O", "ø", "o", "Æ", "AE", "æ", "ae"
 	"Ł", "L", "ł", "l", "Đ", "D", "đ", "d", "Þ", "TH", "þ", "th", "ı", "i")
 
 // normalizeName applies DOMAIN.md §2 (names).
-func normalizeName(raw string) (Name, []Finding) {
+func normalizeName(raw string) (Name, []Finding) { return normalizeNameDepth(raw, 0) }
+
+func normalizeNameDepth(raw string, depth int) (Name, []Finding) {
 	var fs []Finding
 	add := func(code string, sev Severity) {
 		for _, f := range fs {
@@ -132,6 +134,16 @@ func normalizeName(raw string) (Name, []Finding) {
 	n := Name{Display: string(out)}
 	if n.Display == "" {
 		return n, fs
+	}
+	// Stripping can leave a sequence NFKC would change (a combining mark
+	// now after a letter): normalize the result again so that normalizing
+	// a normalized name changes nothing.
+	if !isASCII(n.Display) && !norm.NFKC.IsNormalString(n.Display) && depth < 3 {
+		again, more := normalizeNameDepth(n.Display, depth+1)
+		for _, f := range more {
+			add(f.Code, f.Severity)
+		}
+		return again, fs
 	}
 	if hasHan {
 		n.Script = ScriptHan
