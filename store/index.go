@@ -215,10 +215,12 @@ func (c conn) Candidates(ctx context.Context, keys []string, limit int) ([]fivei
 		args = append(args, k)
 	}
 	args = append(args, limit)
+	// Drive the query from the blocking-key index: (system, local_id) of
+	// the matching keys first, then primary-key lookups.
 	q := `SELECT ` + recordCols + ` FROM source_records r
 		JOIN customers cu ON cu.id = r.customer_id AND cu.status = 'active'
-		WHERE EXISTS (SELECT 1 FROM blocking_keys b WHERE b.system = r.system AND b.local_id = r.local_id
-			AND b.key IN (?` + strings.Repeat(", ?", len(keys)-1) + `))
+		WHERE (r.system, r.local_id) IN (SELECT b.system, b.local_id FROM blocking_keys b
+			WHERE b.key IN (?` + strings.Repeat(", ?", len(keys)-1) + `))
 		ORDER BY r.system, r.local_id LIMIT ?`
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {

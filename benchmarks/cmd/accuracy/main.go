@@ -1,0 +1,108 @@
+// Command accuracy measures fiveid's matching through the real service and
+// prints markdown tables:
+//
+//	go run ./benchmarks/cmd/accuracy -dataset synthetic -people 10000 -seed 20261122
+//	go run ./benchmarks/cmd/accuracy -dataset febrl4
+//	go run ./benchmarks/cmd/accuracy -dataset fake1000
+//
+// It runs on a fresh embedded store in a temporary directory, or on
+// PostgreSQL when DATABASE_URL is set (use an empty database).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"fiveid/benchmarks"
+	"fiveid/match"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "accuracy:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	dataset := flag.String("dataset", "synthetic", "synthetic, febrl4 or fake1000")
+	people := flag.Int("people", 10000, "synthetic population size")
+	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic seed (1 tunes, 20261122 reports)")
+	sweep := flag.Bool("sweep", true, "also identify at other probable thresholds")
+	root := flag.String("root", ".", "module root (external datasets are read from ROOT/../shared/external)")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "fiveid-accuracy")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	def := match.DefaultThresholds()
+	svc, closeFn, err := benchmarks.Open(ctx, dir, os.Getenv("DATABASE_URL"), def)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+
+	var ds benchmarks.Dataset
+	var title string
+	switch *dataset {
+	case "synthetic":
+		ds = benchmarks.Synthetic(*seed, *people, benchmarks.Realistic)
+		title = fmt.Sprintf("Synthetic population: %d people, seed %d, realistic noise", *people, *seed)
+	case "febrl4":
+		recs, err := benchmarks.FEBRL4(benchmarks.ExternalDir(*root))
+		if err != nil {
+			return err
+		}
+		ds.Records, title = recs, "FEBRL4 (dataset4a + dataset4b, 5,000 true cross-file pairs)"
+	case "fake1000":
+		recs, err := benchmarks.Fake1000(benchmarks.ExternalDir(*root))
+		if err != nil {
+			return err
+		}
+		ds.Records, title = recs, "Splink fake_1000 (no ID, no sex: name + birth date only)"
+	default:
+		return fmt.Errorf("unknown dataset %q", *dataset)
+	}
+	reg, err := benchmarks.Register(ctx, svc, ds.Records)
+	if err != nil {
+		return err
+	}
+	var ids []benchmarks.Identification
+	if len(ds.Queries) > 0 {
+		if err := benchmarks.CreateSystems(ctx, svc, ds.Queries); err != nil {
+			return err
+		}
+		ths := []match.Thresholds{def}
+		if *sweep {
+			for _, p := range []float64{22, 30} {
+				ths = append(ths, match.Thresholds{Certain: max(def.Certain, p), Probable: p, Possible: min(def.Possible, p)})
+			}
+		}
+		for _, th := range ths {
+			s := svc
+			if th != def {
+				other, closeOther, err := benchmarks.Reopen(ctx, dir, os.Getenv("DATABASE_URL"), th)
+				if err != nil {
+					return err
+				}
+				defer closeOther()
+				s = other
+			}
+			id, err := benchmarks.Identify(ctx, s, reg, ds)
+			if err != nil {
+				return err
+			}
+			id.Thresholds = th
+			ids = append(ids, id)
+		}
+	}
+	fmt.Print(benchmarks.Markdown(title, reg, ids))
+	return nil
+}
