@@ -93,9 +93,11 @@ var surnames = []struct {
 // Given-name characters by sex, most common first (Zipf weights make
 // namesakes such as 王伟 and 李娜 common, as they are).
 var (
-	maleChars   = []rune("伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆帅旭宁龙林洋阳东亮建国志文博成峰毅晨昊然哲")
-	femaleChars = []rune("芳娜敏静丽艳娟霞燕玲桂英秀兰红梅琳雪婷慧颖倩洁晶莉萍欣怡佳雯琴云丹蓉薇悦璐婧瑶琪嘉月")
-	minority    = []string{"阿卜杜拉", "买买提", "艾力", "吐尔逊", "热合曼", "古丽", "阿依努尔", "帕提古丽", "努尔", "阿不都", "依明", "卡德尔"}
+	maleChars = []rune("伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆帅旭宁龙林洋阳东亮建国志文博成峰毅晨昊然哲" +
+		"德永海荣新庆祥福生春金锋清正松宏振彬江天子轩睿泽航铭诚瀚鸿嘉乐晖凡翔远坤启铮骏琦韬彦立卫忠良义仁")
+	femaleChars = []rune("芳娜敏静丽艳娟霞燕玲桂英秀兰红梅琳雪婷慧颖倩洁晶莉萍欣怡佳雯琴云丹蓉薇悦璐婧瑶琪嘉月" +
+		"凤凤珍翠玉素淑惠爱春秋冬露冰晓宁思梦涵妍诗语馨彤欢茜菲蕾楠娅芸妮洋瑞媛岚青曼菊莲荷萱淼")
+	minority = []string{"阿卜杜拉", "买买提", "艾力", "吐尔逊", "热合曼", "古丽", "阿依努尔", "帕提古丽", "努尔", "阿不都", "依明", "卡德尔"}
 )
 
 // homophones: input-method errors (same pinyin, other character).
@@ -138,8 +140,8 @@ type Generator struct {
 func NewGenerator(seed uint64, noise Noise) *Generator {
 	r := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	g := &Generator{r: r, noise: noise, used: map[string]bool{},
-		zipfM: rand.NewZipf(r, 1.1, 2, uint64(len(maleChars)-1)),
-		zipfF: rand.NewZipf(r, 1.1, 2, uint64(len(femaleChars)-1))}
+		zipfM: rand.NewZipf(r, 1.05, 8, uint64(len(maleChars)-1)),
+		zipfF: rand.NewZipf(r, 1.05, 8, uint64(len(femaleChars)-1))}
 	total := 0.0
 	for _, s := range surnames {
 		total += s.w
@@ -246,12 +248,13 @@ func (g *Generator) Population(n int) []Person {
 			t.IDNumber = g.citizen(p.IDNumber[:6], t.Birth, t.Sex, seq)
 			ps = append(ps, t)
 		}
-		if len(ps) < n && g.r.Float64() < 0.02 {
-			// A namesake: same name and birth year (sometimes the same day),
-			// another identity.
+		if len(ps) < n && g.r.Float64() < 0.02 && g.common(p) {
+			// A namesake of a common name: same name and birth year
+			// (sometimes the same day — a deliberately hard negative, far
+			// more often than chance), another identity.
 			s := Person{ID: len(ps), TwinOf: -1, Surname: p.Surname, Given: p.Given, Sex: p.Sex, Birth: g.birth(), IDType: match.IDTypeCitizen}
 			s.Birth.Year = p.Birth.Year
-			if g.r.IntN(4) == 0 {
+			if g.r.IntN(10) == 0 {
 				s.Birth = p.Birth
 			}
 			s.IDNumber = g.citizen(districts[g.r.IntN(len(districts))], s.Birth, s.Sex, -1)
@@ -262,6 +265,23 @@ func (g *Generator) Population(n int) []Person {
 }
 
 func (g *Generator) chance(p float64) bool { return g.r.Float64() < p }
+
+// common reports a name from the head of the distributions (namesakes
+// cluster there: 张伟, 王芳, 李娜).
+func (g *Generator) common(p Person) bool {
+	if p.Surname == "" {
+		return false
+	}
+	top := 0
+	for i, s := range surnames {
+		if s.s == p.Surname {
+			top = i
+		}
+	}
+	return top < 10 && strings.IndexFunc(p.Given, func(r rune) bool {
+		return !strings.ContainsRune(string(maleChars[:12])+string(femaleChars[:12]), r)
+	}) < 0
+}
 
 // Record makes one noisy record of p as system sys would type it.
 func (g *Generator) Record(p Person, sys int, localID string) Record {

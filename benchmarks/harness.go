@@ -195,6 +195,9 @@ type Identification struct {
 	Unregistered, FalseLink, UnregisteredReview int
 	Rejected                                    int
 	Latencies                                   []time.Duration
+	// WrongLinks explains each wrong or false link: the query's pattern
+	// against the records of the customer it was linked to.
+	WrongLinks []string
 }
 
 // Rate is a share in percent.
@@ -239,13 +242,33 @@ func Identify(ctx context.Context, svc *fiveid.Service, reg Registration, ds Dat
 			return out, err
 		case !registered:
 			out.FalseLink++
+			out.WrongLinks = append(out.WrongLinks, "false link: "+describe(res.Explanation, ds, q, reg.personOfCustomer[res.CustomerID]))
 		case reg.personOfCustomer[res.CustomerID] == q.PersonID:
 			out.Correct++
 		default:
 			out.Wrong++
+			out.WrongLinks = append(out.WrongLinks, "wrong link: "+describe(res.Explanation, ds, q, reg.personOfCustomer[res.CustomerID]))
 		}
 	}
 	return out, nil
+}
+
+func describe(e match.Explanation, ds Dataset, q Record, other int) string {
+	var parts []string
+	for _, f := range e.Fields {
+		parts = append(parts, fmt.Sprintf("%s=%s", f.Field, f.Level))
+	}
+	rel := "unrelated"
+	if other >= 0 && other < len(ds.People) && q.PersonID < len(ds.People) {
+		a, b := ds.People[q.PersonID], ds.People[other]
+		switch {
+		case a.TwinOf == b.ID || b.TwinOf == a.ID:
+			rel = "twin"
+		case a.Name() == b.Name():
+			rel = "namesake"
+		}
+	}
+	return fmt.Sprintf("%s score %.1f %s (%s)", strings.Join(parts, " "), e.Score, e.Grade, rel)
 }
 
 // Percentile of sorted durations.
@@ -284,4 +307,66 @@ func Markdown(name string, reg Registration, ids []Identification) string {
 // identify the same registrations at other thresholds.
 func Reopen(ctx context.Context, dir, databaseURL string, th match.Thresholds) (*fiveid.Service, func(), error) {
 	return Open(ctx, dir, databaseURL, th)
+}
+
+// Causes tallies, for queries about registered people that did not link,
+// the comparison pattern against the best-scoring record of the same
+// person: what the engine saw when it declined.
+func Causes(ds Dataset, top int) []string {
+	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	byPerson := map[int][]Record{}
+	for _, r := range ds.Records {
+		byPerson[r.PersonID] = append(byPerson[r.PersonID], r)
+	}
+	tables := map[string]match.IDTable{}
+	for _, s := range Systems {
+		tables[s.Code] = s.Table
+	}
+	count := map[string]int{}
+	for _, q := range ds.Queries {
+		recs := byPerson[q.PersonID]
+		if len(recs) == 0 {
+			continue
+		}
+		a, err := match.Normalize(q.Input, match.Options{IDTable: tables[q.System]})
+		if err != nil {
+			continue
+		}
+		var best match.Explanation
+		for i, r := range recs {
+			b, err := match.Normalize(r.Input, match.Options{IDTable: tables[r.System]})
+			if err != nil {
+				continue
+			}
+			e := sc.Compare(a, b, match.TermFreq{})
+			if i == 0 || e.Score > best.Score {
+				best = e
+			}
+		}
+		if best.Grade.AutoLink() {
+			continue
+		}
+		var parts []string
+		for _, f := range best.Fields {
+			parts = append(parts, f.Field+"="+f.Level)
+		}
+		count[strings.Join(parts, " ")+" → "+string(best.Grade)+" "+strings.Join(best.Rules, ",")]++
+	}
+	type kv struct {
+		k string
+		n int
+	}
+	var kvs []kv
+	for k, n := range count {
+		kvs = append(kvs, kv{k, n})
+	}
+	sort.Slice(kvs, func(i, j int) bool { return kvs[i].n > kvs[j].n || (kvs[i].n == kvs[j].n && kvs[i].k < kvs[j].k) })
+	var out []string
+	for i, e := range kvs {
+		if i == top {
+			break
+		}
+		out = append(out, fmt.Sprintf("%5d  %s", e.n, e.k))
+	}
+	return out
 }

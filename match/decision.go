@@ -32,6 +32,12 @@ type Thresholds struct {
 	Certain  float64
 	Probable float64
 	Possible float64
+	// ProbableWithoutID is the auto-link threshold when no identifier
+	// agrees (one side has none, or they are of different kinds): name,
+	// birth date and sex are conditionally dependent in real populations
+	// (popular names cluster by birth cohort), so the independence model
+	// overstates their joint evidence and the bar is higher.
+	ProbableWithoutID float64
 }
 
 // FieldScore is one field's comparison: its level and the weight it added.

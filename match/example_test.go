@@ -44,9 +44,10 @@ func ExampleScorer_Compare() {
 		fmt.Printf("%s %s %.1f\n", f.Field, f.Level, f.Weight)
 	}
 	// Output:
-	// probable []
+	// probable [certain_requires_id]
 	// id typo 11.6
 	// name pinyin_equal 3.3
 	// birth_date equal 14.3
 	// sex missing 0.0
+	// prior index_size -13.3
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // TermFreq is how common the candidate's name is in the index: N records
-// carry its name key out of Total. The zero value means unknown.
+// carry its name key out of Total, the index size (which also sets the
+// prior). The zero value means unknown.
 type TermFreq struct {
 	N, Total int64
 }
@@ -27,8 +28,8 @@ func NewScorer(w Weights, t Thresholds) (*Scorer, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	if !(t.Certain >= t.Probable && t.Probable >= t.Possible) || math.IsNaN(t.Certain+t.Probable+t.Possible) {
-		return nil, errors.New("thresholds: want certain >= probable >= possible")
+	if !(t.Certain >= t.Probable && t.Probable >= t.Possible && t.ProbableWithoutID >= t.Probable) || math.IsNaN(t.Certain+t.Probable+t.Possible+t.ProbableWithoutID) {
+		return nil, errors.New("thresholds: want certain >= probable >= possible and probable_without_id >= probable")
 	}
 	s := &Scorer{w: w, t: t, weights: map[string]map[string]float64{}}
 	for f, levels := range w.Levels {
@@ -108,6 +109,9 @@ func (s *Scorer) Compare(a, b Record, tf TermFreq) Explanation {
 	add("name", p.Name, nameW)
 	add("birth_date", p.BirthDate, s.weights["birth_date"][p.BirthDate])
 	add("sex", p.Sex, s.weights["sex"][p.Sex])
+	// The prior: in an index of N records, two records picked at random
+	// are one person with odds about 1:N.
+	add("prior", "index_size", -math.Log2(math.Max(float64(tf.Total), s.w.PriorFloor)))
 	e.Score = round(e.Score)
 	e.Grade, e.Rules = s.grade(e.Score, p, a, b)
 	return e
@@ -166,7 +170,8 @@ func (s *Scorer) grade(score float64, p Pattern, a, b Record) (Grade, []string) 
 	// 4. Without identifier evidence, auto-linking needs an equal name, an
 	// equal full birth date and no sex disagreement; the score (with the
 	// name's term frequency) then decides whether the name is rare enough.
-	if !idAgrees && !((p.Name == LevelEqual || p.Name == LevelVariant) && p.BirthDate == LevelEqual && p.Sex != LevelDisagree) {
+	if !idAgrees && (!((p.Name == LevelEqual || p.Name == LevelVariant) && p.BirthDate == LevelEqual && p.Sex != LevelDisagree) ||
+		score < s.t.ProbableWithoutID) {
 		capAt(GradePossible, "no_id_cap")
 	}
 	// 5. Placeholder names (无名氏) never link without an identifier.

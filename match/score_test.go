@@ -53,8 +53,10 @@ func TestCompareGrades(t *testing.T) {
 			GradePossible, map[string]string{"name": "different"}},
 		{"no ID, common name and birth date: review", rec(t, "张伟", "女", "1949-12-31", "", ""), common,
 			GradePossible, map[string]string{"id": "missing"}},
-		{"no ID, rare name and birth date: probable", rec(t, "张伟", "女", "1949-12-31", "", ""), TermFreq{N: 1, Total: 1_000_000},
+		{"no ID, rare name and birth date in a 20k index: probable", rec(t, "张伟", "女", "1949-12-31", "", ""), TermFreq{N: 1, Total: 20_000},
 			GradeProbable, map[string]string{"id": "missing"}},
+		{"no ID, rare name and birth date in a 1M index: review", rec(t, "张伟", "女", "1949-12-31", "", ""), TermFreq{N: 1, Total: 1_000_000},
+			GradePossible, map[string]string{"id": "missing"}},
 		{"missing sex is neutral", rec(t, "张伟", "", "1949-12-31", "01", "11010519491231002X"), TermFreq{},
 			GradeCertain, map[string]string{"sex": "agree"}}, // the ID's sex digit stands in
 		{"day-month swap", rec(t, "张伟", "女", "1949-12-03", "", ""), TermFreq{}, GradeCertainlyNot, map[string]string{"birth_date": "different"}},
@@ -71,7 +73,7 @@ func TestCompareGrades(t *testing.T) {
 					t.Errorf("%s level = %s, want %s", f.Field, f.Level, want)
 				}
 			}
-			if e.Version != "fs-default-1" || len(e.Fields) != 4 {
+			if e.Version != "fs-default-1" || len(e.Fields) != 5 {
 				t.Errorf("explanation: %+v", e)
 			}
 		})

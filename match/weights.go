@@ -63,6 +63,11 @@ type Weights struct {
 	// NameTFFloor bounds u for the rarest names: one record in a small index
 	// must not make a name look unique in the population.
 	NameTFFloor float64 `json:"name_tf_floor"`
+	// PriorFloor is the smallest population the prior assumes: the prior
+	// log-odds that two records are one person is -log2(max(index size,
+	// PriorFloor)), so a small, young index does not look safer than the
+	// population it will grow into.
+	PriorFloor float64 `json:"prior_floor"`
 }
 
 // DefaultWeights are sound starting weights, set from published error
@@ -74,7 +79,9 @@ type Weights struct {
 //     different 0.002 (wrong number typed or an overlay).
 //   - name: m equal 0.88; traditional/simplified or dot variants 0.04;
 //     input-method homophones 0.03; one-character typos 0.03. u of equality
-//     is the name's frequency in the index (term frequency), prior 1e-3.
+//     is the name's frequency in the index (term frequency), smoothed
+//     towards 1e-4 (the most common full name, 张伟, is ~2e-4 of China's
+//     population) with the weight of 10,000 records; 1e-3 when unknown.
 //   - birth_date: u equal ≈ 1/(365×60) for day precision; day-month swaps
 //     ~1%, one-digit typos ~4% of dirty records.
 //   - sex: u agree 0.5; recorded wrong ~2%.
@@ -109,20 +116,24 @@ func DefaultWeights() Weights {
 				LevelDisagree: {0.02, 0.5},
 			},
 		},
-		NameTFPrior:    1e-3,
-		NameTFStrength: 1000,
+		NameTFPrior:    1e-4,
+		NameTFStrength: 10_000,
 		NameTFFloor:    1e-5,
+		PriorFloor:     10_000,
 	}
 }
 
-// DefaultThresholds on the total weight. A match's prior log-odds in an
-// index of N people is about -log2(N) (-20 for a million), so a total of T
-// leaves posterior odds of 2^(T-20): probable (26) means ≥ 64:1 before the
-// hard rules, which additionally demand identifier agreement or a rare
-// name with a full birth date; certain (32) means ≥ 4000:1 and an equal
-// identifier. Possible (16) sends to review what is at least 1:16.
+// DefaultThresholds are on the posterior log2-odds that two records are
+// one person: the sum of the fields' log2(m/u) weights plus the prior
+// -log2(N) for an index of N records (at least PriorFloor). Probable (10)
+// means odds of at least 1024:1 — a wrong link at most ~0.1% of the time,
+// the safety target of linkage-anchors.md §6.2 — and certain (12) at
+// least 4096:1 with an equal identifier. Possible (-2, odds 1:4 or better)
+// sends the rest worth a look to review. Without an agreeing identifier a
+// link needs 13 (8,192:1). The hard rules in Compare cap grades whatever
+// the score.
 func DefaultThresholds() Thresholds {
-	return Thresholds{Certain: 32, Probable: 26, Possible: 16}
+	return Thresholds{Certain: 12, Probable: 10, Possible: -2, ProbableWithoutID: 13}
 }
 
 // Validate checks every probability is in (0, 1) and every level is known.
@@ -153,6 +164,9 @@ func (w Weights) Validate() error {
 				return fmt.Errorf("weights: %s.%s is missing", f, l)
 			}
 		}
+	}
+	if !(w.PriorFloor >= 1) {
+		return errors.New("weights: prior_floor must be at least 1")
 	}
 	if !(w.NameTFPrior > 0 && w.NameTFPrior < 1 && w.NameTFFloor > 0 && w.NameTFFloor < 1 && w.NameTFStrength >= 0) {
 		return errors.New("weights: name term-frequency parameters out of range")

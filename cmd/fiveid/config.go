@@ -21,7 +21,7 @@ type config struct {
 	Candidates  int           // FIVEID_CANDIDATE_LIMIT: records scored per request
 	WeightsFile string        // FIVEID_WEIGHTS: weights file written by fiveid train
 	// Grade thresholds on the total match weight (log2 units).
-	Certain, Probable, Possible string // FIVEID_THRESHOLD_CERTAIN/PROBABLE/POSSIBLE
+	Certain, Probable, Possible, NoID string // FIVEID_THRESHOLD_CERTAIN/PROBABLE/POSSIBLE/NO_ID
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -35,6 +35,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Certain:     getenv("FIVEID_THRESHOLD_CERTAIN"),
 		Probable:    getenv("FIVEID_THRESHOLD_PROBABLE"),
 		Possible:    getenv("FIVEID_THRESHOLD_POSSIBLE"),
+		NoID:        getenv("FIVEID_THRESHOLD_NO_ID"),
 		CacheTTL:    5 * time.Minute,
 		Candidates:  200,
 	}
@@ -69,7 +70,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return c, fmt.Errorf("REDIS_URL: want redis://..., got another scheme")
 	}
-	for name, v := range map[string]string{"FIVEID_THRESHOLD_CERTAIN": c.Certain, "FIVEID_THRESHOLD_PROBABLE": c.Probable, "FIVEID_THRESHOLD_POSSIBLE": c.Possible} {
+	for name, v := range map[string]string{"FIVEID_THRESHOLD_CERTAIN": c.Certain, "FIVEID_THRESHOLD_PROBABLE": c.Probable, "FIVEID_THRESHOLD_POSSIBLE": c.Possible, "FIVEID_THRESHOLD_NO_ID": c.NoID} {
 		if v == "" {
 			continue
 		}

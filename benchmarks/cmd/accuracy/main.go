@@ -34,6 +34,7 @@ func run(ctx context.Context) error {
 	people := flag.Int("people", 10000, "synthetic population size")
 	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic seed (1 tunes, 20261122 reports)")
 	sweep := flag.Bool("sweep", true, "also identify at other probable thresholds")
+	explain := flag.Bool("explain", false, "print the comparison patterns of queries that did not link")
 	root := flag.String("root", ".", "module root (external datasets are read from ROOT/../shared/external)")
 	flag.Parse()
 
@@ -81,8 +82,8 @@ func run(ctx context.Context) error {
 		}
 		ths := []match.Thresholds{def}
 		if *sweep {
-			for _, p := range []float64{22, 30} {
-				ths = append(ths, match.Thresholds{Certain: max(def.Certain, p), Probable: p, Possible: min(def.Possible, p)})
+			for _, p := range []float64{7, 13} {
+				ths = append(ths, match.Thresholds{Certain: max(def.Certain, p), Probable: p, Possible: min(def.Possible, p), ProbableWithoutID: max(def.ProbableWithoutID, p)})
 			}
 		}
 		for _, th := range ths {
@@ -104,5 +105,16 @@ func run(ctx context.Context) error {
 		}
 	}
 	fmt.Print(benchmarks.Markdown(title, reg, ids))
+	if *explain {
+		for _, id := range ids[:min(1, len(ids))] {
+			for _, w := range id.WrongLinks {
+				fmt.Println(w)
+			}
+		}
+		fmt.Println("Queries about registered people that did not auto-link, by comparison pattern (best record of the same person, default weights, no term frequency):")
+		for _, l := range benchmarks.Causes(ds, 20) {
+			fmt.Println(l)
+		}
+	}
 	return nil
 }
