@@ -1,6 +1,7 @@
 package fiveid_test
 
 import (
+	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,8 @@ import (
 	"fiveid"
 	"fiveid/match"
 	"fiveid/store"
+
+	_ "modernc.org/sqlite"
 )
 
 // fakeClock is a settable clock for expiry tests.
@@ -199,5 +202,68 @@ func TestIdentifyOutcomesAreLogged(t *testing.T) {
 	evs, err := svc.AuditEvents(ctx, fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionIdentifyNoMatch})
 	if err != nil || len(evs) != 1 || evs[0].IDMasked != "110105********002X" || evs[0].Subject == "" {
 		t.Fatalf("no_match entry: %+v %v", evs, err)
+	}
+}
+
+// Editing or deleting an entry directly in the database is caught, and the
+// first broken entry is named.
+func TestGrantLogTamperingIsDetected(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, sql string
+		broken    int64
+	}{
+		{"edited", "UPDATE audit_events SET customer_id = 'C-someone-else' WHERE seq = 2", 2},
+		{"deleted from the middle", "DELETE FROM audit_events WHERE seq = 2", 2},
+		{"last entry deleted", "DELETE FROM audit_events WHERE seq = 3", 3},
+		{"rehashed without relinking", "UPDATE audit_events SET hash = 'x' WHERE seq = 1", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := filepath.Join(t.TempDir(), "data")
+			sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+			db, err := store.OpenEmbedded(t.Context(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := setup(t, svc, "hosp")
+			for range 3 {
+				svc.Identify(t.Context(), p["hosp"], zhang)
+			}
+			auditor := fiveid.Principal{Role: fiveid.RoleAuditor}
+			if v, err := svc.VerifyAudit(t.Context(), auditor); err != nil || !v.OK || v.Entries != 3 {
+				t.Fatalf("before tampering: %+v %v", v, err)
+			}
+			svc.Close()
+			db.Close()
+
+			raw, err := sql.Open("sqlite", filepath.Join(dir, "fiveid.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := raw.Exec(tc.sql); err != nil {
+				t.Fatal(err)
+			}
+			raw.Close()
+
+			db, err = store.OpenEmbedded(t.Context(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			svc, err = fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer svc.Close()
+			v, err := svc.VerifyAudit(t.Context(), auditor)
+			if err != nil || v.OK || v.FirstBroken != tc.broken {
+				t.Fatalf("after tampering: %+v %v", v, err)
+			}
+		})
 	}
 }

@@ -27,6 +27,8 @@ type Reader interface {
 	// how many source records there are in all.
 	NameFrequency(ctx context.Context, nameKey string) (n, total int64, err error)
 	ReviewTask(ctx context.Context, id string) (ReviewTask, error)
+	// OpenReviewTask returns the open task about the unordered pair (a, b).
+	OpenReviewTask(ctx context.Context, a, b string) (ReviewTask, error)
 	// ListReviewTasks lists tasks of one status ("" = all), newest first.
 	ListReviewTasks(ctx context.Context, status ReviewStatus, limit int) ([]ReviewTask, error)
 	// Secret returns a named secret (HMAC key, signing key...) stored by
@@ -49,6 +51,11 @@ type Tx interface {
 	// InsertReviewTask returns ErrConflict when an open task for the same
 	// (customer, candidate) pair, in either order, exists.
 	InsertReviewTask(ctx context.Context, t ReviewTask) error
+	// InsertBulk inserts new customers and their records (each record with
+	// its blocking keys, keys[i] for records[i]) with multi-row statements,
+	// and keeps name statistics exact. For initial loads of records that
+	// are known to be distinct people; ErrConflict when any exists.
+	InsertBulk(ctx context.Context, customers []Customer, records []SourceRecord, keys [][]string) error
 	// PutSecret stores a named secret once; ErrConflict when it exists.
 	PutSecret(ctx context.Context, name string, value []byte) error
 }

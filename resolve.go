@@ -433,11 +433,33 @@ func (s *Service) identify(ctx context.Context, p Principal, in match.Input) (Id
 	case d.Grade.AutoLink():
 		return res, rec, nil
 	case d.Grade == match.GradePossible:
+		task, err := s.identifyReview(ctx, p, d)
+		if err != nil {
+			return IdentifyResult{}, match.Record{}, fmt.Errorf("identify: review task: %w", err)
+		}
+		res.ReviewTaskID = task
 		res.CustomerID, res.Explanation = "", match.Explanation{}
 		return res, rec, ErrNeedsReview
 	}
 	res.CustomerID, res.Explanation = "", match.Explanation{}
 	return res, rec, ErrNoMatch
+}
+
+// identifyReview opens (or finds the open) review task for an identify
+// that found only a possible match, so that a steward can settle it with
+// the calling system; the caller learns the task ID, never the customer.
+func (s *Service) identifyReview(ctx context.Context, p Principal, d Decision) (string, error) {
+	now := s.now().UTC().Truncate(time.Microsecond)
+	task := ReviewTask{
+		ID: newID("R"), Status: ReviewOpen, Reason: "identify_possible", CustomerID: d.CustomerID,
+		System: p.System, Score: d.Score, Explanation: d.Explanation, Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.InsertReviewTask(ctx, task) })
+	if errors.Is(err, ErrConflict) {
+		open, err := s.store.OpenReviewTask(ctx, d.CustomerID, "")
+		return open.ID, err
+	}
+	return task.ID, err
 }
 
 // resolve is identify's cached lookup. The cache key is a keyed HMAC of the

@@ -440,3 +440,46 @@ func (s *Service) ListReviewTasks(ctx context.Context, p Principal, status Revie
 	}
 	return s.store.ListReviewTasks(ctx, status, 500)
 }
+
+// LoadDistinct loads records of one system that are already known to be
+// distinct people — an initial migration from a deduplicated master index —
+// as one new customer each, without matching (admin). It is all or
+// nothing per call; a record that does not normalize fails the call.
+func (s *Service) LoadDistinct(ctx context.Context, p Principal, system string, items []RegisterItem) error {
+	if err := require(p, RoleAdmin); err != nil {
+		return err
+	}
+	sys, err := s.store.System(ctx, system)
+	if err != nil {
+		return fmt.Errorf("load: system %s: %w", system, err)
+	}
+	now := s.now().UTC().Truncate(time.Microsecond)
+	customers := make([]Customer, len(items))
+	records := make([]SourceRecord, len(items))
+	keys := make([][]string, len(items))
+	for i, it := range items {
+		if err := validLocalID(it.LocalID); err != nil {
+			return fmt.Errorf("load: record %d: %w", i, err)
+		}
+		rec, err := s.normalize(it.Input, sys.IDTable)
+		if err != nil {
+			return fmt.Errorf("load: record %d: %w", i, err)
+		}
+		id := newID("C")
+		records[i] = SourceRecord{System: system, LocalID: it.LocalID, CustomerID: id, Raw: it.Input, IDTable: sys.IDTable,
+			NameKey: rec.Name.Key, IDKey: rec.ID.Key, Version: 1, CreatedAt: now, UpdatedAt: now}
+		g := survivor(records[i : i+1])
+		customers[i] = Customer{ID: id, Status: StatusActive, Name: g.Name, Sex: g.Sex, BirthDate: g.BirthDate,
+			IDType: g.IDType, IDNumber: g.IDNumber, Version: 1, CreatedAt: now, UpdatedAt: now}
+		keys[i] = s.blockingKeys(rec)
+	}
+	if err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.InsertBulk(ctx, customers, records, keys) }); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
+	var all []string
+	for _, k := range keys {
+		all = append(all, k...)
+	}
+	s.invalidate(ctx, all)
+	return nil
+}

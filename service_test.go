@@ -232,3 +232,27 @@ func TestValidationAndRoles(t *testing.T) {
 		})
 	}
 }
+
+// A possible match answers 409 with a review task and no customer ID; a
+// repeat finds the same open task.
+func TestIdentifyPossibleOpensOneReviewTask(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a")
+			if _, err := svc.Register(ctx, p["a"], "1", match.Input{Name: "王芳", Sex: "女", BirthDate: "1962-09-27"}); err != nil {
+				t.Fatal(err)
+			}
+			q := match.Input{Name: "王芳", Sex: "女", BirthDate: "1962-09-28"} // one digit off
+			r1, err := svc.Identify(ctx, p["a"], q)
+			if !errors.Is(err, fiveid.ErrNeedsReview) || r1.ReviewTaskID == "" || r1.CustomerID != "" {
+				t.Fatalf("first: %+v %v", r1, err)
+			}
+			r2, err := svc.Identify(ctx, p["a"], q)
+			if !errors.Is(err, fiveid.ErrNeedsReview) || r2.ReviewTaskID != r1.ReviewTaskID {
+				t.Fatalf("second: %+v %v", r2, err)
+			}
+		})
+	}
+}

@@ -323,7 +323,13 @@ func Causes(ds Dataset, top int) []string {
 		tables[s.Code] = s.Table
 	}
 	count := map[string]int{}
-	for _, q := range ds.Queries {
+	queries := ds.Queries
+	if len(queries) == 0 {
+		// Registration only (FEBRL, fake_1000): every record against the
+		// other records of its person.
+		queries = ds.Records
+	}
+	for _, q := range queries {
 		recs := byPerson[q.PersonID]
 		if len(recs) == 0 {
 			continue
@@ -333,17 +339,21 @@ func Causes(ds Dataset, top int) []string {
 			continue
 		}
 		var best match.Explanation
-		for i, r := range recs {
+		first := true
+		for _, r := range recs {
+			if r.System == q.System && r.LocalID == q.LocalID {
+				continue
+			}
 			b, err := match.Normalize(r.Input, match.Options{IDTable: tables[r.System]})
 			if err != nil {
 				continue
 			}
 			e := sc.Compare(a, b, match.TermFreq{})
-			if i == 0 || e.Score > best.Score {
-				best = e
+			if first || e.Score > best.Score {
+				best, first = e, false
 			}
 		}
-		if best.Grade.AutoLink() {
+		if first || best.Grade.AutoLink() {
 			continue
 		}
 		var parts []string

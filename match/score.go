@@ -277,8 +277,49 @@ func compareName(a, b Name) string {
 	if wildcardEqual(a.Dotless, b.Dotless) {
 		return LevelWildcard
 	}
-	if jaroWinkler(a.Dotless, b.Dotless) >= 0.92 || tokenSubset(a.Key, b.Key) {
+	return compareLatin(a, b)
+}
+
+// compareLatin compares Latin names token by token (order is free: SMITH
+// JOHN = John Smith): close when every token of the shorter name has a
+// distinct near-equal partner (Jaro-Winkler ≥ 0.88: typos) or the names
+// agree with spaces removed (KATE LIN / Katelin); partial when some tokens
+// agree and others do not (a changed surname, a missing middle name).
+func compareLatin(a, b Name) string {
+	at, bt := strings.Fields(a.Key), strings.Fields(b.Key)
+	if len(at) > len(bt) {
+		at, bt = bt, at
+	}
+	if len(at) == 0 {
+		return LevelDifferent
+	}
+	// Spaces inserted or removed, in written order.
+	if jaroWinkler(strings.ReplaceAll(latinFold.Replace(strings.ToUpper(a.Display)), " ", ""),
+		strings.ReplaceAll(latinFold.Replace(strings.ToUpper(b.Display)), " ", "")) >= 0.95 {
 		return LevelClose
+	}
+	used := make([]bool, len(bt))
+	matched := 0
+	for _, x := range at {
+		best, bestJ := -1, 0.0
+		for j, y := range bt {
+			if used[j] {
+				continue
+			}
+			if jw := jaroWinkler(x, y); jw > bestJ {
+				best, bestJ = j, jw
+			}
+		}
+		if best >= 0 && bestJ >= 0.88 {
+			used[best] = true
+			matched++
+		}
+	}
+	switch {
+	case matched == len(at) && (len(at) >= 2 || len(bt) == 1):
+		return LevelClose
+	case matched > 0:
+		return LevelPartial
 	}
 	return LevelDifferent
 }
@@ -383,22 +424,6 @@ func latinMatchesPinyin(han Name, latinKey string) bool {
 		}
 	}
 	return strings.Join(first, "") == strings.ReplaceAll(latinKey, " ", "")
-}
-
-func tokenSubset(a, b string) bool {
-	at, bt := strings.Fields(a), strings.Fields(b)
-	if len(at) > len(bt) {
-		at, bt = bt, at
-	}
-	if len(at) < 2 {
-		return false
-	}
-	for _, x := range at {
-		if !contains(bt, x) {
-			return false
-		}
-	}
-	return true
 }
 
 // jaroWinkler similarity of two strings, in [0, 1].

@@ -23,7 +23,8 @@ const (
 	LevelVariant     = "variant"      // equal after traditional->simplified or dot folding
 	LevelWildcard    = "wildcard"     // equal where placeholder characters stand in
 	LevelPinyinEqual = "pinyin_equal" // every character's readings intersect (伟/卫)
-	LevelClose       = "close"        // one edit, or Latin tokens nearly equal
+	LevelClose       = "close"        // one edit, or every Latin token nearly equal
+	LevelPartial     = "partial"      // Latin names sharing some tokens but not all (a changed or missing name part)
 	LevelPlaceholder = "placeholder"  // 无名氏, 新生儿...: names nobody, contributes nothing
 	// birth_date
 	LevelSwapped      = "swapped"       // day and month swapped
@@ -39,7 +40,7 @@ var Fields = []string{"id", "name", "birth_date", "sex"}
 
 var fieldLevels = map[string][]string{
 	"id":         {LevelEqual, LevelTypo, LevelOtherNamespace, LevelDifferent, LevelDifferentWeak, LevelMissing},
-	"name":       {LevelEqual, LevelVariant, LevelWildcard, LevelPinyinEqual, LevelClose, LevelDifferent, LevelPlaceholder, LevelMissing},
+	"name":       {LevelEqual, LevelVariant, LevelWildcard, LevelPinyinEqual, LevelClose, LevelPartial, LevelDifferent, LevelPlaceholder, LevelMissing},
 	"birth_date": {LevelEqual, LevelSwapped, LevelOneOff, LevelPartialEqual, LevelDifferent, LevelMissing},
 	"sex":        {LevelAgree, LevelDisagree, LevelMissing},
 }
@@ -78,7 +79,10 @@ type Weights struct {
 //     checksum-valid numbers that differ are different numbers: m
 //     different 0.002 (wrong number typed or an overlay).
 //   - name: m equal 0.88; traditional/simplified or dot variants 0.04;
-//     input-method homophones 0.03; one-character typos 0.03. u of equality
+//     input-method homophones 0.03; one-character typos 0.03 (u 2e-3: a
+//     random pair is rarely one typo apart); Latin names sharing some but
+//     not all tokens 0.02 (middle names and surnames change: §5 of
+//     linkage-anchors.md), u 1e-2. u of equality
 //     is the name's frequency in the index (term frequency), smoothed
 //     towards 1e-4 (the most common full name, 张伟, is ~2e-4 of China's
 //     population) with the weight of 10,000 records; 1e-3 when unknown.
@@ -101,7 +105,8 @@ func DefaultWeights() Weights {
 				LevelVariant:     {0.04, 1e-3},
 				LevelWildcard:    {0.01, 3e-3},
 				LevelPinyinEqual: {0.03, 3e-3},
-				LevelClose:       {0.03, 1e-2},
+				LevelClose:       {0.03, 2e-3},
+				LevelPartial:     {0.02, 1e-2},
 				LevelDifferent:   {0.01, 0.985},
 			},
 			"birth_date": {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -332,6 +333,11 @@ func (c conn) ReviewTask(ctx context.Context, id string) (fiveid.ReviewTask, err
 	return t, mapErr("review task", err)
 }
 
+func (c conn) OpenReviewTask(ctx context.Context, a, b string) (fiveid.ReviewTask, error) {
+	t, err := scanTask(c.row(ctx, "SELECT "+taskCols+" FROM review_tasks WHERE status = 'open' AND pair_lo = ? AND pair_hi = ?", min(a, b), max(a, b)))
+	return t, mapErr("open review task", err)
+}
+
 func (c conn) ListReviewTasks(ctx context.Context, status fiveid.ReviewStatus, limit int) ([]fiveid.ReviewTask, error) {
 	if limit <= 0 {
 		limit = 100
@@ -367,5 +373,94 @@ func (c conn) Secret(ctx context.Context, name string) ([]byte, error) {
 
 func (c txConn) PutSecret(ctx context.Context, name string, value []byte) error {
 	_, err := c.exec(ctx, "put secret", "INSERT INTO secrets (name, value) VALUES (?, ?)", name, value)
+	return err
+}
+
+// InsertBulk implements fiveid.Tx with multi-row INSERTs (a few hundred
+// rows per statement).
+func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, records []fiveid.SourceRecord, keys [][]string) error {
+	const op = "insert bulk"
+	if len(keys) != len(records) {
+		return fmt.Errorf("%s: %d key lists for %d records: %w", op, len(keys), len(records), fiveid.ErrInvalid)
+	}
+	insert := func(table, cols string, n, per int, row func(i int) []any) error {
+		ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", per), ", ") + ")"
+		const chunk = 400
+		for start := 0; start < n; start += chunk {
+			end := min(start+chunk, n)
+			var b strings.Builder
+			b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+			args := make([]any, 0, (end-start)*per)
+			for i := start; i < end; i++ {
+				if i > start {
+					b.WriteString(", ")
+				}
+				b.WriteString(ph)
+				args = append(args, row(i)...)
+			}
+			if _, err := c.exec(ctx, op, b.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := insert("customers", customerCols, len(customers), 11, func(i int) []any {
+		cu := customers[i]
+		return []any{cu.ID, string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
+			cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt)}
+	})
+	if err != nil {
+		return err
+	}
+	expls := make([]string, len(records))
+	for i, r := range records {
+		if expls[i], err = explanationJSON(r.Link.Explanation); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	err = insert("source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 18, func(i int) []any {
+		r := records[i]
+		return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
+			string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, expls[i],
+			r.Version, micros(r.CreatedAt), micros(r.UpdatedAt)}
+	})
+	if err != nil {
+		return err
+	}
+	type bk struct{ key, system, local string }
+	var flat []bk
+	for i, ks := range keys {
+		seen := map[string]bool{}
+		for _, k := range ks {
+			if !seen[k] {
+				seen[k] = true
+				flat = append(flat, bk{k, records[i].System, records[i].LocalID})
+			}
+		}
+	}
+	if err := insert("blocking_keys", "key, system, local_id", len(flat), 3, func(i int) []any {
+		return []any{flat[i].key, flat[i].system, flat[i].local}
+	}); err != nil {
+		return err
+	}
+	names := map[string]int64{}
+	for _, r := range records {
+		names[r.NameKey]++
+	}
+	// Upsert in key order: concurrent loads lock the same rows in the same
+	// order and cannot deadlock.
+	order := make([]string, 0, len(names))
+	for k := range names {
+		order = append(order, k)
+	}
+	sort.Strings(order)
+	for _, k := range order {
+		n := names[k]
+		if _, err := c.exec(ctx, op, `INSERT INTO name_stats (name_key, n) VALUES (?, ?)
+			ON CONFLICT (name_key) DO UPDATE SET n = name_stats.n + excluded.n`, k, n); err != nil {
+			return err
+		}
+	}
+	_, err = c.exec(ctx, op, "UPDATE counters SET n = n + ? WHERE name = 'source_records'", int64(len(records)))
 	return err
 }

@@ -216,6 +216,36 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("bulk insert", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		var cs []fiveid.Customer
+		var rs []fiveid.SourceRecord
+		var ks [][]string
+		for i := range 900 { // more than one multi-row chunk
+			id := fmt.Sprintf("B%04d", i)
+			cs = append(cs, fiveid.Customer{ID: id, Status: fiveid.StatusActive, Name: "x", Version: 1, CreatedAt: t0, UpdatedAt: t0})
+			rs = append(rs, record("hosp", id, id, fmt.Sprintf("name-%d", i%3)))
+			ks = append(ks, []string{"bk-" + id, "bk-shared"})
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.InsertBulk(ctx, cs, rs, ks) })
+		got, err := st.SourceRecord(ctx, "hosp", "B0007")
+		if err != nil || cmp.Diff(rs[7], got) != "" {
+			t.Errorf("bulk record: %s %v", cmp.Diff(rs[7], got), err)
+		}
+		if n, total, _ := st.NameFrequency(ctx, "name-1"); n != 300 || total != 900 {
+			t.Errorf("bulk name statistics: %d/%d", n, total)
+		}
+		if c, _ := st.Candidates(ctx, []string{"bk-B0899"}, 10); len(c) != 1 {
+			t.Errorf("bulk blocking keys: %d", len(c))
+		}
+		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.InsertBulk(ctx, cs[:1], rs[:1], ks[:1]) }); !errors.Is(err, fiveid.ErrConflict) {
+			t.Errorf("bulk insert of an existing record: %v", err)
+		}
+	})
+
 	t.Run("update rolls back on error", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)

@@ -1,0 +1,189 @@
+// Command load measures fiveid's speed against a large index:
+//
+//	DATABASE_URL=postgres://... go run ./benchmarks/cmd/load -customers 1000000 -queries 20000
+//
+// It loads N synthetic people (one record each, as an initial migration
+// would, with Service.LoadDistinct) unless the database already holds
+// them, then measures
+//   - identify latency on a cache miss (every query is a distinct, noisy
+//     record of a loaded person), sequential: p50/p95/p99;
+//   - identify throughput with -clients concurrent callers;
+//   - identify-with-grant throughput (durable grant-log entry included)
+//     with -clients concurrent callers.
+//
+// Without DATABASE_URL it runs on an embedded store in a temporary
+// directory.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fiveid"
+	"fiveid/benchmarks"
+	"fiveid/match"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "load:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	n := flag.Int("customers", 100_000, "people in the index")
+	queries := flag.Int("queries", 5000, "identify queries to time")
+	clients := flag.Int("clients", 64, "concurrent callers for the throughput runs")
+	duration := flag.Duration("duration", 20*time.Second, "length of each throughput run")
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "fiveid-load")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	svc, closeFn, err := benchmarks.Open(ctx, dir, os.Getenv("DATABASE_URL"), match.DefaultThresholds())
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	admin := fiveid.Principal{KeyID: "load", Role: fiveid.RoleAdmin}
+	const system = "hosp-a"
+	for _, code := range []string{system, "care-c"} {
+		if _, err := svc.CreateSystem(ctx, admin, fiveid.System{Code: code, Name: code, Kind: fiveid.KindMedical}); err != nil && !errors.Is(err, fiveid.ErrConflict) {
+			return err
+		}
+	}
+	g := benchmarks.NewGenerator(7, benchmarks.Noise{})
+	people := g.Population(*n)
+	if _, err := svc.Xref(ctx, admin, system, fmt.Sprintf("P%08d", len(people)-1)); errors.Is(err, fiveid.ErrNotFound) {
+		start := time.Now()
+		if err := load(ctx, svc, admin, system, people); err != nil {
+			return err
+		}
+		fmt.Printf("loaded %d customers in %s\n", len(people), time.Since(start).Round(time.Second))
+	} else {
+		fmt.Printf("index already holds %d customers\n", len(people))
+	}
+
+	noisy := benchmarks.NewGenerator(99, benchmarks.Realistic)
+	qs := make([]match.Input, *queries)
+	for i := range qs {
+		qs[i] = noisy.Record(people[(i*7919)%len(people)], 2, "").Input
+	}
+	caller := fiveid.Principal{KeyID: "load", Role: fiveid.RoleSystem, System: "care-c"}
+	// Sequential cache-miss latency.
+	lat := make([]time.Duration, 0, len(qs))
+	outcome := map[string]int{}
+	for _, q := range qs {
+		t := time.Now()
+		_, err := svc.Identify(ctx, caller, q)
+		lat = append(lat, time.Since(t))
+		switch {
+		case err == nil:
+			outcome["match"]++
+		case errors.Is(err, fiveid.ErrNoMatch):
+			outcome["no_match"]++
+		case errors.Is(err, fiveid.ErrNeedsReview):
+			outcome["needs_review"]++
+		case errors.Is(err, fiveid.ErrInvalid):
+			outcome["invalid"]++ // the noise left nothing identifying
+		default:
+			outcome["error"]++
+		}
+	}
+	fmt.Printf("identify, cache miss, sequential, %d queries on %d customers: p50 %s  p95 %s  p99 %s  (%v)\n", len(qs), len(people),
+		benchmarks.Percentile(lat, .5).Round(10*time.Microsecond), benchmarks.Percentile(lat, .95).Round(10*time.Microsecond),
+		benchmarks.Percentile(lat, .99).Round(10*time.Microsecond), outcome)
+
+	// Throughput with grants.
+	if _, err := svc.CreatePolicy(ctx, admin, fiveid.Policy{Grantee: "care-c", Scopes: []string{"medical"}, Purposes: []string{"treatment"}, MaxTTL: time.Hour}); err != nil {
+		return err
+	}
+	for _, grant := range []bool{false, true} {
+		var done, failed atomic.Int64
+		stopAt := time.Now().Add(*duration)
+		var wg sync.WaitGroup
+		for c := range *clients {
+			wg.Go(func() {
+				for i := c; time.Now().Before(stopAt); i += *clients {
+					req := fiveid.GrantRequest{}
+					if grant {
+						req = fiveid.GrantRequest{Scopes: []string{"medical"}, Purpose: "treatment"}
+					}
+					res, err := svc.IdentifyAndGrant(ctx, caller, qs[i%len(qs)], req)
+					switch {
+					case err == nil && (!grant || res.Grant != nil):
+						done.Add(1)
+					case errors.Is(err, fiveid.ErrNoMatch), errors.Is(err, fiveid.ErrNeedsReview), errors.Is(err, fiveid.ErrInvalid):
+						done.Add(1) // answered (and logged), nothing granted
+					default:
+						failed.Add(1)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		what := "identify"
+		if grant {
+			what = "identify+grant (durable grant log)"
+		}
+		fmt.Printf("%s, %d clients, %s: %.0f requests/s (%d failed)\n", what, *clients, *duration,
+			float64(done.Load())/duration.Seconds(), failed.Load())
+	}
+	return nil
+}
+
+func load(ctx context.Context, svc *fiveid.Service, admin fiveid.Principal, system string, people []benchmarks.Person) error {
+	g := benchmarks.NewGenerator(8, benchmarks.Noise{})
+	const batch = 2000
+	errc := make(chan error, 4)
+	work := make(chan []fiveid.RegisterItem)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for items := range work {
+				if err := svc.LoadDistinct(ctx, admin, system, items); err != nil {
+					select {
+					case errc <- err:
+					default:
+					}
+				}
+			}
+		})
+	}
+	for start := 0; start < len(people); start += batch {
+		var items []fiveid.RegisterItem
+		for _, p := range people[start:min(start+batch, len(people))] {
+			r := g.Record(p, 0, "")
+			items = append(items, fiveid.RegisterItem{LocalID: fmt.Sprintf("P%08d", p.ID), Input: r.Input})
+		}
+		select {
+		case err := <-errc:
+			close(work)
+			wg.Wait()
+			return err
+		case work <- items:
+		}
+		if start%(50*batch) == 0 {
+			fmt.Fprintf(os.Stderr, "loaded %d\n", start)
+		}
+	}
+	close(work)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return nil
+	}
+}
