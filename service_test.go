@@ -4,8 +4,11 @@ import (
 	"errors"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"fiveid"
 	"fiveid/match"
@@ -254,5 +257,49 @@ func TestIdentifyPossibleOpensOneReviewTask(t *testing.T) {
 				t.Fatalf("second: %+v %v", r2, err)
 			}
 		})
+	}
+}
+
+// Redis unreachable: answers still come from the store; the misses count.
+func TestRedisDownFallsBackToTheStore(t *testing.T) {
+	t.Parallel()
+	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer dead.Close()
+	obs := &countingObserver{}
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewRedisCache(dead, "x", time.Minute), Scorer: sc, Observer: obs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	p := setup(t, svc, "a")
+	r, err := svc.Register(t.Context(), p["a"], "1", zhang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := svc.Identify(t.Context(), p["a"], zhang)
+	if err != nil || id.CustomerID != r.CustomerID {
+		t.Fatalf("identify with Redis down: %+v %v", id, err)
+	}
+	if obs.errors.Load() == 0 {
+		t.Error("cache errors were not counted")
+	}
+	if err := svc.Ready(t.Context()); err == nil {
+		t.Error("ready while the configured Redis is down")
+	}
+}
+
+type countingObserver struct{ errors atomic.Int64 }
+
+func (o *countingObserver) MatchOutcome(string, string) {}
+func (o *countingObserver) GrantOutcome(string)         {}
+func (o *countingObserver) CacheLookup(hit bool, err error) {
+	if err != nil {
+		o.errors.Add(1)
 	}
 }

@@ -1,0 +1,107 @@
+package benchmarks
+
+import (
+	"slices"
+	"testing"
+
+	"fiveid"
+	"fiveid/match"
+)
+
+func TestGeneratorIsDeterministicAndValid(t *testing.T) {
+	t.Parallel()
+	a := Synthetic(SeedTuning, 300, Realistic)
+	b := Synthetic(SeedTuning, 300, Realistic)
+	if len(a.Records) != len(b.Records) || !slices.Equal(a.Records, b.Records) {
+		t.Fatal("the same seed made different data")
+	}
+	c := Synthetic(SeedReport, 300, Realistic)
+	if slices.Equal(a.Records, c.Records) {
+		t.Fatal("tuning and reporting seeds made the same data")
+	}
+	twins := 0
+	for _, p := range a.People {
+		if p.IDType == match.IDTypeCitizen && match.CheckChar(p.IDNumber[:17]) != p.IDNumber[17] {
+			t.Errorf("person %d: %s fails GB 11643", p.ID, p.IDNumber)
+		}
+		if p.TwinOf >= 0 {
+			twins++
+		}
+	}
+	if twins == 0 {
+		t.Error("no twins generated: the hard negatives are missing")
+	}
+}
+
+// A small population through the real service: invariants, not tuning.
+func TestAccuracyOnASmallPopulation(t *testing.T) {
+	t.Parallel()
+	svc, closeFn, err := Open(t.Context(), t.TempDir(), "", match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	ds := Synthetic(SeedTuning, 400, Realistic)
+	reg, err := Register(t.Context(), svc, ds.Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.Precision < 0.995 || reg.Recall < 0.85 {
+		t.Errorf("registration precision %.4f recall %.4f", reg.Precision, reg.Recall)
+	}
+	id, err := Identify(t.Context(), svc, reg, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Rate(id.Wrong, id.Registered) > 1 || Rate(id.Correct, id.Registered) < 90 || Rate(id.FalseLink, id.Unregistered) > 1 {
+		t.Errorf("identify: %+v\n%v", id, id.WrongLinks)
+	}
+}
+
+func TestFEBRL4AndFake1000Load(t *testing.T) {
+	t.Parallel()
+	dir := ExternalDir("..")
+	recs, err := FEBRL4(dir)
+	if err != nil {
+		t.Skipf("FEBRL4 not readable here (%v): set FIVEID_EXTERNAL", err)
+	}
+	if len(recs) != 10000 {
+		t.Errorf("FEBRL4: %d records", len(recs))
+	}
+	fake, err := Fake1000(dir)
+	if err != nil || len(fake) != 1000 {
+		t.Errorf("fake_1000: %d %v", len(fake), err)
+	}
+}
+
+// BenchmarkIdentifyCacheMiss times identify on an embedded index of 2,000
+// people; every iteration asks about another person, so the cache misses.
+func BenchmarkIdentifyCacheMiss(b *testing.B) {
+	svc, closeFn, err := Open(b.Context(), b.TempDir(), "", match.DefaultThresholds())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer closeFn()
+	ds := Synthetic(SeedTuning, 2000, Realistic)
+	if err := CreateSystems(b.Context(), svc, ds.Records); err != nil {
+		b.Fatal(err)
+	}
+	admin := fiveid.Principal{Role: fiveid.RoleAdmin}
+	var items []fiveid.RegisterItem
+	seen := map[int]bool{}
+	for _, r := range ds.Records {
+		if r.System == "hosp-a" && !seen[r.PersonID] {
+			seen[r.PersonID] = true
+			items = append(items, fiveid.RegisterItem{LocalID: r.LocalID, Input: r.Input})
+		}
+	}
+	if err := svc.LoadDistinct(b.Context(), admin, "hosp-a", items); err != nil {
+		b.Skipf("load: %v", err)
+	}
+	caller := fiveid.Principal{Role: fiveid.RoleSystem, System: "care-c"}
+	i := 0
+	for b.Loop() {
+		svc.Identify(b.Context(), caller, ds.Queries[i%len(ds.Queries)].Input)
+		i++
+	}
+}
