@@ -55,7 +55,9 @@ func TestCompareGrades(t *testing.T) {
 			GradePossible, map[string]string{"id": "missing"}},
 		{"no ID, rare name and birth date in a 20k index: probable", rec(t, "张伟", "女", "1949-12-31", "", ""), TermFreq{N: 1, Total: 20_000},
 			GradeProbable, map[string]string{"id": "missing"}},
-		{"no ID, rare name and birth date in a 1M index: review", rec(t, "张伟", "女", "1949-12-31", "", ""), TermFreq{N: 1, Total: 1_000_000},
+		{"no ID, rare name and birth date in a 1M index: probable", rec(t, "张伟", "女", "1949-12-31", "", ""), TermFreq{N: 1, Total: 1_000_000},
+			GradeProbable, map[string]string{"id": "missing"}},
+		{"no ID, a name 200 people share, birth date in a 1M index: review", rec(t, "张伟", "女", "1949-12-31", "", ""), TermFreq{N: 200, Total: 1_000_000},
 			GradePossible, map[string]string{"id": "missing"}},
 		{"missing sex is neutral", rec(t, "张伟", "", "1949-12-31", "01", "11010519491231002X"), TermFreq{},
 			GradeCertain, map[string]string{"sex": "agree"}}, // the ID's sex digit stands in

@@ -135,10 +135,11 @@ func DefaultWeights() Weights {
 // the safety target of linkage-anchors.md §6.2 — and certain (12) at
 // least 4096:1 with an equal identifier. Possible (-2, odds 1:4 or better)
 // sends the rest worth a look to review. Without an agreeing identifier a
-// link needs 13 (8,192:1). The hard rules in Compare cap grades whatever
+// link needs 11 (2,048:1): twice the odds, because name, birth date and
+// sex are not quite independent (popular names cluster by birth cohort). The hard rules in Compare cap grades whatever
 // the score.
 func DefaultThresholds() Thresholds {
-	return Thresholds{Certain: 12, Probable: 10, Possible: -2, ProbableWithoutID: 13}
+	return Thresholds{Certain: 12, Probable: 10, Possible: -2, ProbableWithoutID: 11}
 }
 
 // Validate checks every probability is in (0, 1) and every level is known.

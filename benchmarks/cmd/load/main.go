@@ -165,6 +165,9 @@ func load(ctx context.Context, svc *fiveid.Service, admin fiveid.Principal, syst
 		var items []fiveid.RegisterItem
 		for _, p := range people[start:min(start+batch, len(people))] {
 			r := g.Record(p, 0, "")
+			if _, err := match.Normalize(r.Input, match.Options{}); err != nil {
+				continue // nothing identifying: not loadable
+			}
 			items = append(items, fiveid.RegisterItem{LocalID: fmt.Sprintf("P%08d", p.ID), Input: r.Input})
 		}
 		select {
