@@ -91,9 +91,44 @@ type Customer struct {
 	BirthDate  string // YYYY-MM-DD, YYYY-MM, YYYY or ""
 	IDType     string // internal enum (match.IDType)
 	IDNumber   string // canonical number
-	Version    int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	// DeathDate is set when a funeral system or an admin recorded a death
+	// (YYYY-MM-DD, or coarser); DeathSource says who.
+	DeathDate   string
+	DeathSource string
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Deceased reports a recorded death.
+func (c Customer) Deceased() bool { return c.DeathDate != "" }
+
+// ChangeKind is what happened to a customer.
+type ChangeKind string
+
+const (
+	ChangeCreated       ChangeKind = "created"
+	ChangeLinked        ChangeKind = "linked"
+	ChangeUnlinked      ChangeKind = "unlinked"
+	ChangeMerged        ChangeKind = "merged"
+	ChangeUnmerged      ChangeKind = "unmerged"
+	ChangeEdited        ChangeKind = "edited"
+	ChangeDeathRecorded ChangeKind = "death_recorded"
+)
+
+// Change is one entry of a customer's history, written in the transaction
+// that made the change. Before and After are JSON snapshots.
+type Change struct {
+	ID         string
+	CustomerID string
+	At         time.Time
+	Kind       ChangeKind
+	Actor      string // key ID
+	System     string // the source record concerned, when any
+	LocalID    string
+	Before     string
+	After      string
+	Detail     string
 }
 
 // Link is how a source record came to belong to its customer.

@@ -27,6 +27,8 @@ type Reader interface {
 	// how many source records there are in all.
 	NameFrequency(ctx context.Context, nameKey string) (n, total int64, err error)
 	ReviewTask(ctx context.Context, id string) (ReviewTask, error)
+	// History lists a customer's changes, oldest first.
+	History(ctx context.Context, customerID string, limit int) ([]Change, error)
 	// OpenReviewTask returns the open task about the unordered pair (a, b).
 	OpenReviewTask(ctx context.Context, a, b string) (ReviewTask, error)
 	// ListReviewTasks lists tasks of one status ("" = all), newest first.
@@ -56,6 +58,11 @@ type Tx interface {
 	// and keeps name statistics exact. For initial loads of records that
 	// are known to be distinct people; ErrConflict when any exists.
 	InsertBulk(ctx context.Context, customers []Customer, records []SourceRecord, keys [][]string) error
+	// AppendChange writes a history entry.
+	AppendChange(ctx context.Context, c Change) error
+	// ResolveReviewTask sets a task resolved if it still has version;
+	// ErrConflict when it changed or was resolved meanwhile.
+	ResolveReviewTask(ctx context.Context, id string, version int64, resolution, by string, at time.Time) error
 	// PutSecret stores a named secret once; ErrConflict when it exists.
 	PutSecret(ctx context.Context, name string, value []byte) error
 }

@@ -48,6 +48,8 @@ type IdentifyResult struct {
 	Findings     []match.Finding
 	// Grant is set when the request asked for scopes and a policy allowed them.
 	Grant *IssuedGrant
+	// DeathDate is set when the customer's death was recorded.
+	DeathDate string
 }
 
 // maxRedirects bounds following merged customers to their survivor.
@@ -170,6 +172,10 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 				if err != nil {
 					return RegisterResult{}, err
 				}
+				if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeCreated, Actor: sys.Code,
+					System: sys.Code, LocalID: localID, Detail: "registered"}); err != nil {
+					return RegisterResult{}, err
+				}
 				res.Created = true
 			}
 			if best != nil && best.Grade == match.GradePossible {
@@ -203,6 +209,16 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 	}
 	if err := tx.PutSourceRecord(ctx, sr, keys); err != nil {
 		return RegisterResult{}, err
+	}
+	if !exists || existing.CustomerID != customerID {
+		detail := "new record"
+		if link.Grade != "" {
+			detail = fmt.Sprintf("matched %s %.1f", link.Grade, link.Score)
+		}
+		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeLinked, Actor: sys.Code,
+			System: sys.Code, LocalID: localID, After: snapshot(link), Detail: detail}); err != nil {
+			return RegisterResult{}, err
+		}
 	}
 	if err := s.refreshGolden(ctx, tx, customerID, "", now); err != nil {
 		return RegisterResult{}, err
@@ -431,6 +447,10 @@ func (s *Service) identify(ctx context.Context, p Principal, in match.Input) (Id
 		attr("grade", grade), attrF("score", d.Score), attr("id", match.MaskID(rec.ID.Number)))
 	switch {
 	case d.Grade.AutoLink():
+		// Deaths are not part of the cached decision: read them fresh.
+		if c, _, err := s.follow(ctx, d.CustomerID); err == nil {
+			res.CustomerID, res.Decision.CustomerID, res.DeathDate = c.ID, c.ID, c.DeathDate
+		}
 		return res, rec, nil
 	case d.Grade == match.GradePossible:
 		task, err := s.identifyReview(ctx, p, d)
@@ -519,6 +539,7 @@ type XrefEntry struct {
 // Xref is the cross-reference of a customer (IHE PIX).
 type Xref struct {
 	CustomerID string
+	DeathDate  string
 	// MergedFrom lists the merged customer IDs followed to reach CustomerID.
 	MergedFrom []string
 	Records    []XrefEntry
@@ -548,7 +569,7 @@ func (s *Service) Xref(ctx context.Context, p Principal, system, localID string)
 	if err != nil {
 		return Xref{}, fmt.Errorf("xref: %w", err)
 	}
-	x := Xref{CustomerID: c.ID, MergedFrom: from}
+	x := Xref{CustomerID: c.ID, DeathDate: c.DeathDate, MergedFrom: from}
 	for _, r := range recs {
 		x.Records = append(x.Records, XrefEntry{System: r.System, LocalID: r.LocalID})
 	}

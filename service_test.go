@@ -3,6 +3,7 @@ package fiveid_test
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -301,5 +302,111 @@ func (o *countingObserver) GrantOutcome(string)         {}
 func (o *countingObserver) CacheLookup(hit bool, err error) {
 	if err != nil {
 		o.errors.Add(1)
+	}
+}
+
+// Stewardship: manual links are sticky, unlink makes a new customer, deaths
+// show everywhere, history records it all, stale reviewers get 409.
+func TestStewardship(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a", "b")
+			if _, err := svc.CreateSystem(ctx, admin, fiveid.System{Code: "fun", Name: "殡仪馆", Kind: fiveid.KindFuneral}); err != nil {
+				t.Fatal(err)
+			}
+			funeral := fiveid.Principal{KeyID: "k-fun", Role: fiveid.RoleSystem, System: "fun"}
+			r1, _ := svc.Register(ctx, p["a"], "1", zhang)
+			r2, _ := svc.Register(ctx, p["b"], "2", zhang)
+			if r1.CustomerID != r2.CustomerID {
+				t.Fatal("setup: not linked")
+			}
+			// Unlink b/2: a new customer; re-registering the same values does not move it back.
+			newID, err := svc.Unlink(ctx, admin, "b", "2")
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := svc.Register(ctx, p["b"], "2", match.Input{Name: "张伟", Sex: "女", BirthDate: "1949-12-31", IDType: "01", IDNumber: "11010519491231002X"})
+			if err != nil || again.CustomerID != newID || !again.Manual {
+				t.Fatalf("a manual decision was overridden: %+v %v", again, err)
+			}
+			// Link it back by hand.
+			if err := svc.Link(ctx, admin, "b", "2", r1.CustomerID); err != nil {
+				t.Fatal(err)
+			}
+			x, _ := svc.Xref(ctx, p["a"], "b", "2")
+			if x.CustomerID != r1.CustomerID || len(x.Records) != 2 {
+				t.Fatalf("after link: %+v", x)
+			}
+			// The emptied customer redirects.
+			v, err := svc.Customer(ctx, admin, newID)
+			if err != nil || v.Customer.ID != r1.CustomerID {
+				t.Fatalf("emptied customer: %+v %v", v.Customer, err)
+			}
+			// Deaths: only funeral systems and admins.
+			if _, err := svc.RecordDeath(ctx, p["a"], r1.CustomerID, "2026-11-20", ""); !errors.Is(err, fiveid.ErrDenied) {
+				t.Fatalf("a hospital recorded a death: %v", err)
+			}
+			if _, err := svc.RecordDeath(ctx, funeral, r1.CustomerID, "2026年11月20日", ""); err != nil {
+				t.Fatal(err)
+			}
+			id, err := svc.Identify(ctx, p["a"], zhang)
+			if err != nil || id.DeathDate != "2026-11-20" {
+				t.Fatalf("identify does not show the death: %+v %v", id, err)
+			}
+			x, _ = svc.Xref(ctx, p["a"], "a", "1")
+			if x.DeathDate != "2026-11-20" {
+				t.Fatalf("xref does not show the death: %+v", x)
+			}
+			hist, err := svc.History(ctx, admin, r1.CustomerID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kinds []fiveid.ChangeKind
+			for _, h := range hist {
+				kinds = append(kinds, h.Kind)
+			}
+			for _, want := range []fiveid.ChangeKind{fiveid.ChangeCreated, fiveid.ChangeLinked, fiveid.ChangeUnlinked, fiveid.ChangeDeathRecorded} {
+				if !slices.Contains(kinds, want) {
+					t.Errorf("history %v lacks %s", kinds, want)
+				}
+			}
+		})
+	}
+}
+
+func TestConcurrentReviewersOneWins(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a", "b")
+			svc.Register(ctx, p["a"], "1", match.Input{Name: "王芳", Sex: "女", BirthDate: "1962-09-27"})
+			r, err := svc.Register(ctx, p["b"], "2", match.Input{Name: "王芳", Sex: "女", BirthDate: "1962-09-28"})
+			if err != nil || r.ReviewTaskID == "" {
+				t.Fatalf("no review task: %+v %v", r, err)
+			}
+			task, _ := svc.ReviewTask(ctx, admin, r.ReviewTaskID)
+			var wins, conflicts atomic.Int32
+			var wg sync.WaitGroup
+			for _, res := range []string{fiveid.ResolveLink, fiveid.ResolveNotDuplicate} {
+				wg.Go(func() {
+					_, err := svc.ResolveReviewTask(ctx, admin, task.ID, task.Version, res)
+					switch {
+					case err == nil:
+						wins.Add(1)
+					case errors.Is(err, fiveid.ErrConflict):
+						conflicts.Add(1)
+					default:
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if wins.Load() != 1 || conflicts.Load() != 1 {
+				t.Fatalf("wins %d conflicts %d", wins.Load(), conflicts.Load())
+			}
+		})
 	}
 }

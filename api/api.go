@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -87,6 +88,12 @@ func New(cfg Config) (*echo.Echo, error) {
 	v1.GET("/xref", h.xref)
 	v1.POST("/normalize", h.normalize)
 	v1.GET("/review-tasks", h.listReviewTasks)
+	v1.GET("/review-tasks/:id", h.reviewTask)
+	v1.POST("/review-tasks/:id/resolve", h.resolveReviewTask)
+	v1.GET("/customers/:id/history", h.history)
+	v1.POST("/customers/:id/death", h.recordDeath)
+	v1.POST("/links", h.link)
+	v1.POST("/unlink", h.unlink)
 	v1.POST("/policies", h.createPolicy)
 	v1.GET("/policies", h.listPolicies)
 	v1.DELETE("/policies/:id", h.deletePolicy)
@@ -291,7 +298,7 @@ func (h *handlers) identify(c echo.Context) error {
 		return err
 	}
 	out := IdentifyResponse{CustomerID: res.CustomerID, Grade: string(res.Grade), Score: res.Score,
-		Match: explanation(res.Explanation), Warnings: findings(res.Findings)}
+		Match: explanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
 	if res.Grant != nil {
 		g := grantWire(res.Grant.Grant, res.Grant.Token, h.now())
 		out.Grant = &g
@@ -304,7 +311,7 @@ func (h *handlers) xref(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := XrefResponse{CustomerID: x.CustomerID, MergedFrom: nonNil(x.MergedFrom), Records: []XrefEntry{}}
+	out := XrefResponse{CustomerID: x.CustomerID, Deceased: x.DeathDate != "", DeathDate: x.DeathDate, MergedFrom: nonNil(x.MergedFrom), Records: []XrefEntry{}}
 	for _, r := range x.Records {
 		out.Records = append(out.Records, XrefEntry{System: r.System, LocalID: r.LocalID})
 	}
@@ -334,8 +341,116 @@ type ReviewTaskWire struct {
 	LocalID     string       `json:"local_id,omitempty"`
 	Score       float64      `json:"score"`
 	Match       *Explanation `json:"match,omitempty"`
+	Resolution  string       `json:"resolution,omitempty"`
 	Version     int64        `json:"version"`
 	CreatedAt   time.Time    `json:"created_at"`
+}
+
+func reviewTaskWire(t fiveid.ReviewTask) ReviewTaskWire {
+	return ReviewTaskWire{ID: t.ID, Status: string(t.Status), Reason: t.Reason, CustomerID: t.CustomerID,
+		CandidateID: t.CandidateID, System: t.System, LocalID: t.LocalID, Score: t.Score, Match: explanation(t.Explanation),
+		Resolution: t.Resolution, Version: t.Version, CreatedAt: t.CreatedAt}
+}
+
+func (h *handlers) reviewTask(c echo.Context) error {
+	t, err := h.svc.ReviewTask(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, reviewTaskWire(t))
+}
+
+func (h *handlers) resolveReviewTask(c echo.Context) error {
+	var req struct {
+		Version    int64  `json:"version"`
+		Resolution string `json:"resolution"`
+	}
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	t, err := h.svc.ResolveReviewTask(c.Request().Context(), principal(c), c.Param("id"), req.Version, req.Resolution)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, reviewTaskWire(t))
+}
+
+// ChangeWire is one history entry.
+type ChangeWire struct {
+	ID      string          `json:"id"`
+	At      time.Time       `json:"at"`
+	Kind    string          `json:"kind"`
+	Actor   string          `json:"actor"`
+	System  string          `json:"system,omitempty"`
+	LocalID string          `json:"local_id,omitempty"`
+	Before  json.RawMessage `json:"before,omitempty"`
+	After   json.RawMessage `json:"after,omitempty"`
+	Detail  string          `json:"detail,omitempty"`
+}
+
+func raw(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
+}
+
+func (h *handlers) history(c echo.Context) error {
+	hs, err := h.svc.History(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	out := []ChangeWire{}
+	for _, ch := range hs {
+		out = append(out, ChangeWire{ID: ch.ID, At: ch.At, Kind: string(ch.Kind), Actor: ch.Actor, System: ch.System,
+			LocalID: ch.LocalID, Before: raw(ch.Before), After: raw(ch.After), Detail: ch.Detail})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"customer_id": c.Param("id"), "changes": out})
+}
+
+func (h *handlers) recordDeath(c echo.Context) error {
+	var req struct {
+		Date   string `json:"date"`
+		Source string `json:"source,omitempty"`
+	}
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	cu, err := h.svc.RecordDeath(c.Request().Context(), principal(c), c.Param("id"), req.Date, req.Source)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"customer_id": cu.ID, "deceased": true, "death_date": cu.DeathDate, "death_source": cu.DeathSource})
+}
+
+func (h *handlers) link(c echo.Context) error {
+	var req struct {
+		System     string `json:"system"`
+		LocalID    string `json:"local_id"`
+		CustomerID string `json:"customer_id"`
+	}
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	if err := h.svc.Link(c.Request().Context(), principal(c), req.System, req.LocalID, req.CustomerID); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"customer_id": req.CustomerID, "manual": true})
+}
+
+func (h *handlers) unlink(c echo.Context) error {
+	var req struct {
+		System  string `json:"system"`
+		LocalID string `json:"local_id"`
+	}
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	id, err := h.svc.Unlink(c.Request().Context(), principal(c), req.System, req.LocalID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"customer_id": id, "manual": true})
 }
 
 func (h *handlers) listReviewTasks(c echo.Context) error {
@@ -345,9 +460,7 @@ func (h *handlers) listReviewTasks(c echo.Context) error {
 	}
 	out := []ReviewTaskWire{}
 	for _, t := range ts {
-		out = append(out, ReviewTaskWire{ID: t.ID, Status: string(t.Status), Reason: t.Reason, CustomerID: t.CustomerID,
-			CandidateID: t.CandidateID, System: t.System, LocalID: t.LocalID, Score: t.Score, Match: explanation(t.Explanation),
-			Version: t.Version, CreatedAt: t.CreatedAt})
+		out = append(out, reviewTaskWire(t))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"tasks": out})
 }

@@ -161,6 +161,12 @@ func TestRoleMatrix(t *testing.T) {
 		{"GET", "/v1/xref?system=hosp&local_id=P1", nil, []string{"system", "admin"}},
 		{"POST", "/v1/normalize", zhang, []string{"system", "admin", "auditor"}},
 		{"GET", "/v1/review-tasks", nil, []string{"admin"}},
+		{"GET", "/v1/review-tasks/nope", nil, []string{"admin"}},
+		{"POST", "/v1/review-tasks/nope/resolve", map[string]any{"version": 1, "resolution": "not_duplicate"}, []string{"admin"}},
+		{"GET", "/v1/customers/nope/history", nil, []string{"admin"}},
+		{"POST", "/v1/customers/nope/death", map[string]string{"date": "2026-11-20"}, []string{"admin"}}, // and funeral systems only
+		{"POST", "/v1/links", map[string]string{"system": "hosp", "local_id": "P1", "customer_id": "nope"}, []string{"admin"}},
+		{"POST", "/v1/unlink", map[string]string{"system": "hosp", "local_id": "nope"}, []string{"admin"}},
 		{"POST", "/v1/policies", map[string]any{"grantee": "care", "scopes": []string{"medical"}, "purposes": []string{"treatment"}}, []string{"admin"}},
 		{"GET", "/v1/policies", nil, []string{"admin", "auditor"}},
 		{"DELETE", "/v1/policies/nope", nil, []string{"admin"}},

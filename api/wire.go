@@ -162,11 +162,15 @@ type IdentifyResponse struct {
 	Match      *Explanation `json:"match,omitempty"`
 	Warnings   []Finding    `json:"warnings"`
 	Grant      *GrantWire   `json:"grant,omitempty"`
+	Deceased   bool         `json:"deceased"`
+	DeathDate  string       `json:"death_date,omitempty"`
 }
 
 // XrefResponse is a customer's cross-reference.
 type XrefResponse struct {
 	CustomerID string      `json:"customer_id"`
+	Deceased   bool        `json:"deceased"`
+	DeathDate  string      `json:"death_date,omitempty"`
 	MergedFrom []string    `json:"merged_from"`
 	Records    []XrefEntry `json:"records"`
 }
@@ -207,6 +211,9 @@ type CustomerResponse struct {
 	IDType         string             `json:"id_type"`
 	IDNumber       string             `json:"id_number"`
 	IDNumberMasked string             `json:"id_number_masked"`
+	Deceased       bool               `json:"deceased"`
+	DeathDate      string             `json:"death_date,omitempty"`
+	DeathSource    string             `json:"death_source,omitempty"`
 	Version        int64              `json:"version"`
 	CreatedAt      time.Time          `json:"created_at"`
 	UpdatedAt      time.Time          `json:"updated_at"`
@@ -218,6 +225,7 @@ func customerResponse(v fiveid.CustomerView) CustomerResponse {
 	out := CustomerResponse{
 		CustomerID: c.ID, Status: string(c.Status), MergedFrom: nonNil(v.MergedFrom), Name: c.Name, Sex: c.Sex,
 		BirthDate: c.BirthDate, IDType: c.IDType, IDNumber: c.IDNumber, IDNumberMasked: match.MaskID(c.IDNumber),
+		Deceased: c.Deceased(), DeathDate: c.DeathDate, DeathSource: c.DeathSource,
 		Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Records: []SourceRecordWire{},
 	}
 	for _, r := range v.Records {

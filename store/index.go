@@ -116,14 +116,14 @@ func (c txConn) RevokeKey(ctx context.Context, id string, at time.Time) error {
 
 // ---- customers ----
 
-const customerCols = "id, status, merged_into, name, sex, birth_date, id_type, id_number, version, created_at, updated_at"
+const customerCols = "id, status, merged_into, name, sex, birth_date, id_type, id_number, death_date, death_source, version, created_at, updated_at"
 
 func scanCustomer(sc interface{ Scan(...any) error }) (fiveid.Customer, error) {
 	var cu fiveid.Customer
 	var status string
 	var merged sql.NullString
 	var created, updated int64
-	err := sc.Scan(&cu.ID, &status, &merged, &cu.Name, &cu.Sex, &cu.BirthDate, &cu.IDType, &cu.IDNumber, &cu.Version, &created, &updated)
+	err := sc.Scan(&cu.ID, &status, &merged, &cu.Name, &cu.Sex, &cu.BirthDate, &cu.IDType, &cu.IDNumber, &cu.DeathDate, &cu.DeathSource, &cu.Version, &created, &updated)
 	cu.Status, cu.MergedInto, cu.CreatedAt, cu.UpdatedAt = fiveid.CustomerStatus(status), merged.String, fromMicros(created), fromMicros(updated)
 	return cu, err
 }
@@ -141,17 +141,17 @@ func (c conn) Customer(ctx context.Context, id string) (fiveid.Customer, error) 
 }
 
 func (c txConn) InsertCustomer(ctx context.Context, cu fiveid.Customer) error {
-	_, err := c.exec(ctx, "insert customer", "INSERT INTO customers ("+customerCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	_, err := c.exec(ctx, "insert customer", "INSERT INTO customers ("+customerCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		cu.ID, string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
-		cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt))
+		cu.DeathDate, cu.DeathSource, cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt))
 	return err
 }
 
 func (c txConn) UpdateCustomer(ctx context.Context, cu fiveid.Customer) error {
 	res, err := c.exec(ctx, "update customer", `UPDATE customers SET status = ?, merged_into = ?, name = ?, sex = ?,
-		birth_date = ?, id_type = ?, id_number = ?, version = ?, created_at = ?, updated_at = ? WHERE id = ?`,
+		birth_date = ?, id_type = ?, id_number = ?, death_date = ?, death_source = ?, version = ?, created_at = ?, updated_at = ? WHERE id = ?`,
 		string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
-		cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt), cu.ID)
+		cu.DeathDate, cu.DeathSource, cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt), cu.ID)
 	if err != nil {
 		return err
 	}
@@ -404,10 +404,10 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 		}
 		return nil
 	}
-	err := insert("customers", customerCols, len(customers), 11, func(i int) []any {
+	err := insert("customers", customerCols, len(customers), 13, func(i int) []any {
 		cu := customers[i]
 		return []any{cu.ID, string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
-			cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt)}
+			cu.DeathDate, cu.DeathSource, cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt)}
 	})
 	if err != nil {
 		return err
@@ -463,4 +463,48 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 	}
 	_, err = c.exec(ctx, op, "UPDATE counters SET n = n + ? WHERE name = 'source_records'", int64(len(records)))
 	return err
+}
+
+// ---- history and review resolution ----
+
+func (c conn) History(ctx context.Context, customerID string, limit int) ([]fiveid.Change, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := c.query(ctx, `SELECT id, customer_id, at, kind, actor, system, local_id, before_json, after_json, detail
+		FROM customer_events WHERE customer_id = ? ORDER BY id LIMIT ?`, customerID, limit)
+	if err != nil {
+		return nil, mapErr("history", err)
+	}
+	return collect(rows, "history", func(sc interface{ Scan(...any) error }) (fiveid.Change, error) {
+		var ch fiveid.Change
+		var at int64
+		var kind string
+		err := sc.Scan(&ch.ID, &ch.CustomerID, &at, &kind, &ch.Actor, &ch.System, &ch.LocalID, &ch.Before, &ch.After, &ch.Detail)
+		ch.At, ch.Kind = fromMicros(at), fiveid.ChangeKind(kind)
+		return ch, err
+	})
+}
+
+func (c txConn) AppendChange(ctx context.Context, ch fiveid.Change) error {
+	_, err := c.exec(ctx, "append change", `INSERT INTO customer_events (id, customer_id, at, kind, actor, system, local_id, before_json, after_json, detail)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ch.ID, ch.CustomerID, micros(ch.At), string(ch.Kind), ch.Actor, ch.System, ch.LocalID,
+		ch.Before, ch.After, ch.Detail)
+	return err
+}
+
+func (c txConn) ResolveReviewTask(ctx context.Context, id string, version int64, resolution, by string, at time.Time) error {
+	res, err := c.exec(ctx, "resolve review task", `UPDATE review_tasks SET status = 'resolved', resolution = ?, resolved_by = ?,
+		version = version + 1, updated_at = ? WHERE id = ? AND version = ? AND status = 'open'`, resolution, by, micros(at), id, version)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var one int
+		if err := c.row(ctx, "SELECT 1 FROM review_tasks WHERE id = ?", id).Scan(&one); err != nil {
+			return mapErr("resolve review task", err)
+		}
+		return fmt.Errorf("resolve review task %s: stale version or already resolved: %w", id, fiveid.ErrConflict)
+	}
+	return nil
 }
