@@ -132,12 +132,18 @@ func (w *auditWriter) write(batch []auditReq) error {
 			return err
 		}
 		events := make([]AuditEvent, len(batch))
-		for i, r := range batch {
+		var grants []Grant
+		for _, r := range batch {
 			if r.grant != nil {
-				if err := tx.InsertGrant(ctx, *r.grant); err != nil {
-					return err
-				}
+				grants = append(grants, *r.grant)
 			}
+		}
+		if len(grants) > 0 {
+			if err := tx.InsertGrants(ctx, grants); err != nil {
+				return err
+			}
+		}
+		for i, r := range batch {
 			e := r.ev
 			seq++
 			e.Seq = seq

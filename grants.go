@@ -226,6 +226,7 @@ func (s *Service) CreatePolicy(ctx context.Context, p Principal, pol Policy) (Po
 	if err := s.grants.UpdateGrants(ctx, func(tx GrantTx) error { return tx.CreatePolicy(ctx, pol) }); err != nil {
 		return Policy{}, fmt.Errorf("create policy: %w", err)
 	}
+	s.policies.forget(pol.Grantee)
 	s.audit(ctx, AuditEvent{Action: ActionPolicyCreated, ActorKey: p.KeyID, ActorSystem: pol.Grantee,
 		Scopes: pol.Scopes, Purpose: strings.Join(pol.Purposes, " "), Detail: pol.ID})
 	return pol, nil
@@ -255,6 +256,7 @@ func (s *Service) DeletePolicy(ctx context.Context, p Principal, id string) erro
 	if err != nil {
 		return fmt.Errorf("delete policy: %w", err)
 	}
+	s.policies.forget(pol.Grantee)
 	s.audit(ctx, AuditEvent{Action: ActionPolicyDeleted, ActorKey: p.KeyID, ActorSystem: pol.Grantee, Detail: id})
 	return nil
 }
@@ -262,7 +264,12 @@ func (s *Service) DeletePolicy(ctx context.Context, p Principal, id string) erro
 // allow finds the policy letting grantee receive scopes for purpose and
 // returns the lifetime it allows (the longest among matching policies).
 func (s *Service) allow(ctx context.Context, grantee string, scopes []string, purpose string) (time.Duration, bool, error) {
-	pols, err := s.grants.Policies(ctx, grantee)
+	// Policies are memoized for a few seconds; creating or deleting one
+	// here forgets the grantee's entry at once (other instances within
+	// the memo's lifetime).
+	pols, err := s.policies.get(ctx, grantee, s.now(), func(ctx context.Context) ([]Policy, error) {
+		return s.grants.Policies(ctx, grantee)
+	})
 	if err != nil {
 		return 0, false, err
 	}

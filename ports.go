@@ -127,6 +127,8 @@ type GrantTx interface {
 	CreatePolicy(ctx context.Context, p Policy) error
 	DeletePolicy(ctx context.Context, id string, at time.Time) error
 	InsertGrant(ctx context.Context, g Grant) error
+	// InsertGrants inserts many grants with multi-row statements.
+	InsertGrants(ctx context.Context, gs []Grant) error
 	RevokeGrant(ctx context.Context, id string, at time.Time, by string) error
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	RetireSigningKey(ctx context.Context, id string, at time.Time) error

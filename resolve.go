@@ -65,7 +65,7 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	if err := validLocalID(localID); err != nil {
 		return RegisterResult{}, err
 	}
-	sys, err := s.store.System(ctx, p.System)
+	sys, err := s.system(ctx, p.System)
 	if err != nil {
 		return RegisterResult{}, fmt.Errorf("register: system %s: %w", p.System, err)
 	}
@@ -243,7 +243,7 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 		}
 		f, ok := freq[crec.Name.Key]
 		if !ok {
-			n, total, err := r.NameFrequency(ctx, crec.Name.Key)
+			n, total, err := s.nameFrequency(ctx, r, crec.Name.Key)
 			if err != nil {
 				return nil, err
 			}
@@ -425,7 +425,7 @@ func (s *Service) Identify(ctx context.Context, p Principal, in match.Input) (Id
 }
 
 func (s *Service) identify(ctx context.Context, p Principal, in match.Input) (IdentifyResult, match.Record, error) {
-	sys, err := s.store.System(ctx, p.System)
+	sys, err := s.system(ctx, p.System)
 	if err != nil {
 		return IdentifyResult{}, match.Record{}, fmt.Errorf("identify: system %s: %w", p.System, err)
 	}

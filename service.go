@@ -51,6 +51,9 @@ type Service struct {
 	grants   GrantStore
 	auditw   *auditWriter
 	sk       signingKeys
+	systems  *memo[System]
+	names    *memo[nameFreq]
+	policies *memo[[]Policy]
 }
 
 // secretHMAC names the stored key of every derived join key (blocking keys,
@@ -81,6 +84,12 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		now:    cfg.Clock,
 		limit:  cfg.CandidateLimit,
 		grants: cfg.Grants,
+		// Systems are created, never changed: a short memo is safe.
+		systems: newMemo[System](10*time.Second, 1000),
+		names:   newMemo[nameFreq](30*time.Second, 100_000),
+		// A deleted policy stops granting within this lifetime on other
+		// instances (at once on this one).
+		policies: newMemo[[]Policy](5*time.Second, 1000),
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}
@@ -379,7 +388,7 @@ func (s *Service) Normalize(ctx context.Context, p Principal, in match.Input, ta
 		return match.Record{}, ErrUnauthenticated
 	}
 	if table == "" && p.System != "" {
-		sys, err := s.store.System(ctx, p.System)
+		sys, err := s.system(ctx, p.System)
 		if err != nil {
 			return match.Record{}, fmt.Errorf("normalize: %w", err)
 		}

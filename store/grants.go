@@ -128,6 +128,27 @@ func (c txConn) InsertGrant(ctx context.Context, g fiveid.Grant) error {
 	return err
 }
 
+func (c txConn) InsertGrants(ctx context.Context, gs []fiveid.Grant) error {
+	for start := 0; start < len(gs); start += 200 {
+		chunk := gs[start:min(start+200, len(gs))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO grants (" + grantCols + ") VALUES ")
+		args := make([]any, 0, len(chunk)*14)
+		for i, g := range chunk {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade, g.Score,
+				micros(g.IssuedAt), micros(g.ExpiresAt), micros(g.RevokedAt), g.RevokedBy, g.SigningKey, g.RequestID)
+		}
+		if _, err := c.exec(ctx, "insert grants", b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (c txConn) RevokeGrant(ctx context.Context, id string, at time.Time, by string) error {
 	res, err := c.exec(ctx, "revoke grant", "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE id = ? AND revoked_at = 0", micros(at), by, id)
 	if err != nil {

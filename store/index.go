@@ -216,12 +216,14 @@ func (c conn) Candidates(ctx context.Context, keys []string, limit int) ([]fivei
 		args = append(args, k)
 	}
 	args = append(args, limit)
-	// Drive the query from the blocking-key index: (system, local_id) of
-	// the matching keys first, then primary-key lookups.
-	q := `SELECT ` + recordCols + ` FROM source_records r
+	// Drive the query from the blocking-key index — the distinct records
+	// carrying the keys first (a derived table, so that no planner is
+	// tempted to walk source_records in ORDER BY order), then primary-key
+	// lookups.
+	q := `SELECT ` + recordCols + ` FROM (SELECT DISTINCT b.system, b.local_id FROM blocking_keys b
+			WHERE b.key IN (?` + strings.Repeat(", ?", len(keys)-1) + `)) k
+		JOIN source_records r ON r.system = k.system AND r.local_id = k.local_id
 		JOIN customers cu ON cu.id = r.customer_id AND cu.status = 'active'
-		WHERE (r.system, r.local_id) IN (SELECT b.system, b.local_id FROM blocking_keys b
-			WHERE b.key IN (?` + strings.Repeat(", ?", len(keys)-1) + `))
 		ORDER BY r.system, r.local_id LIMIT ?`
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
