@@ -180,3 +180,16 @@ type ReviewTask struct {
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
+
+// Merge is a committed merge of one customer into another, with the exact
+// state before it (Snapshot, JSON) for unmerge.
+type Merge struct {
+	ID       string
+	From     string
+	Into     string
+	At       time.Time
+	Actor    string
+	Snapshot string
+	UndoneAt time.Time
+	UndoneBy string
+}

@@ -27,6 +27,10 @@ type Reader interface {
 	// how many source records there are in all.
 	NameFrequency(ctx context.Context, nameKey string) (n, total int64, err error)
 	ReviewTask(ctx context.Context, id string) (ReviewTask, error)
+	// Merge returns a merge by ID.
+	Merge(ctx context.Context, id string) (Merge, error)
+	// NotDuplicate reports a pair a steward declared to be two people.
+	NotDuplicate(ctx context.Context, a, b string) (bool, error)
 	// History lists a customer's changes, oldest first.
 	History(ctx context.Context, customerID string, limit int) ([]Change, error)
 	// OpenReviewTask returns the open task about the unordered pair (a, b).
@@ -58,6 +62,12 @@ type Tx interface {
 	// and keeps name statistics exact. For initial loads of records that
 	// are known to be distinct people; ErrConflict when any exists.
 	InsertBulk(ctx context.Context, customers []Customer, records []SourceRecord, keys [][]string) error
+	// InsertMerge records a merge; MarkUnmerged sets it undone, ErrConflict
+	// when it already was.
+	InsertMerge(ctx context.Context, m Merge) error
+	MarkUnmerged(ctx context.Context, id string, at time.Time, by string) error
+	// PutNotDuplicate remembers a pair as two people (idempotent).
+	PutNotDuplicate(ctx context.Context, a, b string, at time.Time, by string) error
 	// AppendChange writes a history entry.
 	AppendChange(ctx context.Context, c Change) error
 	// ResolveReviewTask sets a task resolved if it still has version;

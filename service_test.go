@@ -2,6 +2,8 @@ package fiveid_test
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/redis/go-redis/v9"
 
 	"fiveid"
@@ -406,6 +409,125 @@ func TestConcurrentReviewersOneWins(t *testing.T) {
 			wg.Wait()
 			if wins.Load() != 1 || conflicts.Load() != 1 {
 				t.Fatalf("wins %d conflicts %d", wins.Load(), conflicts.Load())
+			}
+		})
+	}
+}
+
+// Property: for random pairs of customers with random records, merge then
+// unmerge restores both customers and every record byte for byte, and the
+// merged ID redirects while merged.
+func TestMergeUnmergeRoundTrip(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a", "b")
+			rnd := rand.New(rand.NewPCG(7, 11))
+			names := []string{"王芳", "李娜", "张伟", "刘洋", "陈静", "杨帆"}
+			var ids []string
+			for i := range 12 {
+				in := match.Input{Name: names[rnd.IntN(len(names))] + string(rune('甲'+i)), Sex: []string{"男", "女"}[rnd.IntN(2)],
+					BirthDate: fmt.Sprintf("19%02d-%02d-%02d", 40+rnd.IntN(50), 1+rnd.IntN(12), 1+rnd.IntN(28))}
+				sysP := p[[]string{"a", "b"}[rnd.IntN(2)]]
+				r, err := svc.Register(ctx, sysP, fmt.Sprintf("L%d", i), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Created {
+					ids = append(ids, r.CustomerID)
+				} else if rnd.IntN(2) == 0 {
+					continue
+				}
+			}
+			state := func(id string) (fiveid.Customer, []fiveid.SourceRecord) {
+				v, err := svc.Customer(ctx, admin, id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return v.Customer, v.Records
+			}
+			for round := range 6 {
+				i, j := rnd.IntN(len(ids)), rnd.IntN(len(ids))
+				if i == j {
+					continue
+				}
+				from, into := ids[i], ids[j]
+				fromC, fromR := state(from)
+				intoC, intoR := state(into)
+				preview, err := svc.PreviewMerge(ctx, admin, from, into)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := svc.CommitMerge(ctx, admin, from, into)
+				if err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				after, afterR := state(into)
+				if after.Name != preview.Into.Name || after.IDNumber != preview.Into.IDNumber || after.BirthDate != preview.Into.BirthDate || len(afterR) != len(fromR)+len(intoR) {
+					t.Fatalf("preview %+v differs from the merge %+v", preview.Into, after)
+				}
+				if v, _ := svc.Customer(ctx, admin, from); v.Customer.ID != into || len(v.MergedFrom) != 1 {
+					t.Fatalf("merged ID does not redirect: %+v", v)
+				}
+				if _, err := svc.Unmerge(ctx, admin, m.ID); err != nil {
+					t.Fatal(err)
+				}
+				gotFrom, gotFromR := state(from)
+				gotInto, gotIntoR := state(into)
+				if d := cmp.Diff(fromC, gotFrom); d != "" {
+					t.Fatalf("from not restored (-want +got):\n%s", d)
+				}
+				if d := cmp.Diff(intoC, gotInto); d != "" {
+					t.Fatalf("into not restored (-want +got):\n%s", d)
+				}
+				if d := cmp.Diff(fromR, gotFromR); d != "" {
+					t.Fatalf("from's records not restored (-want +got):\n%s", d)
+				}
+				if d := cmp.Diff(intoR, gotIntoR); d != "" {
+					t.Fatalf("into's records not restored (-want +got):\n%s", d)
+				}
+				if _, err := svc.Unmerge(ctx, admin, m.ID); !errors.Is(err, fiveid.ErrConflict) {
+					t.Fatalf("unmerge twice: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestDuplicateScanOpensTasksOnce(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a", "b")
+			svc.Register(ctx, p["a"], "1", match.Input{Name: "王芳", Sex: "女", BirthDate: "1962-09-27"})
+			// Registered far apart in a way that did not link, then made similar:
+			r2, _ := svc.Register(ctx, p["b"], "2", match.Input{Name: "王芳", Sex: "女", BirthDate: "1962-09-28"})
+			if r2.ReviewTaskID != "" {
+				task, _ := svc.ReviewTask(ctx, admin, r2.ReviewTaskID)
+				if _, err := svc.ResolveReviewTask(ctx, admin, task.ID, task.Version, fiveid.ResolveKeepSeparate); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := svc.ScanDuplicates(ctx, admin)
+			if err != nil || res.TasksOpened != 1 {
+				t.Fatalf("first scan: %+v %v", res, err)
+			}
+			res, _ = svc.ScanDuplicates(ctx, admin)
+			if res.TasksOpened != 0 {
+				t.Fatalf("second scan duplicated an open task: %+v", res)
+			}
+			tasks, _ := svc.ListReviewTasks(ctx, admin, fiveid.ReviewOpen)
+			if len(tasks) != 1 {
+				t.Fatalf("open tasks: %d", len(tasks))
+			}
+			if _, err := svc.ResolveReviewTask(ctx, admin, tasks[0].ID, tasks[0].Version, fiveid.ResolveNotDuplicate); err != nil {
+				t.Fatal(err)
+			}
+			res, _ = svc.ScanDuplicates(ctx, admin)
+			if res.TasksOpened != 0 {
+				t.Fatalf("a not-duplicate pair was reopened: %+v", res)
 			}
 		})
 	}

@@ -178,9 +178,10 @@ const (
 
 // ResolveReviewTask settles a review task (admin). version must be the
 // task's current version: a reviewer working on a stale copy gets
-// ErrConflict. link moves the task's source record to the candidate
-// customer (a sticky manual link); not_duplicate and keep_separate close
-// the task. merge is not available yet.
+// ErrConflict. merge merges the task's customer into the candidate; link
+// moves the task's source record to the candidate customer (a sticky
+// manual link); not_duplicate closes the task and remembers the pair;
+// keep_separate only closes it.
 func (s *Service) ResolveReviewTask(ctx context.Context, p Principal, id string, version int64, resolution string) (ReviewTask, error) {
 	if err := require(p, RoleAdmin); err != nil {
 		return ReviewTask{}, err
@@ -196,15 +197,30 @@ func (s *Service) ResolveReviewTask(ctx context.Context, p Principal, id string,
 			return ReviewTask{}, invalid("resolution", "not_applicable", "link needs a task raised by a source record, with a candidate customer")
 		}
 	case ResolveMerge:
-		return ReviewTask{}, invalid("resolution", "not_supported", "merge is not available yet; link the source record instead")
+		if t.CandidateID == "" {
+			return ReviewTask{}, invalid("resolution", "not_applicable", "merge needs a task about two customers")
+		}
 	default:
-		return ReviewTask{}, invalid("resolution", "invalid_resolution", "resolution must be not_duplicate, keep_separate or link")
+		return ReviewTask{}, invalid("resolution", "invalid_resolution", "resolution must be merge, not_duplicate, keep_separate or link")
 	}
 	err = s.store.Update(ctx, nil, func(tx Tx) error {
-		return tx.ResolveReviewTask(ctx, id, version, resolution, p.KeyID, s.now().UTC().Truncate(time.Microsecond))
+		now := s.now().UTC().Truncate(time.Microsecond)
+		if err := tx.ResolveReviewTask(ctx, id, version, resolution, p.KeyID, now); err != nil {
+			return err
+		}
+		if resolution == ResolveNotDuplicate && t.CandidateID != "" {
+			return tx.PutNotDuplicate(ctx, t.CustomerID, t.CandidateID, now, p.KeyID)
+		}
+		return nil
 	})
 	if err != nil {
 		return ReviewTask{}, fmt.Errorf("resolve: %w", err)
+	}
+	if resolution == ResolveMerge {
+		// The task's customer (the newer one) merges into the candidate.
+		if _, err := s.CommitMerge(ctx, p, t.CustomerID, t.CandidateID); err != nil {
+			return ReviewTask{}, err
+		}
 	}
 	if resolution == ResolveLink {
 		if err := s.Link(ctx, p, t.System, t.LocalID, t.CandidateID); err != nil {

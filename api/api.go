@@ -94,6 +94,10 @@ func New(cfg Config) (*echo.Echo, error) {
 	v1.POST("/customers/:id/death", h.recordDeath)
 	v1.POST("/links", h.link)
 	v1.POST("/unlink", h.unlink)
+	v1.POST("/merges/preview", h.previewMerge)
+	v1.POST("/merges", h.commitMerge)
+	v1.POST("/merges/:id/unmerge", h.unmerge)
+	v1.POST("/scans", h.scan)
 	v1.POST("/policies", h.createPolicy)
 	v1.GET("/policies", h.listPolicies)
 	v1.DELETE("/policies/:id", h.deletePolicy)
@@ -463,4 +467,60 @@ func (h *handlers) listReviewTasks(c echo.Context) error {
 		out = append(out, reviewTaskWire(t))
 	}
 	return c.JSON(http.StatusOK, map[string]any{"tasks": out})
+}
+
+// ---- merges and scans ----
+
+type mergeRequest struct {
+	From string `json:"from"`
+	Into string `json:"into"`
+}
+
+func (h *handlers) previewMerge(c echo.Context) error {
+	var req mergeRequest
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	plan, err := h.svc.PreviewMerge(c.Request().Context(), principal(c), req.From, req.Into)
+	if err != nil {
+		return err
+	}
+	survivor := customerResponse(fiveid.CustomerView{Customer: plan.Into, Records: plan.Resulted})
+	return c.JSON(http.StatusOK, map[string]any{"from": req.From, "into": req.Into, "survivor": survivor, "moved_records": len(plan.Moved)})
+}
+
+func mergeWire(m fiveid.Merge) map[string]any {
+	out := map[string]any{"id": m.ID, "from": m.From, "into": m.Into, "at": m.At, "actor": m.Actor}
+	if !m.UndoneAt.IsZero() {
+		out["undone_at"], out["undone_by"] = m.UndoneAt, m.UndoneBy
+	}
+	return out
+}
+
+func (h *handlers) commitMerge(c echo.Context) error {
+	var req mergeRequest
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	m, err := h.svc.CommitMerge(c.Request().Context(), principal(c), req.From, req.Into)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, mergeWire(m))
+}
+
+func (h *handlers) unmerge(c echo.Context) error {
+	m, err := h.svc.Unmerge(c.Request().Context(), principal(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, mergeWire(m))
+}
+
+func (h *handlers) scan(c echo.Context) error {
+	res, err := h.svc.ScanDuplicates(c.Request().Context(), principal(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]int{"records": res.Records, "pairs": res.Pairs, "tasks_opened": res.TasksOpened})
 }

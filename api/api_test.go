@@ -167,6 +167,10 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/v1/customers/nope/death", map[string]string{"date": "2026-11-20"}, []string{"admin"}}, // and funeral systems only
 		{"POST", "/v1/links", map[string]string{"system": "hosp", "local_id": "P1", "customer_id": "nope"}, []string{"admin"}},
 		{"POST", "/v1/unlink", map[string]string{"system": "hosp", "local_id": "nope"}, []string{"admin"}},
+		{"POST", "/v1/merges/preview", map[string]string{"from": "a", "into": "b"}, []string{"admin"}},
+		{"POST", "/v1/merges", map[string]string{"from": "a", "into": "b"}, []string{"admin"}},
+		{"POST", "/v1/merges/nope/unmerge", nil, []string{"admin"}},
+		{"POST", "/v1/scans", nil, []string{"admin"}},
 		{"POST", "/v1/policies", map[string]any{"grantee": "care", "scopes": []string{"medical"}, "purposes": []string{"treatment"}}, []string{"admin"}},
 		{"GET", "/v1/policies", nil, []string{"admin", "auditor"}},
 		{"DELETE", "/v1/policies/nope", nil, []string{"admin"}},

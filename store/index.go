@@ -510,3 +510,49 @@ func (c txConn) ResolveReviewTask(ctx context.Context, id string, version int64,
 	}
 	return nil
 }
+
+// ---- merges ----
+
+func (c conn) Merge(ctx context.Context, id string) (fiveid.Merge, error) {
+	var m fiveid.Merge
+	var at, undone int64
+	err := c.row(ctx, "SELECT id, from_id, into_id, at, actor, snapshot, undone_at, undone_by FROM merges WHERE id = ?", id).
+		Scan(&m.ID, &m.From, &m.Into, &at, &m.Actor, &m.Snapshot, &undone, &m.UndoneBy)
+	m.At, m.UndoneAt = fromMicros(at), fromMicros(undone)
+	return m, mapErr("merge", err)
+}
+
+func (c conn) NotDuplicate(ctx context.Context, a, b string) (bool, error) {
+	var one int
+	err := c.row(ctx, "SELECT 1 FROM not_duplicates WHERE pair_lo = ? AND pair_hi = ?", min(a, b), max(a, b)).Scan(&one)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	return err == nil, mapErr("not duplicate", err)
+}
+
+func (c txConn) InsertMerge(ctx context.Context, m fiveid.Merge) error {
+	_, err := c.exec(ctx, "insert merge", "INSERT INTO merges (id, from_id, into_id, at, actor, snapshot) VALUES (?, ?, ?, ?, ?, ?)",
+		m.ID, m.From, m.Into, micros(m.At), m.Actor, m.Snapshot)
+	return err
+}
+
+func (c txConn) MarkUnmerged(ctx context.Context, id string, at time.Time, by string) error {
+	res, err := c.exec(ctx, "unmerge", "UPDATE merges SET undone_at = ?, undone_by = ? WHERE id = ? AND undone_at = 0", micros(at), by, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := c.Merge(ctx, id); err != nil {
+			return err
+		}
+		return fmt.Errorf("unmerge %s: already undone: %w", id, fiveid.ErrConflict)
+	}
+	return nil
+}
+
+func (c txConn) PutNotDuplicate(ctx context.Context, a, b string, at time.Time, by string) error {
+	_, err := c.exec(ctx, "not duplicate", `INSERT INTO not_duplicates (pair_lo, pair_hi, at, actor) VALUES (?, ?, ?, ?)
+		ON CONFLICT (pair_lo, pair_hi) DO NOTHING`, min(a, b), max(a, b), micros(at), by)
+	return err
+}
