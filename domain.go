@@ -193,3 +193,20 @@ type Merge struct {
 	UndoneAt time.Time
 	UndoneBy string
 }
+
+// Webhook receives every customer change, HMAC-signed, in order, at least
+// once. Cursor is the last change delivered; a failing delivery is retried
+// with backoff and blocks the ones after it (order per customer holds).
+type Webhook struct {
+	ID           string
+	URL          string
+	Secret       []byte
+	CreatedAt    time.Time
+	DeletedAt    time.Time
+	Cursor       string
+	Delivered    int64
+	Attempts     int64
+	NextAttempt  time.Time
+	LastError    string
+	FailingSince time.Time
+}

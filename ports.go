@@ -157,3 +157,17 @@ type RecordScanner interface {
 	// local_id) strictly after (afterSystem, afterLocalID).
 	ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]SourceRecord, error)
 }
+
+// WebhookStore keeps webhooks and their delivery state.
+type WebhookStore interface {
+	CreateWebhook(ctx context.Context, w Webhook) error
+	Webhooks(ctx context.Context) ([]Webhook, error) // not deleted
+	DeleteWebhook(ctx context.Context, id string, at time.Time) error
+	// ChangesAfter lists changes of every customer after the cursor, in
+	// order.
+	ChangesAfter(ctx context.Context, cursor string, limit int) ([]Change, error)
+	// AckWebhook advances the cursor after a delivery; FailWebhook records
+	// a failed attempt and when to retry.
+	AckWebhook(ctx context.Context, id, cursor string) error
+	FailWebhook(ctx context.Context, id string, attempts int64, next time.Time, lastError string, failingSince time.Time) error
+}

@@ -128,8 +128,18 @@ func normalizeNameDepth(raw string, depth int) (Name, []Finding) {
 		out = out[1:]
 	}
 	if len(out) > MaxNameRunes {
-		out = out[:MaxNameRunes]
+		// Normalize the truncated name again: cutting can change the
+		// script (the Han characters were past the cut) and so the
+		// whitespace rules; the second pass is a fixed point.
 		add("name_truncated", SeverityWarning)
+		if depth < 3 {
+			again, more := normalizeNameDepth(string(out[:MaxNameRunes]), depth+1)
+			for _, f := range more {
+				add(f.Code, f.Severity)
+			}
+			return again, fs
+		}
+		out = out[:MaxNameRunes]
 	}
 	n := Name{Display: string(out)}
 	if n.Display == "" {

@@ -124,6 +124,8 @@ func systemsCmd(ctx context.Context, cfg config, args []string, stdout io.Writer
 	return fmt.Errorf("systems: unknown subcommand %q", args[0])
 }
 
+func maskNumber(s string) string { return match.MaskID(s) }
+
 func dash(s string) string {
 	if s == "" {
 		return "-"

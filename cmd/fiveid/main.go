@@ -39,6 +39,9 @@ Usage:
   fiveid signing-key rotate             new grant signing key; the old one stays published
   fiveid audit verify                   check the grant log's hash chain
   fiveid train [--out weights.json]     estimate match weights from the index (EM)
+  fiveid scan                           find likely duplicate customers, open review tasks
+  fiveid merge --from ID --into ID [--preview]
+  fiveid unmerge MERGE_ID
   fiveid version
 
 Configuration comes from the environment (see README): FIVEID_ADDR,
@@ -74,6 +77,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return auditCmd(ctx, cfg, args[1:], stdout)
 	case "train":
 		return trainCmd(ctx, cfg, args[1:], stdout)
+	case "scan":
+		return scanCmd(ctx, cfg, stdout)
+	case "merge":
+		return mergeCmd(ctx, cfg, args[1:], stdout)
+	case "unmerge":
+		return unmergeCmd(ctx, cfg, args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "fiveid", version)
 		return nil

@@ -167,6 +167,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	// Deliver customer changes to webhooks while serving.
+	hooksCtx, stopHooks := context.WithCancel(ctx)
+	defer stopHooks()
+	go a.svc.RunWebhooks(hooksCtx, api.NewPoster(nil), fiveid.WebhookOptions{})
 	select {
 	case err := <-errc:
 		return err
