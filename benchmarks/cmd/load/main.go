@@ -45,6 +45,7 @@ func run(ctx context.Context) error {
 	queries := flag.Int("queries", 5000, "identify queries to time")
 	clients := flag.Int("clients", 64, "concurrent callers for the throughput runs")
 	duration := flag.Duration("duration", 20*time.Second, "length of each throughput run")
+	scanOnly := flag.Bool("scan", false, "time the duplicate scan over the index instead of identify")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "fiveid-load")
 	if err != nil {
@@ -75,6 +76,16 @@ func run(ctx context.Context) error {
 		fmt.Printf("index already holds %d customers\n", len(people))
 	}
 
+	if *scanOnly {
+		start := time.Now()
+		res, err := svc.ScanDuplicates(ctx, admin)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("duplicate scan of %d customers: %s (%d records, %d candidate pairs scored, %d review tasks opened)\n",
+			len(people), time.Since(start).Round(time.Second), res.Records, res.Pairs, res.TasksOpened)
+		return nil
+	}
 	noisy := benchmarks.NewGenerator(99, benchmarks.Realistic)
 	qs := make([]match.Input, *queries)
 	for i := range qs {
