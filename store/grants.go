@@ -129,24 +129,11 @@ func (c txConn) InsertGrant(ctx context.Context, g fiveid.Grant) error {
 }
 
 func (c txConn) InsertGrants(ctx context.Context, gs []fiveid.Grant) error {
-	for start := 0; start < len(gs); start += 200 {
-		chunk := gs[start:min(start+200, len(gs))]
-		var b strings.Builder
-		b.WriteString("INSERT INTO grants (" + grantCols + ") VALUES ")
-		args := make([]any, 0, len(chunk)*14)
-		for i, g := range chunk {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			args = append(args, g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade, g.Score,
-				micros(g.IssuedAt), micros(g.ExpiresAt), micros(g.RevokedAt), g.RevokedBy, g.SigningKey, g.RequestID)
-		}
-		if _, err := c.exec(ctx, "insert grants", b.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return c.insertRows(ctx, "insert grants", "grants", grantCols, len(gs), 14, func(i int) []any {
+		g := gs[i]
+		return []any{g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade, g.Score,
+			micros(g.IssuedAt), micros(g.ExpiresAt), micros(g.RevokedAt), g.RevokedBy, g.SigningKey, g.RequestID}
+	})
 }
 
 func (c txConn) RevokeGrant(ctx context.Context, id string, at time.Time, by string) error {
@@ -268,25 +255,15 @@ func (c txConn) AppendAudit(ctx context.Context, events []fiveid.AuditEvent) err
 		return nil
 	}
 	const op = "append audit"
-	const per = 18
-	// Multi-row inserts: one round trip per 50 entries.
-	for start := 0; start < len(events); start += 50 {
-		chunk := events[start:min(start+50, len(events))]
-		q := "INSERT INTO audit_events (" + auditCols + ") VALUES "
-		args := make([]any, 0, len(chunk)*per)
-		for i, e := range chunk {
-			if i > 0 {
-				q += ", "
-			}
-			q += "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-			args = append(args, e.Seq, e.ID, micros(e.Time), e.Action, e.ActorKey, e.ActorSystem, e.CustomerID, e.GrantID,
-				e.Grade, e.Score, e.Purpose, joinWords(e.Scopes), e.RequestID, e.Subject, e.IDMasked, e.Detail, e.PrevHash, e.Hash)
-		}
-		if _, err := c.exec(ctx, op, q, args...); err != nil {
-			return err
-		}
+	err := c.insertRows(ctx, op, "audit_events", auditCols, len(events), 18, func(i int) []any {
+		e := events[i]
+		return []any{e.Seq, e.ID, micros(e.Time), e.Action, e.ActorKey, e.ActorSystem, e.CustomerID, e.GrantID,
+			e.Grade, e.Score, e.Purpose, joinWords(e.Scopes), e.RequestID, e.Subject, e.IDMasked, e.Detail, e.PrevHash, e.Hash}
+	})
+	if err != nil {
+		return err
 	}
 	last := events[len(events)-1]
-	_, err := c.exec(ctx, op, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", last.Seq, last.Hash)
+	_, err = c.exec(ctx, op, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", last.Seq, last.Hash)
 	return err
 }

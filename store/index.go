@@ -385,28 +385,7 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 	if len(keys) != len(records) {
 		return fmt.Errorf("%s: %d key lists for %d records: %w", op, len(keys), len(records), fiveid.ErrInvalid)
 	}
-	insert := func(table, cols string, n, per int, row func(i int) []any) error {
-		ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", per), ", ") + ")"
-		const chunk = 400
-		for start := 0; start < n; start += chunk {
-			end := min(start+chunk, n)
-			var b strings.Builder
-			b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
-			args := make([]any, 0, (end-start)*per)
-			for i := start; i < end; i++ {
-				if i > start {
-					b.WriteString(", ")
-				}
-				b.WriteString(ph)
-				args = append(args, row(i)...)
-			}
-			if _, err := c.exec(ctx, op, b.String(), args...); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	err := insert("customers", customerCols, len(customers), 13, func(i int) []any {
+	err := c.insertRows(ctx, op, "customers", customerCols, len(customers), 13, func(i int) []any {
 		cu := customers[i]
 		return []any{cu.ID, string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
 			cu.DeathDate, cu.DeathSource, cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt)}
@@ -420,7 +399,7 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	err = insert("source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 18, func(i int) []any {
+	err = c.insertRows(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 18, func(i int) []any {
 		r := records[i]
 		return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
 			string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, expls[i],
@@ -440,7 +419,7 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 			}
 		}
 	}
-	if err := insert("blocking_keys", "key, system, local_id", len(flat), 3, func(i int) []any {
+	if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(flat), 3, func(i int) []any {
 		return []any{flat[i].key, flat[i].system, flat[i].local}
 	}); err != nil {
 		return err
@@ -473,24 +452,15 @@ func (c conn) History(ctx context.Context, customerID string, limit int) ([]five
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := c.query(ctx, `SELECT id, customer_id, at, kind, actor, system, local_id, before_json, after_json, detail
-		FROM customer_events WHERE customer_id = ? ORDER BY id LIMIT ?`, customerID, limit)
+	rows, err := c.query(ctx, "SELECT "+changeCols+" FROM customer_events WHERE customer_id = ? ORDER BY id LIMIT ?", customerID, limit)
 	if err != nil {
 		return nil, mapErr("history", err)
 	}
-	return collect(rows, "history", func(sc interface{ Scan(...any) error }) (fiveid.Change, error) {
-		var ch fiveid.Change
-		var at int64
-		var kind string
-		err := sc.Scan(&ch.ID, &ch.CustomerID, &at, &kind, &ch.Actor, &ch.System, &ch.LocalID, &ch.Before, &ch.After, &ch.Detail)
-		ch.At, ch.Kind = fromMicros(at), fiveid.ChangeKind(kind)
-		return ch, err
-	})
+	return collect(rows, "history", scanChange)
 }
 
 func (c txConn) AppendChange(ctx context.Context, ch fiveid.Change) error {
-	_, err := c.exec(ctx, "append change", `INSERT INTO customer_events (id, customer_id, at, kind, actor, system, local_id, before_json, after_json, detail)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, ch.ID, ch.CustomerID, micros(ch.At), string(ch.Kind), ch.Actor, ch.System, ch.LocalID,
+	_, err := c.exec(ctx, "append change", "INSERT INTO customer_events ("+changeCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ch.ID, ch.CustomerID, micros(ch.At), string(ch.Kind), ch.Actor, ch.System, ch.LocalID,
 		ch.Before, ch.After, ch.Detail)
 	return err
 }
@@ -598,19 +568,11 @@ func (db *DB) DeleteWebhook(ctx context.Context, id string, at time.Time) error 
 
 // ChangesAfter implements fiveid.WebhookStore.
 func (db *DB) ChangesAfter(ctx context.Context, cursor string, limit int) ([]fiveid.Change, error) {
-	rows, err := db.query(ctx, `SELECT id, customer_id, at, kind, actor, system, local_id, before_json, after_json, detail
-		FROM customer_events WHERE id > ? ORDER BY id LIMIT ?`, cursor, limit)
+	rows, err := db.query(ctx, "SELECT "+changeCols+" FROM customer_events WHERE id > ? ORDER BY id LIMIT ?", cursor, limit)
 	if err != nil {
 		return nil, mapErr("changes after", err)
 	}
-	return collect(rows, "changes after", func(sc interface{ Scan(...any) error }) (fiveid.Change, error) {
-		var ch fiveid.Change
-		var at int64
-		var kind string
-		err := sc.Scan(&ch.ID, &ch.CustomerID, &at, &kind, &ch.Actor, &ch.System, &ch.LocalID, &ch.Before, &ch.After, &ch.Detail)
-		ch.At, ch.Kind = fromMicros(at), fiveid.ChangeKind(kind)
-		return ch, err
-	})
+	return collect(rows, "changes after", scanChange)
 }
 
 // AckWebhook implements fiveid.WebhookStore.
@@ -625,4 +587,39 @@ func (db *DB) FailWebhook(ctx context.Context, id string, attempts int64, next t
 	_, err := db.write.ExecContext(ctx, db.d.rebind(`UPDATE webhooks SET attempts = ?, next_attempt = ?, last_error = ?, failing_since = ? WHERE id = ?`),
 		attempts, micros(next), lastError, micros(failingSince), id)
 	return mapErr("fail webhook", err)
+}
+
+// insertRows inserts n rows of per columns with multi-row INSERTs, a few
+// hundred rows per statement (one round trip each).
+func (c txConn) insertRows(ctx context.Context, op, table, cols string, n, per int, row func(i int) []any) error {
+	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", per), ", ") + ")"
+	chunk := max(1, 4000/per)
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+		args := make([]any, 0, (end-start)*per)
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteString(", ")
+			}
+			b.WriteString(ph)
+			args = append(args, row(i)...)
+		}
+		if _, err := c.exec(ctx, op, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const changeCols = "id, customer_id, at, kind, actor, system, local_id, before_json, after_json, detail"
+
+func scanChange(sc interface{ Scan(...any) error }) (fiveid.Change, error) {
+	var ch fiveid.Change
+	var at int64
+	var kind string
+	err := sc.Scan(&ch.ID, &ch.CustomerID, &at, &kind, &ch.Actor, &ch.System, &ch.LocalID, &ch.Before, &ch.After, &ch.Detail)
+	ch.At, ch.Kind = fromMicros(at), fiveid.ChangeKind(kind)
+	return ch, err
 }
