@@ -311,6 +311,11 @@ func normalizeID(rawType, rawNumber string, table IDTable, today Date) (Identifi
 	default:
 		id.Namespace, id.Number = string(typ), num
 	}
+	if placeholderID(id.Number) {
+		// What survives of the number (the citizen part of a disability
+		// card number, say) is itself a placeholder.
+		return Identifier{}, append(fs, Finding{"id_number", "id_placeholder", SeverityWarning})
+	}
 	if id.Key == "" {
 		id.Key = id.Namespace + ":" + id.Number
 	}
