@@ -359,12 +359,37 @@ func reviewTaskWire(t fiveid.ReviewTask) ReviewTaskWire {
 		Resolution: t.Resolution, Version: t.Version, CreatedAt: t.CreatedAt}
 }
 
+// reviewTask shows the task with both customers side by side: golden
+// values and every linked source record, as a steward needs to decide.
 func (h *handlers) reviewTask(c echo.Context) error {
-	t, err := h.svc.ReviewTask(c.Request().Context(), principal(c), c.Param("id"))
+	ctx, p := c.Request().Context(), principal(c)
+	t, err := h.svc.ReviewTask(ctx, p, c.Param("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, reviewTaskWire(t))
+	out := struct {
+		ReviewTaskWire
+		Customer  *CustomerResponse `json:"customer,omitempty"`
+		Candidate *CustomerResponse `json:"candidate,omitempty"`
+	}{ReviewTaskWire: reviewTaskWire(t)}
+	for _, side := range []struct {
+		id  string
+		dst **CustomerResponse
+	}{{t.CustomerID, &out.Customer}, {t.CandidateID, &out.Candidate}} {
+		if side.id == "" {
+			continue
+		}
+		v, err := h.svc.Customer(ctx, p, side.id)
+		if errors.Is(err, fiveid.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		cr := customerResponse(v)
+		*side.dst = &cr
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (h *handlers) resolveReviewTask(c echo.Context) error {

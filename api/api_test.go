@@ -299,6 +299,24 @@ func TestRegisterIdentifyXrefOverHTTP(t *testing.T) {
 	if code != 200 || n["normalized"].(map[string]any)["name"] != "阿卜杜拉·艾力" || n["derived"].(map[string]any)["birth_date"] != "1949-12-31" {
 		t.Errorf("normalize: %d %v", code, n)
 	}
+	// A possible match opens a review task a steward sees side by side.
+	code, poss := en.do(t, "POST", "/v1/customers", en.other, map[string]string{"local_id": "R9", "name": "张伟", "birth_date": "1949-12-30"})
+	if code != 201 || poss["review_task_id"] == nil {
+		t.Fatalf("possible match: %d %v", code, poss)
+	}
+	code, task := en.do(t, "GET", "/v1/review-tasks/"+poss["review_task_id"].(string), en.keys["admin"], nil)
+	if code != 200 || task["customer"] == nil || task["candidate"] == nil || task["match"] == nil {
+		t.Fatalf("review task side by side: %d %v", code, task)
+	}
+	code, res := en.do(t, "POST", "/v1/review-tasks/"+task["id"].(string)+"/resolve", en.keys["admin"], map[string]any{"version": task["version"], "resolution": "merge"})
+	if code != 200 || res["status"] != "resolved" {
+		t.Fatalf("resolve by merge: %d %v", code, res)
+	}
+	code, _ = en.do(t, "POST", "/v1/review-tasks/"+task["id"].(string)+"/resolve", en.keys["admin"], map[string]any{"version": task["version"], "resolution": "merge"})
+	if code != 409 {
+		t.Fatalf("resolving a stale version: %d", code)
+	}
+
 	// Metrics saw the routes by pattern.
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	rec := httptest.NewRecorder()

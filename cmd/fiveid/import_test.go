@@ -43,3 +43,24 @@ func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
 		t.Fatalf("re-import changed something: %s", out)
 	}
 }
+
+func TestStewardshipCLI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	vars := map[string]string{"FIVEID_DATA_DIR": filepath.Join(dir, "data")}
+	runCLI(t, vars, "systems", "create", "--code", "h", "--name", "H")
+	csv := "system,local_id,name,sex,birth_date,id_type,id_number\nh,1,张伟,女,1949-12-31,01,11010519491231002X\nh,2,李娜,女,1990-01-01,,\n"
+	file := filepath.Join(dir, "in.csv")
+	os.WriteFile(file, []byte(csv), 0o600)
+	runCLI(t, vars, "import", file)
+	out := runCLI(t, vars, "unlink", "--system", "h", "--local-id", "1")
+	fields := strings.Fields(out)
+	id := fields[len(fields)-3]
+	out = runCLI(t, vars, "death", "--customer", id, "--date", "2026-11-20")
+	if !strings.Contains(out, "2026-11-20") {
+		t.Fatalf("death: %s", out)
+	}
+	if out := runCLI(t, vars, "scan"); !strings.Contains(out, "scanned 2 records") {
+		t.Fatalf("scan: %s", out)
+	}
+}

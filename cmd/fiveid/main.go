@@ -42,6 +42,9 @@ Usage:
   fiveid scan                           find likely duplicate customers, open review tasks
   fiveid merge --from ID --into ID [--preview]
   fiveid unmerge MERGE_ID
+  fiveid link --system CODE --local-id ID --customer ID
+  fiveid unlink --system CODE --local-id ID
+  fiveid death --customer ID --date YYYY-MM-DD
   fiveid version
 
 Configuration comes from the environment (see README): FIVEID_ADDR,
@@ -83,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return mergeCmd(ctx, cfg, args[1:], stdout)
 	case "unmerge":
 		return unmergeCmd(ctx, cfg, args[1:], stdout)
+	case "link", "unlink", "death":
+		return linkCmd(ctx, cfg, args[0], args[1:], stdout)
 	case "version":
 		fmt.Fprintln(stdout, "fiveid", version)
 		return nil

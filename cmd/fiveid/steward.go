@@ -62,3 +62,38 @@ func unmergeCmd(ctx context.Context, cfg config, args []string, stdout io.Writer
 		return nil
 	})
 }
+
+// linkCmd links, unlinks, or records a death from scripts.
+func linkCmd(ctx context.Context, cfg config, name string, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	system := fs.String("system", "", "the source system code")
+	localID := fs.String("local-id", "", "the source record's local ID")
+	customer := fs.String("customer", "", "the customer ID")
+	date := fs.String("date", "", "date of death (death)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return withApp(ctx, cfg, func(a *app) error {
+		switch name {
+		case "link":
+			if err := a.svc.Link(ctx, operator, *system, *localID, *customer); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "linked %s/%s to %s (manual, sticky)\n", *system, *localID, *customer)
+		case "unlink":
+			id, err := a.svc.Unlink(ctx, operator, *system, *localID)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "unlinked %s/%s into new customer %s (manual, sticky)\n", *system, *localID, id)
+		case "death":
+			c, err := a.svc.RecordDeath(ctx, operator, *customer, *date, "admin")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "recorded the death of %s on %s\n", c.ID, c.DeathDate)
+		}
+		return nil
+	})
+}
