@@ -210,6 +210,13 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 	if err := tx.PutSourceRecord(ctx, sr, keys); err != nil {
 		return RegisterResult{}, err
 	}
+	if exists && existing.CustomerID == customerID {
+		// The same record with new values: an edit of the customer's data.
+		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeEdited, Actor: sys.Code,
+			System: sys.Code, LocalID: localID, Before: snapshot(existing.Raw), After: snapshot(in), Detail: "source record updated"}); err != nil {
+			return RegisterResult{}, err
+		}
+	}
 	if !exists || existing.CustomerID != customerID {
 		detail := "new record"
 		if link.Grade != "" {

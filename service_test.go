@@ -370,7 +370,15 @@ func TestStewardship(t *testing.T) {
 			for _, h := range hist {
 				kinds = append(kinds, h.Kind)
 			}
-			for _, want := range []fiveid.ChangeKind{fiveid.ChangeCreated, fiveid.ChangeLinked, fiveid.ChangeUnlinked, fiveid.ChangeDeathRecorded} {
+			if _, err := svc.Register(ctx, p["a"], "1", match.Input{Name: "张伟", Sex: "女", BirthDate: "1949-12-31", IDType: "01", IDNumber: "11010519491231002X"}); err != nil {
+				t.Fatal(err)
+			}
+			hist, _ = svc.History(ctx, admin, r1.CustomerID)
+			kinds = kinds[:0]
+			for _, h := range hist {
+				kinds = append(kinds, h.Kind)
+			}
+			for _, want := range []fiveid.ChangeKind{fiveid.ChangeCreated, fiveid.ChangeLinked, fiveid.ChangeUnlinked, fiveid.ChangeDeathRecorded, fiveid.ChangeEdited} {
 				if !slices.Contains(kinds, want) {
 					t.Errorf("history %v lacks %s", kinds, want)
 				}
