@@ -54,12 +54,22 @@ func readCSV(path string) ([]map[string]string, error) {
 	}
 }
 
+// FEBRL3 reads dataset3 (one file, 2,000 people, 5,000 records) as one
+// system, for training weights on other data than FEBRL4.
+func FEBRL3(dir string) ([]Record, error) {
+	return febrl(dir, []struct{ file, system string }{{"dataset3.csv", "febrl-3"}})
+}
+
 // FEBRL4 reads dataset4a (system febrl-a) and dataset4b (system febrl-b):
 // name = given_name + " " + surname, date_of_birth, soc_sec_id as an ID of
 // type other ("99"), no sex. Truth: rec-N-org and rec-N-dup-0 are person N.
 func FEBRL4(dir string) ([]Record, error) {
+	return febrl(dir, []struct{ file, system string }{{"dataset4a.csv", "febrl-a"}, {"dataset4b.csv", "febrl-b"}})
+}
+
+func febrl(dir string, parts []struct{ file, system string }) ([]Record, error) {
 	var out []Record
-	for _, part := range []struct{ file, system string }{{"dataset4a.csv", "febrl-a"}, {"dataset4b.csv", "febrl-b"}} {
+	for _, part := range parts {
 		rows, err := readCSV(filepath.Join(dir, "febrl", part.file))
 		if err != nil {
 			return nil, err

@@ -18,6 +18,11 @@ import (
 // Open returns a Service on a fresh embedded store in dir, or on
 // PostgreSQL when databaseURL is set, with the given thresholds.
 func Open(ctx context.Context, dir, databaseURL string, th match.Thresholds) (*fiveid.Service, func(), error) {
+	return OpenWeights(ctx, dir, databaseURL, match.DefaultWeights(), th)
+}
+
+// OpenWeights is Open with other weights (e.g. trained with EM).
+func OpenWeights(ctx context.Context, dir, databaseURL string, w match.Weights, th match.Thresholds) (*fiveid.Service, func(), error) {
 	var db *store.DB
 	var err error
 	if databaseURL != "" {
@@ -28,7 +33,7 @@ func Open(ctx context.Context, dir, databaseURL string, th match.Thresholds) (*f
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := serviceOn(ctx, db, th)
+	svc, err := serviceOn(ctx, db, w, th)
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -36,8 +41,8 @@ func Open(ctx context.Context, dir, databaseURL string, th match.Thresholds) (*f
 	return svc, func() { svc.Close(); db.Close() }, nil
 }
 
-func serviceOn(ctx context.Context, db *store.DB, th match.Thresholds) (*fiveid.Service, error) {
-	sc, err := match.NewScorer(match.DefaultWeights(), th)
+func serviceOn(ctx context.Context, db *store.DB, w match.Weights, th match.Thresholds) (*fiveid.Service, error) {
+	sc, err := match.NewScorer(w, th)
 	if err != nil {
 		return nil, err
 	}

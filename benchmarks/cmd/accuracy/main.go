@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/signal"
 
+	"fiveid"
 	"fiveid/benchmarks"
 	"fiveid/match"
 )
@@ -34,6 +35,7 @@ func run(ctx context.Context) error {
 	people := flag.Int("people", 10000, "synthetic population size")
 	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic seed (1 tunes, 20261122 reports)")
 	sweep := flag.Bool("sweep", true, "also identify at other probable thresholds")
+	train := flag.Bool("train-febrl3", false, "first estimate weights with EM on FEBRL3 (another dataset), then measure with them")
 	explain := flag.Bool("explain", false, "print the comparison patterns of queries that did not link")
 	root := flag.String("root", ".", "module root (external datasets are read from ROOT/../shared/external)")
 	flag.Parse()
@@ -44,7 +46,16 @@ func run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(dir)
 	def := match.DefaultThresholds()
-	svc, closeFn, err := benchmarks.Open(ctx, dir, os.Getenv("DATABASE_URL"), def)
+	weights := match.DefaultWeights()
+	if *train {
+		w, err := trainOnFEBRL3(ctx, benchmarks.ExternalDir(*root))
+		if err != nil {
+			return err
+		}
+		weights = w
+		fmt.Printf("weights %s trained with EM on FEBRL3\n\n", w.Version)
+	}
+	svc, closeFn, err := benchmarks.OpenWeights(ctx, dir, os.Getenv("DATABASE_URL"), weights, def)
 	if err != nil {
 		return err
 	}
@@ -117,4 +128,28 @@ func run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// trainOnFEBRL3 registers FEBRL3 with the default weights in a scratch
+// store and estimates new weights from its candidate pairs with EM.
+func trainOnFEBRL3(ctx context.Context, external string) (match.Weights, error) {
+	recs, err := benchmarks.FEBRL3(external)
+	if err != nil {
+		return match.Weights{}, err
+	}
+	dir, err := os.MkdirTemp("", "fiveid-train")
+	if err != nil {
+		return match.Weights{}, err
+	}
+	defer os.RemoveAll(dir)
+	svc, closeFn, err := benchmarks.Open(ctx, dir, "", match.DefaultThresholds())
+	if err != nil {
+		return match.Weights{}, err
+	}
+	defer closeFn()
+	if _, err := benchmarks.Register(ctx, svc, recs); err != nil {
+		return match.Weights{}, err
+	}
+	w, _, err := svc.Train(ctx, fiveid.Principal{Role: fiveid.RoleAdmin}, match.DefaultWeights(), fiveid.TrainOptions{})
+	return w, err
 }
