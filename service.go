@@ -220,7 +220,8 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 
 // ---- systems ----
 
-var codeOK = func(code string) bool {
+// codeOK: system codes are short ASCII identifiers.
+func codeOK(code string) bool {
 	if code == "" || len(code) > 64 {
 		return false
 	}
