@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -54,6 +55,8 @@ type Service struct {
 	systems  *memo[System]
 	names    *memo[nameFreq]
 	policies *memo[[]Policy]
+
+	closeOnce sync.Once
 }
 
 // secretHMAC names the stored key of every derived join key (blocking keys,
@@ -121,7 +124,7 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 // Close stops the grant log writer; calls still queued fail with
 // ErrUnavailable (none of them was answered).
 func (s *Service) Close() {
-	s.auditw.close()
+	s.closeOnce.Do(s.auditw.close)
 }
 
 func (s *Service) loadOrCreateSecret(ctx context.Context, name string, size int) ([]byte, error) {

@@ -169,8 +169,13 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	go func() { errc <- srv.Serve(ln) }()
 	// Deliver customer changes to webhooks while serving.
 	hooksCtx, stopHooks := context.WithCancel(ctx)
-	defer stopHooks()
-	go a.svc.RunWebhooks(hooksCtx, api.NewPoster(nil), fiveid.WebhookOptions{})
+	hooksDone := make(chan struct{})
+	go func() {
+		defer close(hooksDone)
+		a.svc.RunWebhooks(hooksCtx, api.NewPoster(nil), fiveid.WebhookOptions{})
+	}()
+	// Stop delivering before the store closes (defers run last-in, first-out).
+	defer func() { stopHooks(); <-hooksDone }()
 	select {
 	case err := <-errc:
 		return err
