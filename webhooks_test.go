@@ -119,7 +119,16 @@ func TestWebhookDeliverySurvivesFailuresAndRestart(t *testing.T) {
 			t.Errorf("an event was delivered twice in a row after acknowledgement: %s", got[i].ID)
 		}
 	}
-	hooks, _ := svc.ListWebhooks(t.Context(), admin)
+	mu.Unlock()
+	// The acknowledgement is stored just after the receiver answers.
+	var hooks []fiveid.Webhook
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		hooks, _ = svc.ListWebhooks(t.Context(), admin)
+		if len(hooks) == 1 && hooks[0].Delivered >= 3 {
+			break
+		}
+	}
+	mu.Lock()
 	if len(hooks) != 1 || hooks[0].Delivered < 3 || hooks[0].Attempts != 0 {
 		t.Errorf("delivery state: %+v", hooks)
 	}
