@@ -121,9 +121,11 @@ func (a authed) GET(p string, h echo.HandlerFunc)    { a.g.GET(p, h, a.auth) }
 func (a authed) POST(p string, h echo.HandlerFunc)   { a.g.POST(p, h, a.auth) }
 func (a authed) DELETE(p string, h echo.HandlerFunc) { a.g.DELETE(p, h, a.auth) }
 
-// accessLog writes one line per request: route, status, duration, request
-// ID, key — never bodies or query strings.
-func (h *handlers) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+// observe runs a request and reports its route pattern, final status
+// (the error's, when the handler returned one: the error handler writes
+// the response later) and duration: one place for the access log and the
+// metrics.
+func observe(next echo.HandlerFunc, report func(c echo.Context, status int, d time.Duration)) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := time.Now()
 		err := next(c)
@@ -131,16 +133,24 @@ func (h *handlers) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			status = statusOf(err)
 		}
+		report(c, status, time.Since(start))
+		return err
+	}
+}
+
+// accessLog writes one line per request: route, status, duration, request
+// ID, key — never bodies or query strings.
+func (h *handlers) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return observe(next, func(c echo.Context, status int, d time.Duration) {
 		attrs := []slog.Attr{
 			slog.String("method", c.Request().Method), slog.String("route", c.Path()), slog.Int("status", status),
-			slog.Duration("duration", time.Since(start)), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
+			slog.Duration("duration", d), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 		}
 		if p, ok := c.Get(principalKey).(fiveid.Principal); ok {
 			attrs = append(attrs, slog.String("key_id", p.KeyID), slog.String("system", p.System))
 		}
 		h.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request", attrs...)
-		return err
-	}
+	})
 }
 
 const principalKey = "fiveid.principal"

@@ -74,18 +74,11 @@ func (m *Metrics) GrantOutcome(kind string) { m.grants.WithLabelValues(kind).Inc
 // middleware observes every request by its route pattern (never the raw
 // URL, which may carry identifiers).
 func (m *Metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		status := c.Response().Status
-		if err != nil {
-			status = statusOf(err)
-		}
+	return observe(next, func(c echo.Context, status int, d time.Duration) {
 		route := c.Path()
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Observe(time.Since(start).Seconds())
-		return err
-	}
+		m.requests.WithLabelValues(route, c.Request().Method, strconv.Itoa(status)).Observe(d.Seconds())
+	})
 }
