@@ -408,14 +408,24 @@ func runeEditOne(a, b string) bool {
 	return true
 }
 
+// yuFold spells ü one way: GB/T 28039-2011 writes 吕 as LYU in passports,
+// older systems LV or LU (cn-identity.md §2.4).
+var yuFold = strings.NewReplacer("LYU", "LU", "NYU", "NU", "LV", "LU", "NV", "NU")
+
 func latinMatchesPinyin(han Name, latinKey string) bool {
 	if len(han.Pinyin) < 2 {
 		return false
 	}
 	first := make([]string, len(han.Pinyin))
 	for i, p := range han.Pinyin {
-		first[i] = strings.ToUpper(p[0])
+		first[i] = yuFold.Replace(strings.ToUpper(p[0]))
 	}
+	toks := strings.Fields(latinKey)
+	for i, t := range toks {
+		toks[i] = yuFold.Replace(t)
+	}
+	sort.Strings(toks)
+	latinKey = strings.Join(toks, " ")
 	for split := 1; split <= 2 && split < len(first); split++ {
 		toks := []string{strings.Join(first[:split], ""), strings.Join(first[split:], "")}
 		sort.Strings(toks)

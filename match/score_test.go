@@ -111,6 +111,13 @@ func TestRareNamesWeighMoreThanCommonOnes(t *testing.T) {
 func TestLatinAgainstHan(t *testing.T) {
 	t.Parallel()
 	han, _ := normalizeName("张伟")
+	lv, _ := normalizeName("吕芳")
+	for _, l := range []string{"LYU FANG", "Lv Fang", "LU FANG"} {
+		lat, _ := normalizeName(l)
+		if got := compareName(lv, lat); got != LevelPinyinEqual {
+			t.Errorf("%s vs 吕芳: %s", l, got)
+		}
+	}
 	for _, l := range []string{"ZHANG WEI", "Wei Zhang", "zhang, wei"} {
 		lat, _ := normalizeName(l)
 		if got := compareName(han, lat); got != LevelPinyinEqual {
