@@ -481,8 +481,15 @@ func (s *Service) identifyReview(ctx context.Context, p Principal, d Decision) (
 		ID: newID("R"), Status: ReviewOpen, Reason: "identify_possible", CustomerID: d.CustomerID,
 		System: p.System, Score: d.Score, Explanation: d.Explanation, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
+	// Usually the task exists already (the same question asked again):
+	// read first, write only when it does not.
+	if open, err := s.store.OpenReviewTask(ctx, d.CustomerID, ""); err == nil {
+		return open.ID, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
 	err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.InsertReviewTask(ctx, task) })
-	if errors.Is(err, ErrConflict) {
+	if errors.Is(err, ErrConflict) { // opened concurrently
 		open, err := s.store.OpenReviewTask(ctx, d.CustomerID, "")
 		return open.ID, err
 	}
