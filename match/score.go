@@ -95,7 +95,13 @@ func (s *Scorer) Compare(a, b Record, tf TermFreq) Explanation {
 		e.Fields = append(e.Fields, FieldScore{Field: field, Level: level, Weight: round(w)})
 		e.Score += w
 	}
-	add("id", p.ID, s.weights["id"][p.ID])
+	idW := s.weights["id"][p.ID]
+	if p.ID == LevelEqual {
+		// U of id.equal is a per-record rate: the pair's u is U/N.
+		mu := s.w.Levels["id"][LevelEqual]
+		idW = math.Log2(mu.M * s.w.indexSize(tf.Total) / mu.U)
+	}
+	add("id", p.ID, idW)
 	nameW := s.weights["name"][p.Name]
 	if p.Name == LevelEqual || p.Name == LevelVariant {
 		nameW = s.nameWeight(p.Name, tf)
@@ -111,21 +117,23 @@ func (s *Scorer) Compare(a, b Record, tf TermFreq) Explanation {
 	add("sex", p.Sex, s.weights["sex"][p.Sex])
 	// The prior: in an index of N records, two records picked at random
 	// are one person with odds about 1:N.
-	add("prior", "index_size", -math.Log2(math.Max(float64(tf.Total), s.w.PriorFloor)))
+	add("prior", "index_size", -math.Log2(s.w.indexSize(tf.Total)))
 	e.Score = round(e.Score)
 	e.Grade, e.Rules = s.grade(e.Score, p, a, b)
 	return e
 }
 
-// nameWeight adjusts name agreement for how common the name is: u is the
-// name's frequency in the index, smoothed towards the prior and floored.
+// nameWeight adjusts name agreement for how common the name is: the u of
+// equality is the name's frequency in the index, smoothed towards the
+// prior and floored; another level's u (variant) keeps its ratio to the
+// u of equality.
 func (s *Scorer) nameWeight(level string, tf TermFreq) float64 {
 	mu := s.w.Levels["name"][level]
 	u := mu.U
 	if tf.Total > 0 {
-		u = (float64(tf.N) + s.w.NameTFPrior*s.w.NameTFStrength) / (float64(tf.Total) + s.w.NameTFStrength)
-		u = math.Max(u, s.w.NameTFFloor)
-		u = math.Min(u, 0.5)
+		f := (float64(tf.N) + s.w.NameTFPrior*s.w.NameTFStrength) / (float64(tf.Total) + s.w.NameTFStrength)
+		f = math.Min(math.Max(f, s.w.NameTFFloor), 0.5)
+		u = math.Min(f*mu.U/s.w.Levels["name"][LevelEqual].U, 0.5)
 	}
 	return math.Log2(mu.M / u)
 }

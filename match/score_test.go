@@ -75,10 +75,52 @@ func TestCompareGrades(t *testing.T) {
 					t.Errorf("%s level = %s, want %s", f.Field, f.Level, want)
 				}
 			}
-			if e.Version != "fs-default-1" || len(e.Fields) != 5 {
+			if e.Version != DefaultWeights().Version || len(e.Fields) != 5 {
 				t.Errorf("explanation: %+v", e)
 			}
 		})
+	}
+}
+
+// An equal identifier is evidence about one person, not a coincidence
+// that grows likelier in a bigger index: the same pair of records gets the
+// same grade and score in ten thousand records and in ten million.
+func TestEqualIDEvidenceDoesNotShrinkWithTheIndex(t *testing.T) {
+	t.Parallel()
+	s := scorer(t)
+	a := rec(t, "张伟", "", "", "01", "11010519491231002X")
+	b := rec(t, "张卫", "", "", "01", "11010519491231002X") // homophone, no stated date
+	small := s.Compare(a, b, TermFreq{N: 1, Total: 10_000})
+	big := s.Compare(a, b, TermFreq{N: 1000, Total: 10_000_000})
+	if small.Grade != big.Grade || !small.Grade.AutoLink() {
+		t.Errorf("grades %s (10k) and %s (10M), want the same auto-link grade", small.Grade, big.Grade)
+	}
+	if math.Abs(small.Score-big.Score) > 0.01 {
+		t.Errorf("scores %.3f (10k) and %.3f (10M) differ", small.Score, big.Score)
+	}
+	// Without the identifier the bigger index holds more namesakes: the
+	// same name and date are weaker evidence there.
+	c, d := rec(t, "张伟", "", "1949-12-31", "", ""), rec(t, "张伟", "", "1949-12-31", "", "")
+	if s.Compare(c, d, TermFreq{N: 1000, Total: 10_000_000}).Score >= s.Compare(c, d, TermFreq{N: 1, Total: 10_000}).Score {
+		t.Error("name and birth date weigh as much in 10M records as in 10k")
+	}
+}
+
+// 張偉 and 张伟 are one name written two ways: a namesake is written in
+// either form as often as the person is, so the variant is as strong as
+// equality and common names weigh less in both.
+func TestVariantWeighsLikeEquality(t *testing.T) {
+	t.Parallel()
+	s := scorer(t)
+	a, b := rec(t, "张伟", "", "1949-12-31", "", ""), rec(t, "張偉", "", "1949-12-31", "", "")
+	for _, tf := range []TermFreq{{}, {N: 1, Total: 20_000}, {N: 5000, Total: 1_000_000}} {
+		eq, v := s.Compare(a, a, tf), s.Compare(a, b, tf)
+		if v.Fields[1].Level != LevelVariant {
+			t.Fatalf("level %s", v.Fields[1].Level)
+		}
+		if math.Abs(eq.Fields[1].Weight-v.Fields[1].Weight) > 0.01 || eq.Grade != v.Grade {
+			t.Errorf("tf %+v: equal %.2f %s, variant %.2f %s", tf, eq.Fields[1].Weight, eq.Grade, v.Fields[1].Weight, v.Grade)
+		}
 	}
 }
 

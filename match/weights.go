@@ -71,14 +71,32 @@ type Weights struct {
 	PriorFloor float64 `json:"prior_floor"`
 }
 
+// indexSize is the population size the prior and identifier equality
+// assume for an index of total records.
+func (w Weights) indexSize(total int64) float64 {
+	return math.Max(float64(total), w.PriorFloor)
+}
+
 // DefaultWeights are sound starting weights, set from published error
 // rates (../shared/reference/linkage-anchors.md) and population facts:
-//   - id: a citizen number is typed wrong in ~1-3% of records (m typo 0.03);
-//     two different people share a number only by error (u equal 1e-6).
+//   - id: a citizen number is typed wrong in ~1-3% of records (m typo 0.03).
+//     An identifier names one person, so two different people share a
+//     number only when a record carries somebody else's valid number (a
+//     relative's card, a copied or overlaid record). The u of equality is
+//     therefore a per-record rate, not a per-pair one: U of id.equal is that
+//     rate (assumed 1e-3: one record in a thousand carries another
+//     person's number), and a pair's u is U / N in an index of N records
+//     (at least PriorFloor). Equal numbers then weigh log2(m·N/U), which
+//     with the -log2 N prior leaves the same evidence, log2(m/U) ≈ 9.9
+//     bits, in an index of ten thousand records or of ten million.
 //     GB 11643's check character catches every single substitution, so two
 //     checksum-valid numbers that differ are different numbers: m
 //     different 0.002 (wrong number typed or an overlay).
-//   - name: m equal 0.88; traditional/simplified or dot variants 0.04;
+//   - name: m equal 0.88; traditional/simplified or dot variants 0.04 —
+//     and a variant is just as rare among different people as equality
+//     is, in the same proportion (a namesake is written in the variant
+//     form as often as the person is), so u variant = u equal × 0.04/0.88
+//     and a variant weighs what equality weighs;
 //     input-method homophones 0.03; one-character typos 0.03 (u 2e-3: a
 //     random pair is rarely one typo apart); Latin names sharing some but
 //     not all tokens 0.02 (middle names and surnames change: §5 of
@@ -91,10 +109,10 @@ type Weights struct {
 //   - sex: u agree 0.5; recorded wrong ~2%.
 func DefaultWeights() Weights {
 	return Weights{
-		Version: "fs-default-1",
+		Version: "fs-default-2",
 		Levels: map[string]map[string]MU{
 			"id": {
-				LevelEqual:          {0.95, 1e-6},
+				LevelEqual:          {0.95, 1e-3}, // U is a per-record rate: see above
 				LevelTypo:           {0.03, 1e-5},
 				LevelOtherNamespace: {0.05, 0.05},
 				LevelDifferent:      {0.002, 0.999},
@@ -102,7 +120,7 @@ func DefaultWeights() Weights {
 			},
 			"name": {
 				LevelEqual:       {0.88, 1e-3},
-				LevelVariant:     {0.04, 1e-3},
+				LevelVariant:     {0.04, 1e-3 * 0.04 / 0.88},
 				LevelWildcard:    {0.01, 3e-3},
 				LevelPinyinEqual: {0.03, 3e-3},
 				LevelClose:       {0.03, 2e-3},
