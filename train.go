@@ -4,20 +4,28 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 
 	"fiveid/match"
 )
 
 // TrainOptions bound a training run.
 type TrainOptions struct {
-	MaxPairs int // candidate pairs to learn from; 0 = 200,000
-	MaxIter  int // EM iterations; 0 = 100
+	MaxPairs    int // candidate pairs to learn m from; 0 = 200,000
+	MaxIter     int // EM iterations; 0 = 100
+	RandomPairs int // random pairs to learn u from; 0 = 1,000,000
+	Seed        uint64
 }
 
-// Train estimates Fellegi-Sunter m and u probabilities with EM from the
-// candidate pairs blocking produces over the whole index, starting from the
-// service's current weights (admin). The result is a new weights version
-// to write to a file and load with FIVEID_WEIGHTS.
+// trainSample is how many records random pairs are drawn from (a
+// reservoir sample of the index).
+const trainSample = 20_000
+
+// Train estimates Fellegi-Sunter weights from the index (admin), as Splink
+// does: u from random pairs of records (almost all different people;
+// match.EstimateU), then m and the match share with EM over the candidate
+// pairs blocking produces (match.Train), starting from start. The result is
+// a new weights version to write to a file and load with FIVEID_WEIGHTS.
 func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, opt TrainOptions) (match.Weights, match.TrainReport, error) {
 	if err := require(p, RoleAdmin); err != nil {
 		return match.Weights{}, match.TrainReport{}, err
@@ -32,6 +40,13 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 	if opt.MaxIter <= 0 {
 		opt.MaxIter = 100
 	}
+	if opt.RandomPairs <= 0 {
+		opt.RandomPairs = 1_000_000
+	}
+	rnd := rand.New(rand.NewPCG(opt.Seed, 0x5eed))
+	var sample []match.Record // reservoir sample for random pairs
+	var sampleCustomer []string
+	seenRecords := 0
 	var patterns []match.Pattern
 	seen := map[[2]string]bool{}
 	afterSys, afterLocal := "", ""
@@ -48,6 +63,13 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 			rec, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
 			if err != nil {
 				continue
+			}
+			seenRecords++
+			if len(sample) < trainSample {
+				sample = append(sample, rec)
+				sampleCustomer = append(sampleCustomer, r.CustomerID)
+			} else if j := rnd.IntN(seenRecords); j < trainSample {
+				sample[j], sampleCustomer[j] = rec, r.CustomerID
 			}
 			cands, err := s.store.Candidates(ctx, s.blockingKeys(rec), s.limit)
 			if err != nil {
@@ -78,5 +100,31 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 	if len(patterns) == 0 {
 		return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: no candidate pairs in the index: %w", ErrInvalid)
 	}
-	return match.Train(patterns, start, opt.MaxIter)
+	if len(sample) < 2 {
+		return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: too few records to sample: %w", ErrInvalid)
+	}
+	// Pairs of records the index already holds as one customer are known
+	// matches, not the different people u describes: they are skipped (in
+	// an index full of duplicates they would inflate u).
+	random := make([]match.Pattern, 0, opt.RandomPairs)
+	for tries := 0; len(random) < opt.RandomPairs && tries < 4*opt.RandomPairs; tries++ {
+		i, j := rnd.IntN(len(sample)), rnd.IntN(len(sample)-1)
+		if j >= i {
+			j++
+		}
+		if sampleCustomer[i] == sampleCustomer[j] {
+			continue
+		}
+		random = append(random, s.scorer.Pattern(sample[i], sample[j]))
+	}
+	if len(random) == 0 {
+		return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: every record is one customer; no pairs of different people: %w", ErrInvalid)
+	}
+	withU, err := match.EstimateU(random, start)
+	if err != nil {
+		return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: %w", err)
+	}
+	w, rep, err := match.Train(patterns, withU, opt.MaxIter)
+	rep.RandomPairs = len(random)
+	return w, rep, err
 }

@@ -1,7 +1,9 @@
 package benchmarks
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"fiveid"
@@ -103,5 +105,72 @@ func BenchmarkIdentifyCacheMiss(b *testing.B) {
 	for b.Loop() {
 		svc.Identify(b.Context(), caller, ds.Queries[i%len(ds.Queries)].Input)
 		i++
+	}
+}
+
+// Weights trained on one population (u from random pairs, m by EM over
+// candidate pairs) are sane and keep identify safe on another.
+func TestTrainedWeightsGeneralize(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	admin := fiveid.Principal{Role: fiveid.RoleAdmin}
+	svc, closeFn, err := Open(ctx, t.TempDir(), "", match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	if _, err := Register(ctx, svc, Synthetic(SeedTuning, 1500, Realistic).Records); err != nil {
+		t.Fatal(err)
+	}
+	w, rep, err := svc.Train(ctx, admin, match.DefaultWeights(), fiveid.TrainOptions{RandomPairs: 300_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.RandomPairs != 300_000 || rep.Pairs == 0 || !strings.HasPrefix(w.Version, "fs-em-") {
+		t.Fatalf("report %+v, version %s", rep, w.Version)
+	}
+	if _, _, err := svc.Train(ctx, fiveid.Principal{Role: fiveid.RoleSystem, System: "hosp-a"}, match.DefaultWeights(), fiveid.TrainOptions{}); !errors.Is(err, fiveid.ErrDenied) {
+		t.Errorf("a system trained weights: %v", err)
+	}
+	lv := w.Levels
+	// Agreement must weigh for a match, disagreement against.
+	for _, c := range []struct {
+		field, level string
+		positive     bool
+	}{
+		{"id", match.LevelEqual, true}, {"id", match.LevelDifferent, false},
+		{"name", match.LevelEqual, true}, {"name", match.LevelDifferent, false},
+		{"birth_date", match.LevelEqual, true}, {"birth_date", match.LevelDifferent, false},
+		{"sex", match.LevelAgree, true}, {"sex", match.LevelDisagree, false},
+	} {
+		mu := lv[c.field][c.level]
+		if (mu.M > mu.U) != c.positive {
+			t.Errorf("%s.%s: m %.3g u %.3g", c.field, c.level, mu.M, mu.U)
+		}
+	}
+	if u := lv["sex"][match.LevelDisagree].U; u < 0.4 || u > 0.6 {
+		t.Errorf("u(sex disagree) = %.3f: random pairs disagree on sex about half the time", u)
+	}
+	if u := lv["birth_date"][match.LevelEqual].U; u > 1e-3 {
+		t.Errorf("u(birth_date equal) = %.2g: random pairs rarely share a birth date", u)
+	}
+
+	// Identify on the reporting seed with the trained weights.
+	test, closeTest, err := OpenWeights(ctx, t.TempDir(), "", w, match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeTest()
+	ds := Synthetic(SeedReport, 400, Realistic)
+	reg, err := Register(ctx, test, ds.Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := Identify(ctx, test, reg, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Rate(id.Wrong, id.Registered) > 1 || Rate(id.Correct, id.Registered) < 90 || Rate(id.FalseLink, id.Unregistered) > 1 {
+		t.Errorf("identify with trained weights: %+v\n%v", id, id.WrongLinks)
 	}
 }

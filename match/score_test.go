@@ -202,7 +202,8 @@ func TestEMRecoversKnownParameters(t *testing.T) {
 	t.Parallel()
 	// Synthesize pairs from known m and u: 20% matches.
 	truth := DefaultWeights()
-	truth.Levels["name"][LevelEqual] = MU{0.85, 0.02}
+	truth.Levels["name"][LevelEqual] = MU{0.85, 1e-3}
+	truth.Levels["name"][LevelClose] = MU{0.05, 0.01}
 	var ps []Pattern
 	rnd := uint64(42)
 	next := func() float64 {
@@ -234,7 +235,28 @@ func TestEMRecoversKnownParameters(t *testing.T) {
 		m := next() < 0.2
 		ps = append(ps, Pattern{ID: draw("id", m), Name: draw("name", m), BirthDate: draw("birth_date", m), Sex: draw("sex", m)})
 	}
-	w, rep, err := Train(ps, DefaultWeights(), 200)
+	// Random pairs are different people: they show u.
+	var random []Pattern
+	for i := 0; i < 200_000; i++ {
+		random = append(random, Pattern{ID: draw("id", false), Name: draw("name", false), BirthDate: draw("birth_date", false), Sex: draw("sex", false)})
+	}
+	start, err := EstimateU(random, DefaultWeights())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := start.Levels["name"][LevelClose].U; math.Abs(got-0.01) > 0.002 {
+		t.Errorf("u(name close) = %.4f, want ~0.01", got)
+	}
+	if got := start.Levels["sex"][LevelDisagree].U; math.Abs(got-0.5) > 0.01 {
+		t.Errorf("u(sex disagree) = %.3f, want ~0.5", got)
+	}
+	if got := start.Levels["birth_date"][LevelOneOff].U; math.Abs(got-2.5e-3)/2.5e-3 > 0.3 {
+		t.Errorf("u(birth_date one_off) = %.5f, want ~0.0025", got)
+	}
+	if got := start.Levels["id"][LevelEqual].U; got != truth.Levels["id"][LevelEqual].U {
+		t.Errorf("u(id equal) is a per-record rate and must be kept, got %g", got)
+	}
+	w, rep, err := Train(ps, start, 200)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,6 +265,9 @@ func TestEMRecoversKnownParameters(t *testing.T) {
 	}
 	if got := w.Levels["name"][LevelEqual].M; math.Abs(got-0.85) > 0.05 {
 		t.Errorf("m(name equal) = %.3f, want ~0.85", got)
+	}
+	if got := w.Levels["birth_date"][LevelEqual].M; math.Abs(got-0.90) > 0.03 {
+		t.Errorf("m(birth_date equal) = %.3f, want ~0.90", got)
 	}
 	if w.Version == truth.Version {
 		t.Error("trained weights kept the start version")

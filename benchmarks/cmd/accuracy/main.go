@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -36,6 +37,7 @@ func run(ctx context.Context) error {
 	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic seed (1 tunes, 20261122 reports)")
 	sweep := flag.Bool("sweep", true, "also identify at other probable thresholds")
 	train := flag.Bool("train-febrl3", false, "first estimate weights with EM on FEBRL3 (another dataset), then measure with them")
+	weightsOut := flag.String("weights-out", "", "with -train-febrl3, also write the trained weights to this file")
 	explain := flag.Bool("explain", false, "print the comparison patterns of queries that did not link")
 	root := flag.String("root", ".", "module root (external datasets are read from ROOT/../shared/external)")
 	flag.Parse()
@@ -54,6 +56,15 @@ func run(ctx context.Context) error {
 		}
 		weights = w
 		fmt.Printf("weights %s trained with EM on FEBRL3\n\n", w.Version)
+		if *weightsOut != "" {
+			b, err := json.MarshalIndent(w, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(*weightsOut, append(b, '\n'), 0o644); err != nil {
+				return err
+			}
+		}
 	}
 	svc, closeFn, err := benchmarks.OpenWeights(ctx, dir, os.Getenv("DATABASE_URL"), weights, def)
 	if err != nil {
