@@ -50,7 +50,9 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 	var patterns []match.Pattern
 	seen := map[[2]string]bool{}
 	afterSys, afterLocal := "", ""
-	for len(patterns) < opt.MaxPairs {
+	// Every record is scanned for the random sample; candidates are
+	// queried until MaxPairs candidate pairs are in.
+	for {
 		page, err := scan.ScanSourceRecords(ctx, afterSys, afterLocal, 500)
 		if err != nil {
 			return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: %w", err)
@@ -70,6 +72,9 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 				sampleCustomer = append(sampleCustomer, r.CustomerID)
 			} else if j := rnd.IntN(seenRecords); j < trainSample {
 				sample[j], sampleCustomer[j] = rec, r.CustomerID
+			}
+			if len(patterns) >= opt.MaxPairs {
+				continue
 			}
 			cands, err := s.store.Candidates(ctx, s.blockingKeys(rec), s.limit)
 			if err != nil {
