@@ -242,20 +242,35 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 // customer, best first (nil when there are no candidates).
 func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []SourceRecord) (*Decision, error) {
 	var best *Decision
-	freq := map[string]match.TermFreq{}
+	if len(cands) == 0 {
+		return nil, nil
+	}
+	// The query's own name: its frequency is what an equal name weighs,
+	// and the lookup brings the index size (the prior) along. Other names
+	// are looked up only where term frequency applies (an equal or variant
+	// name under another key): one round trip per query, not one per
+	// candidate name.
+	n, total, err := s.nameFrequency(ctx, r, rec.Name.Key)
+	if err != nil {
+		return nil, err
+	}
+	freq := map[string]match.TermFreq{rec.Name.Key: {N: n, Total: total}}
 	for _, c := range cands {
 		crec, err := match.Normalize(c.Raw, match.Options{IDTable: c.IDTable})
 		if err != nil {
 			continue // stored under older rules and no longer valid: not evidence
 		}
-		f, ok := freq[crec.Name.Key]
-		if !ok {
-			n, total, err := s.nameFrequency(ctx, r, crec.Name.Key)
-			if err != nil {
-				return nil, err
+		f := match.TermFreq{Total: total}
+		if match.NameTermFreqApplies(rec, crec) {
+			var ok bool
+			if f, ok = freq[crec.Name.Key]; !ok {
+				n, total, err := s.nameFrequency(ctx, r, crec.Name.Key)
+				if err != nil {
+					return nil, err
+				}
+				f = match.TermFreq{N: n, Total: total}
+				freq[crec.Name.Key] = f
 			}
-			f = match.TermFreq{N: n, Total: total}
-			freq[crec.Name.Key] = f
 		}
 		e := s.scorer.Compare(rec, crec, f)
 		d := Decision{CustomerID: c.CustomerID, Grade: e.Grade, Score: e.Score, Explanation: e}

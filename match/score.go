@@ -123,6 +123,14 @@ func (s *Scorer) Compare(a, b Record, tf TermFreq) Explanation {
 	return e
 }
 
+// NameTermFreqApplies reports whether a's and b's names compare at a
+// level the name's term frequency weighs (equal or variant): only then
+// does TermFreq.N matter to Compare (TermFreq.Total always does).
+func NameTermFreqApplies(a, b Record) bool {
+	l := compareName(a.Name, b.Name)
+	return l == LevelEqual || l == LevelVariant
+}
+
 // nameWeight adjusts name agreement for how common the name is: the u of
 // equality is the name's frequency in the index, smoothed towards the
 // prior and floored; another level's u (variant) keeps its ratio to the
