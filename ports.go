@@ -158,6 +158,14 @@ type RecordScanner interface {
 	ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]SourceRecord, error)
 }
 
+// StatisticsRefresher keeps the database's planner statistics fresh
+// (stores that have a planner).
+type StatisticsRefresher interface {
+	// RefreshStatistics analyzes the tables whose statistics are stale
+	// and returns their names.
+	RefreshStatistics(ctx context.Context) ([]string, error)
+}
+
 // WebhookStore keeps webhooks and their delivery state.
 type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w Webhook) error

@@ -494,5 +494,24 @@ func (s *Service) LoadDistinct(ctx context.Context, p Principal, system string, 
 		all = append(all, k...)
 	}
 	s.invalidate(ctx, all)
+	// A bulk load can outgrow the planner's statistics faster than
+	// autovacuum (if it runs at all) notices.
+	if _, err := s.RefreshStatistics(ctx, p); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
 	return nil
+}
+
+// RefreshStatistics analyzes the store's tables whose planner statistics
+// are stale (admin; a no-op on stores without a planner). serve runs it
+// every minute, import and LoadDistinct after loading.
+func (s *Service) RefreshStatistics(ctx context.Context, p Principal) ([]string, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return nil, err
+	}
+	r, ok := s.store.(StatisticsRefresher)
+	if !ok {
+		return nil, nil
+	}
+	return r.RefreshStatistics(ctx)
 }

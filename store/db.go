@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -56,6 +57,8 @@ var (
 	_ fiveid.Store         = (*DB)(nil)
 	_ fiveid.GrantStore    = (*DB)(nil)
 	_ fiveid.RecordScanner = (*DB)(nil)
+
+	_ fiveid.StatisticsRefresher = (*DB)(nil)
 )
 
 // OpenPostgres connects to PostgreSQL (a pgx URL; runtime parameters such as
@@ -177,4 +180,51 @@ func fromMicros(n int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMicro(n).UTC()
+}
+
+// RefreshStatistics brings the query planner's statistics up to date where
+// they are stale, so that candidate lookups keep their index plans after a
+// bulk load even on a server whose autovacuum is off. PostgreSQL: every
+// table of the schema never analyzed, or whose rows changed since its last
+// analyze by more than autovacuum's default threshold (50 rows + 10%), is
+// analyzed; it returns their names. (The change counts reach the
+// statistics views a moment after a commit, so a refresh right after a
+// load may leave the last rows for the next one.) Embedded: PRAGMA optimize, which analyzes what
+// SQLite judges stale.
+func (db *DB) RefreshStatistics(ctx context.Context) ([]string, error) {
+	if db.d != postgres {
+		_, err := db.write.ExecContext(ctx, "PRAGMA optimize")
+		return nil, mapErr("refresh statistics", err)
+	}
+	rows, err := db.read.QueryContext(ctx, `SELECT relname FROM pg_stat_user_tables
+		WHERE schemaname = current_schema()
+		  AND (n_mod_since_analyze > 50 + 0.1 * GREATEST(n_live_tup, 0)
+		       OR COALESCE(last_analyze, last_autoanalyze) IS NULL)`)
+	if err != nil {
+		return nil, mapErr("refresh statistics", err)
+	}
+	var stale []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return nil, mapErr("refresh statistics", err)
+		}
+		stale = append(stale, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("refresh statistics", err)
+	}
+	rows.Close()
+	for _, t := range stale {
+		if _, err := db.write.ExecContext(ctx, "ANALYZE "+pgIdent(t)); err != nil {
+			return stale, mapErr("refresh statistics", err)
+		}
+	}
+	return stale, nil
+}
+
+// pgIdent quotes a PostgreSQL identifier.
+func pgIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
 }

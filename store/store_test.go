@@ -1,7 +1,9 @@
 package store_test
 
 import (
+	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -76,5 +78,44 @@ func TestEmbeddedDurableAcrossReopen(t *testing.T) {
 	defer db.Close()
 	if _, err := db.System(t.Context(), "a"); err != nil {
 		t.Fatalf("after reopen: %v", err)
+	}
+}
+
+// PostgreSQL: a bulk load leaves the candidate tables analyzed even where
+// autovacuum is off (as on this project's CI server).
+func TestPostgresBulkLoadIsAnalyzed(t *testing.T) {
+	t.Parallel()
+	db, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	if err := db.Update(ctx, nil, func(tx fiveid.Tx) error {
+		return tx.CreateSystem(ctx, fiveid.System{Code: "hosp", Name: "H", Kind: fiveid.KindMedical, CreatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var cs []fiveid.Customer
+	var rs []fiveid.SourceRecord
+	var ks [][]string
+	for i := range 500 {
+		id := fmt.Sprintf("C%04d", i)
+		cs = append(cs, fiveid.Customer{ID: id, Status: fiveid.StatusActive, Name: "x", Version: 1, CreatedAt: now, UpdatedAt: now})
+		rs = append(rs, fiveid.SourceRecord{System: "hosp", LocalID: id, CustomerID: id, NameKey: "x", Version: 1, CreatedAt: now, UpdatedAt: now})
+		ks = append(ks, []string{"k-" + id})
+	}
+	if err := db.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.InsertBulk(ctx, cs, rs, ks) }); err != nil {
+		t.Fatal(err)
+	}
+	analyzed, err := db.RefreshStatistics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"blocking_keys", "source_records", "customers"} {
+		if !slices.Contains(analyzed, want) {
+			t.Errorf("analyzed %v, want %s among them", analyzed, want)
+		}
 	}
 }

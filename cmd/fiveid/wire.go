@@ -174,8 +174,29 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		defer close(hooksDone)
 		a.svc.RunWebhooks(hooksCtx, api.NewPoster(nil), fiveid.WebhookOptions{})
 	}()
-	// Stop delivering before the store closes (defers run last-in, first-out).
-	defer func() { stopHooks(); <-hooksDone }()
+	// Keep the planner's statistics fresh: registrations can outgrow them
+	// on a server whose autovacuum is off.
+	statsDone := make(chan struct{})
+	go func() {
+		defer close(statsDone)
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-hooksCtx.Done():
+				return
+			case <-t.C:
+			}
+			if analyzed, err := a.svc.RefreshStatistics(hooksCtx, operator); err != nil && hooksCtx.Err() == nil {
+				log.Warn("refresh statistics", slog.String("error", err.Error()))
+			} else if len(analyzed) > 0 {
+				log.Info("statistics refreshed", slog.Any("tables", analyzed))
+			}
+		}
+	}()
+	// Stop background work before the store closes (defers run last-in,
+	// first-out).
+	defer func() { stopHooks(); <-hooksDone; <-statsDone }()
 	select {
 	case err := <-errc:
 		return err

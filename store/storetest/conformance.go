@@ -19,6 +19,7 @@ type Store interface {
 	fiveid.Store
 	fiveid.GrantStore
 	fiveid.RecordScanner
+	fiveid.StatisticsRefresher
 }
 
 var t0 = time.Date(2026, 11, 22, 8, 0, 0, 123456000, time.UTC)
@@ -243,6 +244,15 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.InsertBulk(ctx, cs[:1], rs[:1], ks[:1]) }); !errors.Is(err, fiveid.ErrConflict) {
 			t.Errorf("bulk insert of an existing record: %v", err)
+		}
+		// After a bulk load the planner's statistics are refreshed.
+		for range 2 {
+			if _, err := st.RefreshStatistics(ctx); err != nil {
+				t.Fatalf("refresh statistics: %v", err)
+			}
+		}
+		if c, _ := st.Candidates(ctx, []string{"bk-B0899"}, 10); len(c) != 1 {
+			t.Errorf("blocking keys after refresh: %d", len(c))
 		}
 	})
 
