@@ -1,10 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"fiveid/match"
 )
 
 func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
@@ -62,5 +65,49 @@ func TestStewardshipCLI(t *testing.T) {
 	}
 	if out := runCLI(t, vars, "scan"); !strings.Contains(out, "scanned 2 records") {
 		t.Fatalf("scan: %s", out)
+	}
+}
+
+// fiveid train writes a versioned weights file that the service then loads.
+func TestTrainWritesWeightsTheServiceLoads(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	vars := map[string]string{"FIVEID_DATA_DIR": filepath.Join(dir, "data")}
+	runCLI(t, vars, "systems", "create", "--code", "h", "--name", "H")
+	var b strings.Builder
+	b.WriteString("system,local_id,name,sex,birth_date,id_type,id_number\n")
+	names := []string{"张伟", "李娜", "王芳", "刘洋", "陈静", "杨帆", "赵磊", "黄敏"}
+	for i := range 200 {
+		// Two records per person, the second with a typo in the name's
+		// last character for some: candidate pairs of both kinds.
+		name := names[i%len(names)] + string(rune('一'+i%97))
+		dob := fmt.Sprintf("19%02d-%02d-%02d", 40+i%50, 1+i%12, 1+i%28)
+		fmt.Fprintf(&b, "h,%d,%s,%d,%s,,\n", 2*i, name, 1+i%2, dob)
+		if i%3 == 0 {
+			name = names[i%len(names)] + string(rune('一'+(i+1)%97))
+		}
+		fmt.Fprintf(&b, "h,%d,%s,%d,%s,,\n", 2*i+1, name, 1+i%2, dob)
+	}
+	file := filepath.Join(dir, "in.csv")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, vars, "import", file)
+	weights := filepath.Join(dir, "weights.json")
+	out := runCLI(t, vars, "train", "--out", weights, "--random-pairs", "20000")
+	if !strings.Contains(out, "trained weights fs-em-") || !strings.Contains(out, "RandomPairs:20000") {
+		t.Fatalf("train: %s", out)
+	}
+	raw, err := os.ReadFile(weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := match.ParseWeights(raw); err != nil {
+		t.Fatalf("the written weights do not parse: %v", err)
+	}
+	vars["FIVEID_WEIGHTS"] = weights
+	out = runCLI(t, vars, "train", "--out", filepath.Join(dir, "again.json"), "--random-pairs", "20000")
+	if !strings.Contains(out, "trained weights fs-em-") {
+		t.Fatalf("train starting from the trained weights: %s", out)
 	}
 }

@@ -12,14 +12,16 @@ import (
 	"fiveid/match"
 )
 
-// trainCmd estimates weights from the index with EM and writes a weights
-// file the service loads with FIVEID_WEIGHTS.
+// trainCmd estimates weights from the index (u from random pairs, m with
+// EM over candidate pairs) and writes a weights file the service loads
+// with FIVEID_WEIGHTS.
 func trainCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	fs.SetOutput(stdout)
 	out := fs.String("out", "weights.json", "where to write the weights file")
 	pairs := fs.Int("pairs", 200_000, "candidate pairs to learn from")
 	iter := fs.Int("iterations", 100, "EM iterations")
+	random := fs.Int("random-pairs", 1_000_000, "random pairs of different customers to estimate u from")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,7 +36,7 @@ func trainCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 				return err
 			}
 		}
-		w, rep, err := a.svc.Train(ctx, operator, start, fiveid.TrainOptions{MaxPairs: *pairs, MaxIter: *iter})
+		w, rep, err := a.svc.Train(ctx, operator, start, fiveid.TrainOptions{MaxPairs: *pairs, MaxIter: *iter, RandomPairs: *random})
 		if err != nil {
 			return err
 		}
