@@ -201,6 +201,14 @@ func normalizeNameDepth(raw string, depth int) (Name, []Finding) {
 // mapped, punctuation as spaces, tokens sorted (SMITH JOHN = John Smith =
 // SMITH,JOHN).
 func latinKey(s string) string {
+	toks := latinTokens(s)
+	sort.Strings(toks)
+	return strings.Join(toks, " ")
+}
+
+// latinTokens are a Latin name's tokens in written order: upper case,
+// accents stripped, punctuation as separators.
+func latinTokens(s string) []string {
 	s = latinFold.Replace(s)
 	var b strings.Builder
 	for _, r := range norm.NFD.String(s) {
@@ -212,9 +220,7 @@ func latinKey(s string) string {
 			b.WriteRune(unicode.ToUpper(r))
 		}
 	}
-	toks := strings.Fields(b.String())
-	sort.Strings(toks)
-	return strings.Join(toks, " ")
+	return strings.Fields(b.String())
 }
 
 // toneless maps tone-marked vowels to plain letters and ü to v, as

@@ -3,7 +3,7 @@ package match
 import (
 	"errors"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -285,7 +285,7 @@ func compareName(a, b Name) string {
 		if bHan {
 			han, lat = b, a
 		}
-		if latinMatchesPinyin(han, lat.Key) {
+		if latinMatchesPinyin(han, lat) {
 			return LevelPinyinEqual
 		}
 		return LevelDifferent
@@ -424,32 +424,85 @@ func runeEditOne(a, b string) bool {
 	return true
 }
 
-// yuFold spells ü one way: GB/T 28039-2011 writes 吕 as LYU in passports,
-// older systems LV or LU (cn-identity.md §2.4).
-var yuFold = strings.NewReplacer("LYU", "LU", "NYU", "NU", "LV", "LU", "NV", "NU")
+// latinPinyinKeys are the pinyin blocking keys a Latin name may share with
+// a Han name (ZHANG WEI, Wei Zhang, Zhang Xiao-Ming against 张伟, 张晓明):
+// the tokens joined in written order and with the last token (a surname
+// written last) moved to the front, lower case as Han pinyin keys are;
+// LYU/NYU (GB/T 28039 for 吕/女) also as go-pinyin's lv/nv. Names of two
+// to four tokens only.
+func latinPinyinKeys(n Name) []string {
+	if n.Script != ScriptLatin {
+		return nil
+	}
+	toks := latinTokens(n.Display)
+	if len(toks) < 2 || len(toks) > 4 {
+		return nil
+	}
+	last := len(toks) - 1
+	orders := []string{strings.Join(toks, ""), toks[last] + strings.Join(toks[:last], "")}
+	var out []string
+	for _, k := range orders {
+		k = strings.ToLower(k)
+		for _, v := range []string{k, yuToV.Replace(k)} {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
 
-func latinMatchesPinyin(han Name, latinKey string) bool {
-	if len(han.Pinyin) < 2 {
+// yuToV writes ü as go-pinyin does (lv, nv).
+var yuToV = strings.NewReplacer("lyu", "lv", "nyu", "nv")
+
+// latinMatchesPinyin reports whether a Latin name spells the Han name's
+// pinyin: its letters, in written order or with the last token (a surname
+// written last) moved to the front, split into the Han characters'
+// readings in order (any heteronym; ü as v, yu or u), so that ZHANG WEI,
+// Wei Zhang, Zhang Xiao-Ming and LYU FANG all read as 张伟, 张晓明, 吕芳.
+func latinMatchesPinyin(han Name, latin Name) bool {
+	if len(han.Pinyin) < 2 || len(han.Pinyin) > 20 {
 		return false
 	}
-	first := make([]string, len(han.Pinyin))
-	for i, p := range han.Pinyin {
-		first[i] = yuFold.Replace(strings.ToUpper(p[0]))
+	toks := latinTokens(latin.Display)
+	if len(toks) == 0 {
+		return false
 	}
-	toks := strings.Fields(latinKey)
-	for i, t := range toks {
-		toks[i] = yuFold.Replace(t)
-	}
-	sort.Strings(toks)
-	latinKey = strings.Join(toks, " ")
-	for split := 1; split <= 2 && split < len(first); split++ {
-		toks := []string{strings.Join(first[:split], ""), strings.Join(first[split:], "")}
-		sort.Strings(toks)
-		if strings.Join(toks, " ") == latinKey {
+	last := len(toks) - 1
+	for _, s := range []string{strings.Join(toks, ""), toks[last] + strings.Join(toks[:last], "")} {
+		if spells(strings.ToLower(s), han.Pinyin) {
 			return true
 		}
 	}
-	return strings.Join(first, "") == strings.ReplaceAll(latinKey, " ", "")
+	return false
+}
+
+// spells reports whether s is the concatenation of one reading per
+// character, in order (a set of reachable offsets per character: linear,
+// whatever the heteronyms).
+func spells(s string, readings [][]string) bool {
+	cur := map[int]bool{0: true}
+	for _, rs := range readings {
+		next := map[int]bool{}
+		for j := range cur {
+			for _, r := range rs {
+				forms := []string{r}
+				if strings.Contains(r, "v") { // ü: lv, lyu, lu
+					forms = append(forms, strings.ReplaceAll(r, "v", "yu"), strings.ReplaceAll(r, "v", "u"))
+				}
+				for _, f := range forms {
+					if f != "" && strings.HasPrefix(s[j:], f) {
+						next[j+len(f)] = true
+					}
+				}
+			}
+		}
+		if len(next) == 0 {
+			return false
+		}
+		cur = next
+	}
+	return cur[len(s)]
 }
 
 // jaroWinkler similarity of two strings, in [0, 1].
@@ -604,11 +657,15 @@ func BlockingKeys(r Record) []string {
 	if name.Script == ScriptLatin {
 		nk = name.Key
 	}
+	pys := latinPinyinKeys(name)
+	if name.PinyinKey != "" {
+		pys = append(pys, name.PinyinKey)
+	}
 	for _, d := range dates {
 		ds := d.String()
 		add("nd:" + nk + "|" + ds)
-		if name.PinyinKey != "" {
-			add("py:" + name.PinyinKey + "|" + ds)
+		for _, py := range pys {
+			add("py:" + py + "|" + ds)
 		}
 		if d.Precision == PrecisionDay {
 			// A typo in the day or the year keeps one of these.

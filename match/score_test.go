@@ -276,3 +276,28 @@ func TestEMRecoversKnownParameters(t *testing.T) {
 		t.Errorf("trained weights do not load: %v", err)
 	}
 }
+
+// A name written in pinyin (passports, systems without Han input) meets
+// its Han form in blocking, whatever the token order.
+func TestBlockingAcrossScripts(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ han, latin string }{
+		{"张伟", "ZHANG WEI"}, {"张伟", "Wei Zhang"}, {"张伟", "ZHANG, WEI"},
+		{"吕芳", "LYU FANG"}, {"吕芳", "Fang Lyu"}, {"张晓明", "Xiao-Ming Zhang"}, {"欧阳娜娜", "OUYANG NANA"},
+	} {
+		h, l := rec(t, c.han, "", "1980-01-02", "", ""), rec(t, c.latin, "", "1980-01-02", "", "")
+		if !shares(BlockingKeys(h), BlockingKeys(l)) {
+			t.Errorf("%s and %s share no blocking key: %v / %v", c.han, c.latin, BlockingKeys(h), BlockingKeys(l))
+		}
+		if got := compareName(h.Name, l.Name); got != LevelPinyinEqual {
+			t.Errorf("%s vs %s: %s", c.han, c.latin, got)
+		}
+	}
+	// Another date, or another name, does not block together.
+	if shares(BlockingKeys(rec(t, "张伟", "", "1980-01-02", "", "")), BlockingKeys(rec(t, "ZHANG WEI", "", "1991-05-06", "", ""))) {
+		t.Error("different dates share a key")
+	}
+	if shares(BlockingKeys(rec(t, "张伟", "", "1980-01-02", "", "")), BlockingKeys(rec(t, "LI NA", "", "1980-01-02", "", ""))) {
+		t.Error("different names share a key")
+	}
+}
