@@ -54,6 +54,11 @@ type Tx interface {
 	// PutSourceRecord inserts or replaces the record (system, local_id) and
 	// replaces its blocking keys with keys; it keeps name statistics exact.
 	PutSourceRecord(ctx context.Context, r SourceRecord, keys []string) error
+	// ReplaceBlockingKeys replaces the blocking keys of the record
+	// (system, localID) if it is still at version; it reports whether it
+	// did (false: gone or changed since it was read). The record's row is
+	// locked for the rest of the transaction.
+	ReplaceBlockingKeys(ctx context.Context, system, localID string, version int64, keys []string) (bool, error)
 	// InsertReviewTask returns ErrConflict when an open task for the same
 	// (customer, candidate) pair, in either order, exists.
 	InsertReviewTask(ctx context.Context, t ReviewTask) error

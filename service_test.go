@@ -27,6 +27,22 @@ var admin = fiveid.Principal{KeyID: "test", Role: fiveid.RoleAdmin}
 func services(t *testing.T) map[string]*fiveid.Service {
 	t.Helper()
 	out := map[string]*fiveid.Service{}
+	for name, s := range servicesAndStores(t) {
+		out[name] = s.svc
+	}
+	return out
+}
+
+type serviceAndStore struct {
+	svc *fiveid.Service
+	st  *store.DB
+}
+
+// servicesAndStores is services with each one's store, for tests that
+// must reach under the service.
+func servicesAndStores(t *testing.T) map[string]serviceAndStore {
+	t.Helper()
+	out := map[string]serviceAndStore{}
 	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +57,7 @@ func services(t *testing.T) map[string]*fiveid.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	out["embedded"] = svc
+	out["embedded"] = serviceAndStore{svc, emb}
 	if url := storetest.PostgresURL(t); url != "" {
 		pg, err := store.OpenPostgres(t.Context(), url)
 		if err != nil {
@@ -58,7 +74,7 @@ func services(t *testing.T) map[string]*fiveid.Service {
 			t.Fatal(err)
 		}
 		t.Cleanup(svc.Close)
-		out["postgres"] = svc
+		out["postgres"] = serviceAndStore{svc, pg}
 	}
 	return out
 }

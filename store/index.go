@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -380,6 +381,33 @@ func (c txConn) PutSecret(ctx context.Context, name string, value []byte) error 
 
 // InsertBulk implements fiveid.Tx with multi-row INSERTs (a few hundred
 // rows per statement).
+func (c txConn) ReplaceBlockingKeys(ctx context.Context, system, localID string, version int64, keys []string) (bool, error) {
+	const op = "replace blocking keys"
+	q := "SELECT version FROM source_records WHERE system = ? AND local_id = ?"
+	if c.d == postgres {
+		q += " FOR UPDATE" // the embedded store has a single writer
+	}
+	var v int64
+	switch err := c.row(ctx, q, system, localID).Scan(&v); {
+	case err == sql.ErrNoRows:
+		return false, nil
+	case err != nil:
+		return false, mapErr(op, err)
+	case v != version:
+		return false, nil
+	}
+	if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE system = ? AND local_id = ?", system, localID); err != nil {
+		return false, err
+	}
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(keys), 3, func(i int) []any {
+		return []any{keys[i], system, localID}
+	}); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, records []fiveid.SourceRecord, keys [][]string) error {
 	const op = "insert bulk"
 	if len(keys) != len(records) {

@@ -40,6 +40,7 @@ Usage:
   fiveid audit verify                   check the grant log's hash chain
   fiveid train [--out weights.json]     estimate match weights from the index (EM)
   fiveid scan                           find likely duplicate customers, open review tasks
+  fiveid reindex                        rewrite every record's blocking keys with the current rules (after an upgrade)
   fiveid merge --from ID --into ID [--preview]
   fiveid unmerge MERGE_ID
   fiveid link --system CODE --local-id ID --customer ID
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return trainCmd(ctx, cfg, args[1:], stdout)
 	case "scan":
 		return scanCmd(ctx, cfg, stdout)
+	case "reindex":
+		return reindexCmd(ctx, cfg, stdout)
 	case "merge":
 		return mergeCmd(ctx, cfg, args[1:], stdout)
 	case "unmerge":

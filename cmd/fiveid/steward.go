@@ -19,6 +19,23 @@ func scanCmd(ctx context.Context, cfg config, stdout io.Writer) error {
 	})
 }
 
+// reindexCmd rewrites every record's blocking keys with the current rules
+// (after an upgrade that changes them), beside live traffic.
+func reindexCmd(ctx context.Context, cfg config, stdout io.Writer) error {
+	return withApp(ctx, cfg, func(a *app) error {
+		res, err := a.svc.Reindex(ctx, operator, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "reindexed %d of %d records (%d registered again meanwhile, %d no longer valid and left as they were)\n",
+			res.Updated, res.Records, res.Changed, res.Invalid)
+		if _, err := a.svc.RefreshStatistics(ctx, operator); err != nil {
+			return err
+		}
+		return nil
+	})
+}
+
 // mergeCmd previews or commits a merge.
 func mergeCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("merge", flag.ContinueOnError)

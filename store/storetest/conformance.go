@@ -256,6 +256,47 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("replace blocking keys", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		cs := []fiveid.Customer{{ID: "R1", Status: fiveid.StatusActive, Name: "x", Version: 1, CreatedAt: t0, UpdatedAt: t0}}
+		rs := []fiveid.SourceRecord{record("hosp", "r1", "R1", "name-r")}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.InsertBulk(ctx, cs, rs, [][]string{{"old-a", "old-b"}}) })
+		replace := func(version int64, keys []string) bool {
+			var ok bool
+			update(t, st, nil, func(tx fiveid.Tx) error {
+				var err error
+				ok, err = tx.ReplaceBlockingKeys(ctx, "hosp", "r1", version, keys)
+				return err
+			})
+			return ok
+		}
+		if replace(rs[0].Version+1, []string{"new"}) {
+			t.Error("replaced at another version")
+		}
+		if c, _ := st.Candidates(ctx, []string{"old-a"}, 10); len(c) != 1 {
+			t.Errorf("a refused replace changed the keys: %d", len(c))
+		}
+		if !replace(rs[0].Version, []string{"new", "new", "other"}) {
+			t.Fatal("not replaced at the record's version")
+		}
+		if c, _ := st.Candidates(ctx, []string{"old-a", "old-b"}, 10); len(c) != 0 {
+			t.Errorf("old keys still find the record: %d", len(c))
+		}
+		if c, _ := st.Candidates(ctx, []string{"new", "other"}, 10); len(c) != 1 {
+			t.Errorf("new keys: %d candidates", len(c))
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			ok, err := tx.ReplaceBlockingKeys(ctx, "hosp", "nobody", 1, []string{"k"})
+			if ok {
+				t.Error("replaced the keys of a record that does not exist")
+			}
+			return err
+		})
+	})
+
 	t.Run("update rolls back on error", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)

@@ -1,0 +1,90 @@
+package fiveid
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"fiveid/match"
+)
+
+// ReindexResult counts what a reindex did.
+type ReindexResult struct {
+	Records int // records scanned
+	Updated int // records whose blocking keys were rewritten
+	Changed int // skipped: registered again while the reindex ran (their keys are new already)
+	Invalid int // skipped: no longer normalize under the current rules (kept as they are)
+}
+
+// reindexPage is how many records one reindex transaction rewrites.
+const reindexPage = 200
+
+// Reindex recomputes every record's blocking keys with the current rules
+// and rewrites them (admin): after an upgrade that adds or changes keys
+// (fiveid reindex). Raw values, links and name statistics are untouched.
+// It runs beside live traffic: a record registered again meanwhile is
+// left alone (its keys are current), and every new key is invalidated in
+// the cache, since identify answers cached before may have missed the
+// record it now finds.
+func (s *Service) Reindex(ctx context.Context, p Principal, progress func(ReindexResult)) (ReindexResult, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return ReindexResult{}, err
+	}
+	scan, ok := s.store.(RecordScanner)
+	if !ok {
+		return ReindexResult{}, errors.New("reindex: the store cannot scan records")
+	}
+	var res ReindexResult
+	afterSys, afterLocal := "", ""
+	for {
+		page, err := scan.ScanSourceRecords(ctx, afterSys, afterLocal, reindexPage)
+		if err != nil {
+			return res, fmt.Errorf("reindex: %w", err)
+		}
+		if len(page) == 0 {
+			return res, nil
+		}
+		afterSys, afterLocal = page[len(page)-1].System, page[len(page)-1].LocalID
+		keys := make([][]string, len(page))
+		valid := make([]bool, len(page))
+		var all []string
+		for i, r := range page {
+			res.Records++
+			rec, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
+			if err != nil {
+				res.Invalid++
+				continue
+			}
+			keys[i], valid[i] = s.blockingKeys(rec), true
+			all = append(all, keys[i]...)
+		}
+		var updated, changed int
+		err = s.store.Update(ctx, nil, func(tx Tx) error {
+			updated, changed = 0, 0
+			for i, r := range page {
+				if !valid[i] {
+					continue
+				}
+				ok, err := tx.ReplaceBlockingKeys(ctx, r.System, r.LocalID, r.Version, keys[i])
+				if err != nil {
+					return err
+				}
+				if ok {
+					updated++
+				} else {
+					changed++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return res, fmt.Errorf("reindex: %w", err)
+		}
+		res.Updated += updated
+		res.Changed += changed
+		s.invalidate(ctx, all)
+		if progress != nil {
+			progress(res)
+		}
+	}
+}
