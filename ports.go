@@ -26,6 +26,9 @@ type Reader interface {
 	// NameFrequency returns how many source records have this name key and
 	// how many source records there are in all.
 	NameFrequency(ctx context.Context, nameKey string) (n, total int64, err error)
+	// Setting returns a named integer the service keeps in the store
+	// (ok false when it was never set).
+	Setting(ctx context.Context, name string) (v int64, ok bool, err error)
 	ReviewTask(ctx context.Context, id string) (ReviewTask, error)
 	// Merge returns a merge by ID.
 	Merge(ctx context.Context, id string) (Merge, error)
@@ -54,6 +57,8 @@ type Tx interface {
 	// PutSourceRecord inserts or replaces the record (system, local_id) and
 	// replaces its blocking keys with keys; it keeps name statistics exact.
 	PutSourceRecord(ctx context.Context, r SourceRecord, keys []string) error
+	// PutSetting sets a named integer (see Reader.Setting).
+	PutSetting(ctx context.Context, name string, v int64) error
 	// ReplaceBlockingKeys replaces the blocking keys of the record
 	// (system, localID) if it is still at version; it reports whether it
 	// did (false: gone or changed since it was read). The record's row is

@@ -42,6 +42,12 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 			return res, fmt.Errorf("reindex: %w", err)
 		}
 		if len(page) == 0 {
+			// Every record now carries the current rules' keys.
+			if err := s.store.Update(ctx, nil, func(tx Tx) error {
+				return tx.PutSetting(ctx, settingBlockingRules, match.BlockingRules)
+			}); err != nil {
+				return res, fmt.Errorf("reindex: %w", err)
+			}
 			return res, nil
 		}
 		afterSys, afterLocal = page[len(page)-1].System, page[len(page)-1].LocalID
@@ -87,4 +93,39 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 			progress(res)
 		}
 	}
+}
+
+// settingBlockingRules names the store setting holding the version of the
+// blocking rules the index's keys were derived with.
+const settingBlockingRules = "blocking_rules"
+
+// markBlockingRules records, for an index that never had it, which
+// blocking rules built it: the current ones for an empty index; 1 (the
+// rules before versioning) for one with records.
+func (s *Service) markBlockingRules(ctx context.Context) error {
+	if _, ok, err := s.store.Setting(ctx, settingBlockingRules); err != nil || ok {
+		return err
+	}
+	_, total, err := s.store.NameFrequency(ctx, "")
+	if err != nil {
+		return err
+	}
+	v := int64(match.BlockingRules)
+	if total > 0 {
+		v = 1
+	}
+	return s.store.Update(ctx, nil, func(tx Tx) error {
+		if _, ok, err := tx.Setting(ctx, settingBlockingRules); err != nil || ok {
+			return err // set meanwhile by another instance
+		}
+		return tx.PutSetting(ctx, settingBlockingRules, v)
+	})
+}
+
+// BlockingRules returns the version of the blocking rules the index's
+// keys were derived with and the version this build derives: when the
+// index's is older, records may miss candidates until fiveid reindex runs.
+func (s *Service) BlockingRules(ctx context.Context) (index, current int64, err error) {
+	v, _, err := s.store.Setting(ctx, settingBlockingRules)
+	return v, match.BlockingRules, err
 }

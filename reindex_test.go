@@ -43,9 +43,22 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 			if _, err := svc.Reindex(ctx, p["a"], nil); !errors.Is(err, fiveid.ErrDenied) {
 				t.Errorf("a system reindexed: %v", err)
 			}
+			// An index built before the current rules says so until reindexed.
+			if idx, cur, err := svc.BlockingRules(ctx); err != nil || idx != cur {
+				t.Fatalf("a new index: rules %d, current %d (%v)", idx, cur, err)
+			}
+			if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.PutSetting(ctx, "blocking_rules", 1) }); err != nil {
+				t.Fatal(err)
+			}
+			if idx, cur, _ := svc.BlockingRules(ctx); idx >= cur {
+				t.Fatalf("old index: rules %d, current %d", idx, cur)
+			}
 			res, err := svc.Reindex(ctx, admin, nil)
 			if err != nil || res.Records != 1 || res.Updated != 1 {
 				t.Fatalf("reindex: %+v %v", res, err)
+			}
+			if idx, cur, _ := svc.BlockingRules(ctx); idx != cur {
+				t.Errorf("after reindex: rules %d, current %d", idx, cur)
 			}
 			// The pinyin spelling of a Han name, no ID: a possible match for
 			// review, never a link.

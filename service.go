@@ -113,9 +113,12 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	s.hmacKey = key
 	// The cache tag changes with the weights version: answers computed by
 	// other weights never hit.
-	s.cacheTag = "v1|" + s.scorer.Version()
+	s.cacheTag = fmt.Sprintf("v1|b%d|%s", match.BlockingRules, s.scorer.Version())
 	if err := s.ensureSigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("fiveid: signing key: %w", err)
+	}
+	if err := s.markBlockingRules(ctx); err != nil {
+		return nil, fmt.Errorf("fiveid: blocking rules: %w", err)
 	}
 	s.auditw = newAuditWriter(s.grants)
 	return s, nil

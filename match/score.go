@@ -612,6 +612,11 @@ func compareSex(a, b Sex) string {
 
 // ---- blocking ----
 
+// BlockingRules versions BlockingKeys: it goes up whenever the keys a
+// record gets change, and an index built under an older version needs
+// fiveid reindex. 2: pinyin keys for Latin-written names.
+const BlockingRules = 2
+
 // BlockingKeys are the candidate-retrieval keys of r, each prefixed with
 // its kind. Any single typo in an ID number leaves at least one ID key
 // intact; names block only together with a birth date; placeholder names,

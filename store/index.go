@@ -240,6 +240,22 @@ func (c conn) NameFrequency(ctx context.Context, nameKey string) (int64, int64, 
 	return n, total, mapErr("name frequency", err)
 }
 
+// Settings live in the counters table under a "setting:" prefix.
+func (c conn) Setting(ctx context.Context, name string) (int64, bool, error) {
+	var v int64
+	err := c.row(ctx, "SELECT n FROM counters WHERE name = ?", "setting:"+name).Scan(&v)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	return v, err == nil, mapErr("setting", err)
+}
+
+func (c txConn) PutSetting(ctx context.Context, name string, v int64) error {
+	_, err := c.exec(ctx, "put setting", `INSERT INTO counters (name, n) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET n = excluded.n`, "setting:"+name, v)
+	return err
+}
+
 // PutSourceRecord upserts the record, replaces its blocking keys and keeps
 // the name statistics exact.
 func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys []string) error {

@@ -160,6 +160,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 		WriteTimeout:      5 * time.Minute, // audit exports stream
 		IdleTimeout:       2 * time.Minute,
 	}
+	if index, current, err := a.svc.BlockingRules(ctx); err == nil && index < current {
+		fmt.Fprintf(stdout, "the index's blocking keys follow rules v%d, this build's are v%d: run `fiveid reindex` (it works beside live traffic) so that every record can be found\n", index, current)
+		log.Warn("blocking keys out of date: run fiveid reindex", slog.Int64("index_rules", index), slog.Int64("current_rules", current))
+	}
 	fmt.Fprintf(stdout, "fiveid listening on http://%s (store: %s)\n", ln.Addr(), a.backend)
 	log.Info("listening", slog.String("addr", ln.Addr().String()), slog.String("store", a.backend))
 	if ready != nil {

@@ -297,6 +297,24 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		})
 	})
 
+	t.Run("settings", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		if _, ok, err := st.Setting(ctx, "x"); ok || err != nil {
+			t.Fatalf("unset setting: %v %v", ok, err)
+		}
+		for _, v := range []int64{3, 7} {
+			update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSetting(ctx, "x", v) })
+			if got, ok, err := st.Setting(ctx, "x"); got != v || !ok || err != nil {
+				t.Errorf("setting = %d %v %v, want %d", got, ok, err, v)
+			}
+		}
+		if _, total, _ := st.NameFrequency(ctx, ""); total != 0 {
+			t.Errorf("a setting counted as a record: total %d", total)
+		}
+	})
+
 	t.Run("update rolls back on error", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)
