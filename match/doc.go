@@ -8,7 +8,9 @@
 // environment, log, or keep mutable package state; that keeps it
 // table-testable, fuzzable and benchmarkable. The only package-level data
 // are read-only code tables (GB 11643-1999, GB/T 2261.1, WS 364.3
-// CV02.01.101, NHSA psn_cert_type, GA/T 2000.156, OpenCC TSCharacters).
+// CV02.01.101, NHSA psn_cert_type, GA/T 2000.156, OpenCC TSCharacters, the
+// lunisolar calendar 1900-2100).
 package match
 
 //go:generate go run ./internal/gentschars tschars_gen.go
+//go:generate go run ./internal/genlunar lunar_gen.go

@@ -583,6 +583,12 @@ func compareDate(a, b Date) string {
 		if diffs == 1 && typo {
 			return LevelOneOff
 		}
+		if d := dayNumber(a) - dayNumber(b); d >= -3 && d <= 3 {
+			return LevelNear
+		}
+		if lunarRelated(a, b) {
+			return LevelLunar
+		}
 		return LevelDifferent
 	}
 	if datesAgree(a, b) {

@@ -30,6 +30,8 @@ const (
 	LevelSwapped      = "swapped"       // day and month swapped
 	LevelOneOff       = "one_off"       // one component off by a one-digit typo
 	LevelPartialEqual = "partial_equal" // agree at year or month precision
+	LevelNear         = "near"          // at most three days apart (a time-zone shift, a slip), no one-digit typo
+	LevelLunar        = "lunar"         // one date, read as a lunar date, is the other (a lunar birthday recorded as solar)
 	// sex
 	LevelAgree    = "agree"
 	LevelDisagree = "disagree"
@@ -41,7 +43,7 @@ var Fields = []string{"id", "name", "birth_date", "sex"}
 var fieldLevels = map[string][]string{
 	"id":         {LevelEqual, LevelTypo, LevelOtherNamespace, LevelDifferent, LevelDifferentWeak, LevelMissing},
 	"name":       {LevelEqual, LevelVariant, LevelWildcard, LevelPinyinEqual, LevelClose, LevelPartial, LevelDifferent, LevelPlaceholder, LevelMissing},
-	"birth_date": {LevelEqual, LevelSwapped, LevelOneOff, LevelPartialEqual, LevelDifferent, LevelMissing},
+	"birth_date": {LevelEqual, LevelSwapped, LevelOneOff, LevelNear, LevelLunar, LevelPartialEqual, LevelDifferent, LevelMissing},
 	"sex":        {LevelAgree, LevelDisagree, LevelMissing},
 }
 
@@ -105,11 +107,15 @@ func (w Weights) indexSize(total int64) float64 {
 //     towards 1e-4 (the most common full name, 张伟, is ~2e-4 of China's
 //     population) with the weight of 10,000 records; 1e-3 when unknown.
 //   - birth_date: u equal ≈ 1/(365×60) for day precision; day-month swaps
-//     ~1%, one-digit typos ~4% of dirty records.
+//     ~1%, one-digit typos ~4% of dirty records. Dates at most three days
+//     apart (a date stored as a UTC timestamp and read back a day early,
+//     a slip) and a lunar birthday recorded as a solar one (common for the
+//     elderly; cn-identity.md §5.3) are rarer, m 0.005 each; u is six days
+//     out of 365×60 for near, one date (as for equality) for lunar.
 //   - sex: u agree 0.5; recorded wrong ~2%.
 func DefaultWeights() Weights {
 	return Weights{
-		Version: "fs-default-2",
+		Version: "fs-default-3",
 		Levels: map[string]map[string]MU{
 			"id": {
 				LevelEqual:          {0.95, 1e-3}, // U is a per-record rate: see above
@@ -131,6 +137,8 @@ func DefaultWeights() Weights {
 				LevelEqual:        {0.90, 4.6e-5},
 				LevelSwapped:      {0.01, 4.6e-5},
 				LevelOneOff:       {0.04, 2.5e-3},
+				LevelNear:         {0.005, 2.7e-4},
+				LevelLunar:        {0.005, 4.6e-5},
 				LevelPartialEqual: {0.90, 1e-2},
 				LevelDifferent:    {0.05, 0.997},
 			},
@@ -198,11 +206,24 @@ func (w Weights) Validate() error {
 	return nil
 }
 
-// ParseWeights reads a weights file (JSON, as fiveid train writes it).
+// ParseWeights reads a weights file (JSON, as fiveid train writes it). A
+// level the file predates (added by a later release) takes its default m
+// and u; the file's version is kept.
 func ParseWeights(b []byte) (Weights, error) {
 	var w Weights
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Weights{}, fmt.Errorf("weights: %w", err)
+	}
+	def := DefaultWeights()
+	for f, levels := range w.Levels {
+		if _, known := fieldLevels[f]; !known {
+			continue // Validate names it
+		}
+		for l, mu := range def.Levels[f] {
+			if _, ok := levels[l]; !ok {
+				levels[l] = mu
+			}
+		}
 	}
 	return w, w.Validate()
 }
