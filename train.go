@@ -111,16 +111,30 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 	// Pairs of records the index already holds as one customer are known
 	// matches, not the different people u describes: they are skipped (in
 	// an index full of duplicates they would inflate u).
-	random := make([]match.Pattern, 0, opt.RandomPairs)
-	for tries := 0; len(random) < opt.RandomPairs && tries < 4*opt.RandomPairs; tries++ {
-		i, j := rnd.IntN(len(sample)), rnd.IntN(len(sample)-1)
-		if j >= i {
-			j++
+	n := len(sample)
+	var random []match.Pattern
+	if n*(n-1)/2 <= opt.RandomPairs {
+		// A small index: every pair once, rather than the same few pairs
+		// drawn over and over.
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				if sampleCustomer[i] != sampleCustomer[j] {
+					random = append(random, s.scorer.Pattern(sample[i], sample[j]))
+				}
+			}
 		}
-		if sampleCustomer[i] == sampleCustomer[j] {
-			continue
+	} else {
+		random = make([]match.Pattern, 0, opt.RandomPairs)
+		for tries := 0; len(random) < opt.RandomPairs && tries < 4*opt.RandomPairs; tries++ {
+			i, j := rnd.IntN(n), rnd.IntN(n-1)
+			if j >= i {
+				j++
+			}
+			if sampleCustomer[i] == sampleCustomer[j] {
+				continue
+			}
+			random = append(random, s.scorer.Pattern(sample[i], sample[j]))
 		}
-		random = append(random, s.scorer.Pattern(sample[i], sample[j]))
 	}
 	if len(random) == 0 {
 		return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: every record is one customer; no pairs of different people: %w", ErrInvalid)

@@ -105,6 +105,15 @@ func TestTrainWritesWeightsTheServiceLoads(t *testing.T) {
 	if _, err := match.ParseWeights(raw); err != nil {
 		t.Fatalf("the written weights do not parse: %v", err)
 	}
+	// A small index gives every pair of different customers once, not a
+	// million draws of the same pairs: 400 records, 200 customers.
+	out = runCLI(t, vars, "train", "--out", filepath.Join(dir, "all.json"), "--random-pairs", "1000000")
+	var n int
+	if i := strings.Index(out, "RandomPairs:"); i < 0 {
+		t.Fatalf("train: %s", out)
+	} else if _, err := fmt.Sscanf(out[i:], "RandomPairs:%d", &n); err != nil || n > 400*399/2 || n < 400*399/2-400 {
+		t.Errorf("train on every pair of different customers: %d random pairs of %d (%v)", n, 400*399/2, err)
+	}
 	vars["FIVEID_WEIGHTS"] = weights
 	out = runCLI(t, vars, "train", "--out", filepath.Join(dir, "again.json"), "--random-pairs", "20000")
 	if !strings.Contains(out, "trained weights fs-em-") {
