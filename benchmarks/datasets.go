@@ -56,8 +56,16 @@ func readCSV(path string) ([]map[string]string, error) {
 
 // FEBRL3 reads dataset3 (one file, 2,000 people, 5,000 records) as one
 // system, for training weights on other data than FEBRL4.
-func FEBRL3(dir string) ([]Record, error) {
-	return febrl(dir, []struct{ file, system string }{{"dataset3.csv", "febrl-3"}})
+func FEBRL3(dir string) ([]Record, error) { return FEBRLDedupe(dir, 3) }
+
+// FEBRLDedupe reads FEBRL's deduplication dataset n (1: 1,000 records of
+// 500 people; 2: 5,000 of 4,000; 3: 5,000 of 2,000) as one system, with
+// the fields FEBRL4 uses.
+func FEBRLDedupe(dir string, n int) ([]Record, error) {
+	if n < 1 || n > 3 {
+		return nil, fmt.Errorf("febrl: no deduplication dataset %d", n)
+	}
+	return febrl(dir, []struct{ file, system string }{{fmt.Sprintf("dataset%d.csv", n), fmt.Sprintf("febrl-%d", n)}})
 }
 
 // FEBRL4 reads dataset4a (system febrl-a) and dataset4b (system febrl-b):

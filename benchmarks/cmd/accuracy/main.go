@@ -4,6 +4,7 @@
 //	go run ./benchmarks/cmd/accuracy -dataset synthetic -people 10000 -seed 20261122
 //	go run ./benchmarks/cmd/accuracy -dataset febrl4
 //	go run ./benchmarks/cmd/accuracy -dataset fake1000
+//	go run ./benchmarks/cmd/accuracy -dataset febrl2
 //
 // It runs on a fresh embedded store in a temporary directory, or on
 // PostgreSQL when DATABASE_URL is set (use an empty database).
@@ -12,6 +13,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -32,7 +34,7 @@ func main() {
 }
 
 func run(ctx context.Context) error {
-	dataset := flag.String("dataset", "synthetic", "synthetic, febrl4 or fake1000")
+	dataset := flag.String("dataset", "synthetic", "synthetic, febrl4, febrl1/2/3 (deduplication) or fake1000")
 	people := flag.Int("people", 10000, "synthetic population size")
 	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic seed (1 tunes, 20261122 reports)")
 	sweep := flag.Bool("sweep", true, "also identify at other probable thresholds")
@@ -84,6 +86,16 @@ func run(ctx context.Context) error {
 			return err
 		}
 		ds.Records, title = recs, "FEBRL4 (dataset4a + dataset4b, 5,000 true cross-file pairs)"
+	case "febrl1", "febrl2", "febrl3":
+		if *train && *dataset == "febrl3" {
+			return errors.New("-train-febrl3 with -dataset febrl3 would measure on the training data")
+		}
+		n := int((*dataset)[5] - '0')
+		recs, err := benchmarks.FEBRLDedupe(benchmarks.ExternalDir(*root), n)
+		if err != nil {
+			return err
+		}
+		ds.Records, title = recs, fmt.Sprintf("FEBRL dataset%d (deduplication, one system)", n)
 	case "fake1000":
 		recs, err := benchmarks.Fake1000(benchmarks.ExternalDir(*root))
 		if err != nil {
