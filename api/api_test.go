@@ -97,6 +97,27 @@ func (en *env) do(t *testing.T, method, path, key string, body any) (int, map[st
 
 var zhang = map[string]string{"local_id": "P1", "name": "张伟", "sex": "女", "birth_date": "1949-12-31", "id_type": "01", "id_number": "11010519491231002X"}
 
+// openapi.yaml names every comparison level an explanation can carry.
+func TestOpenAPIDocumentsEveryLevel(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(b, []byte("description: \"comparison level."))
+	if i < 0 {
+		t.Fatal("openapi.yaml does not describe the comparison levels")
+	}
+	doc := string(b[i : i+bytes.IndexByte(b[i:], '\n')])
+	for _, f := range match.Fields {
+		for _, l := range match.Levels(f) {
+			if !regexp.MustCompile(f + `: [a-z_, ]*\b` + l + `\b`).MatchString(doc) {
+				t.Errorf("openapi.yaml does not list %s level %s", f, l)
+			}
+		}
+	}
+}
+
 // The routes and openapi.yaml list the same (method, path) pairs.
 func TestRoutesMatchOpenAPI(t *testing.T) {
 	t.Parallel()

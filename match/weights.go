@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -46,6 +47,9 @@ var fieldLevels = map[string][]string{
 	"birth_date": {LevelEqual, LevelSwapped, LevelOneOff, LevelNear, LevelLunar, LevelPartialEqual, LevelDifferent, LevelMissing},
 	"sex":        {LevelAgree, LevelDisagree, LevelMissing},
 }
+
+// Levels lists a field's comparison levels (nil for an unknown field).
+func Levels(field string) []string { return slices.Clone(fieldLevels[field]) }
 
 // MU is a level's m and u probability.
 type MU struct {
