@@ -2,6 +2,8 @@ package benchmarks
 
 import (
 	"fmt"
+	"github.com/6tail/lunar-go/calendar"
+	"github.com/mozillazg/go-pinyin"
 	"math/rand/v2"
 	"strings"
 
@@ -59,7 +61,22 @@ type Noise struct {
 	NameTraditional, NameHomophone, NameTypo, NameSpaces   float64
 	DOBSwap, DOBTypo, DOBMissing, DOBPlaceholder           float64
 	SexMissing, SexWrong                                   float64
+	// Chinese modes beyond linkage-anchors.md's rates (Chinese profile
+	// only; rates assumed, not measured): the name written in pinyin (a
+	// passport-style ZHANG XIAOMING or a Western-order Xiaoming Zhang), and
+	// for people born before 1950 the lunar birthday written as the date
+	// (cn-identity.md §5.3: common for the elderly).
+	NamePinyin, DOBLunar float64
 }
+
+// Chinese is Realistic plus pinyin-written names (2% of records) and lunar
+// birthdays (5% of the records of people born before 1950): a stress
+// profile for the cross-script and lunar comparisons, at assumed rates.
+var Chinese = func() Noise {
+	n := Realistic
+	n.NamePinyin, n.DOBLunar = 0.02, 0.05
+	return n
+}()
 
 // Realistic is the default noise profile: ID differs 1–5% (57% adjacent
 // transpositions, 43% substitutions), ID missing 5–30%, given name differs
@@ -266,6 +283,32 @@ func (g *Generator) Population(n int) []Person {
 
 func (g *Generator) chance(p float64) bool { return g.r.Float64() < p }
 
+// pinyinName writes p's name in pinyin: passport style (surname first,
+// upper case, ü as YU: GB/T 28039) or Western order (given name first).
+func (g *Generator) pinyinName(p Person) string {
+	syll := func(s string) string {
+		return strings.Join(pinyin.LazyPinyin(s, pinyin.NewArgs()), "")
+	}
+	sur, given := syll(p.Surname), syll(p.Given)
+	if g.chance(0.5) {
+		return strings.ToUpper(strings.ReplaceAll(sur, "v", "yu") + " " + strings.ReplaceAll(given, "v", "yu"))
+	}
+	title := func(s string) string {
+		if s == "" {
+			return s
+		}
+		return strings.ToUpper(s[:1]) + s[1:]
+	}
+	return title(given) + " " + title(sur)
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}
+
 // common reports a name from the head of the distributions (namesakes
 // cluster there: 张伟, 王芳, 李娜).
 func (g *Generator) common(p Person) bool {
@@ -313,6 +356,10 @@ func (g *Generator) Record(p Person, sys int, localID string) Record {
 		name[i] = pool[g.r.IntN(len(pool))]
 	}
 	in.Name = string(name)
+	// (A zero rate draws nothing: the Realistic stream stays as it was.)
+	if g.noise.NamePinyin > 0 && g.chance(g.noise.NamePinyin) && !strings.Contains(p.Given, "·") {
+		in.Name = g.pinyinName(p)
+	}
 	if strings.Contains(in.Name, "·") && g.chance(0.3) {
 		in.Name = strings.ReplaceAll(in.Name, "·", []string{"•", "・", ".", "．"}[g.r.IntN(4)])
 	}
@@ -344,6 +391,9 @@ func (g *Generator) Record(p Person, sys int, localID string) Record {
 		if b.Day == 0 || b.Day > 28 || b.Day == d {
 			b.Day = d%10 + 10
 		}
+	case g.noise.DOBLunar > 0 && b.Year < 1950 && g.chance(g.noise.DOBLunar):
+		l := calendar.NewSolarFromYmd(b.Year, b.Month, b.Day).GetLunar()
+		b = match.Date{Year: l.GetYear(), Month: abs(l.GetMonth()), Day: l.GetDay(), Precision: match.PrecisionDay}
 	}
 	if !b.IsZero() {
 		f := []string{"%04d-%02d-%02d", "%04d%02d%02d", "%04d/%d/%d", "%04d.%02d.%02d", "%04d年%d月%d日"}[g.r.IntN(5)]

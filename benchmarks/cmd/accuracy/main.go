@@ -37,6 +37,7 @@ func run(ctx context.Context) error {
 	dataset := flag.String("dataset", "synthetic", "synthetic, febrl4, febrl1/2/3 (deduplication) or fake1000")
 	people := flag.Int("people", 10000, "synthetic population size")
 	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic seed (1 tunes, 20261122 reports)")
+	noise := flag.String("noise", "realistic", "synthetic noise: realistic (linkage-anchors.md rates) or chinese (plus pinyin-written names and lunar birthdays, assumed rates)")
 	sweep := flag.Bool("sweep", true, "also identify at other probable thresholds")
 	train := flag.Bool("train-febrl3", false, "first estimate weights with EM on FEBRL3 (another dataset), then measure with them")
 	weightsOut := flag.String("weights-out", "", "with -train-febrl3, also write the trained weights to this file")
@@ -78,8 +79,16 @@ func run(ctx context.Context) error {
 	var title string
 	switch *dataset {
 	case "synthetic":
-		ds = benchmarks.Synthetic(*seed, *people, benchmarks.Realistic)
-		title = fmt.Sprintf("Synthetic population: %d people, seed %d, realistic noise", *people, *seed)
+		profile := benchmarks.Realistic
+		switch *noise {
+		case "realistic":
+		case "chinese":
+			profile = benchmarks.Chinese
+		default:
+			return fmt.Errorf("unknown noise profile %q", *noise)
+		}
+		ds = benchmarks.Synthetic(*seed, *people, profile)
+		title = fmt.Sprintf("Synthetic population: %d people, seed %d, %s noise", *people, *seed, *noise)
 	case "febrl4":
 		recs, err := benchmarks.FEBRL4(benchmarks.ExternalDir(*root))
 		if err != nil {
