@@ -260,8 +260,9 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 		if err != nil {
 			continue // stored under older rules and no longer valid: not evidence
 		}
+		p := s.scorer.Pattern(rec, crec)
 		f := match.TermFreq{Total: total}
-		if match.NameTermFreqApplies(rec, crec) {
+		if p.UsesNameFrequency() {
 			var ok bool
 			if f, ok = freq[crec.Name.Key]; !ok {
 				n, total, err := s.nameFrequency(ctx, r, crec.Name.Key)
@@ -272,7 +273,7 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 				freq[crec.Name.Key] = f
 			}
 		}
-		e := s.scorer.Compare(rec, crec, f)
+		e := s.scorer.Score(p, rec, crec, f)
 		d := Decision{CustomerID: c.CustomerID, Grade: e.Grade, Score: e.Score, Explanation: e}
 		if best == nil || better(d, *best) {
 			dd := d

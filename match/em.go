@@ -52,7 +52,7 @@ func EstimateU(random []Pattern, start Weights) (Weights, error) {
 	count := map[string]map[string]float64{}
 	total := map[string]float64{}
 	for _, p := range random {
-		ls := [4]string{p.ID, p.Name, p.BirthDate, p.Sex}
+		ls := p.levels()
 		for i, f := range Fields {
 			if _, ok := w.Levels[f][ls[i]]; !ok {
 				continue // missing or placeholder: no evidence either way
@@ -95,13 +95,12 @@ func Train(patterns []Pattern, start Weights, maxIter int) (Weights, TrainReport
 	w := cloneWeights(start)
 	lambda := 0.1
 	rep := TrainReport{Pairs: len(patterns)}
-	levels := func(p Pattern) [4]string { return [4]string{p.ID, p.Name, p.BirthDate, p.Sex} }
 	const lo, hi = 1e-6, 1 - 1e-6
 	clamp := func(x float64) float64 { return math.Min(hi, math.Max(lo, x)) }
 	// Levels seen too rarely keep their start m.
 	seen := map[string]map[string]int{}
 	for _, p := range patterns {
-		ls := levels(p)
+		ls := p.levels()
 		for i, f := range Fields {
 			if seen[f] == nil {
 				seen[f] = map[string]int{}
@@ -115,7 +114,7 @@ func Train(patterns []Pattern, start Weights, maxIter int) (Weights, TrainReport
 		mTot := map[string]float64{}
 		var gSum float64
 		for _, p := range patterns {
-			ls := levels(p)
+			ls := p.levels()
 			lm, lu := math.Log(lambda), math.Log(1-lambda)
 			for i, f := range Fields {
 				if mu, ok := w.Levels[f][ls[i]]; ok {
@@ -163,6 +162,9 @@ func Train(patterns []Pattern, start Weights, maxIter int) (Weights, TrainReport
 	w.Version = "fs-em-" + hex.EncodeToString(sum[:6])
 	return w, rep, w.Validate()
 }
+
+// levels are p's levels in Fields order.
+func (p Pattern) levels() [4]string { return [4]string{p.ID, p.Name, p.BirthDate, p.Sex} }
 
 func cloneWeights(w Weights) Weights {
 	out := w

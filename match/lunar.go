@@ -42,9 +42,9 @@ func lunarToSolar(y, m, d int, leap bool) (Date, bool) {
 // lunarRelated reports whether one of two day-precision dates, read as a
 // lunar date, is the other: a lunar birthday recorded as a solar one,
 // common for the elderly (cn-identity.md §5.3). The lunar reading is the
-// earlier of the two, by roughly 20 to 50 days.
-func lunarRelated(a, b Date) bool {
-	da, db := dayNumber(a), dayNumber(b)
+// earlier of the two, by roughly 20 to 50 days. da and db are their
+// dayNumbers.
+func lunarRelated(a, b Date, da, db int) bool {
 	if da > db {
 		a, b, da, db = b, a, db, da
 	}

@@ -89,7 +89,13 @@ func effectiveSex(r Record) Sex {
 
 // Compare scores query a against candidate b and grades the result.
 func (s *Scorer) Compare(a, b Record, tf TermFreq) Explanation {
-	p := s.Pattern(a, b)
+	return s.Score(s.Pattern(a, b), a, b, tf)
+}
+
+// Score grades the pattern p that Pattern(a, b) returned: Compare for a
+// caller that looked at the pattern first (to fetch TermFreq only when
+// UsesNameFrequency says it matters).
+func (s *Scorer) Score(p Pattern, a, b Record, tf TermFreq) Explanation {
 	e := Explanation{Version: s.w.Version, Fields: make([]FieldScore, 0, 4)}
 	add := func(field, level string, w float64) {
 		e.Fields = append(e.Fields, FieldScore{Field: field, Level: level, Weight: round(w)})
@@ -103,7 +109,7 @@ func (s *Scorer) Compare(a, b Record, tf TermFreq) Explanation {
 	}
 	add("id", p.ID, idW)
 	nameW := s.weights["name"][p.Name]
-	if p.Name == LevelEqual || p.Name == LevelVariant {
+	if p.UsesNameFrequency() {
 		nameW = s.nameWeight(p.Name, tf)
 	}
 	if b.Name.Placeholders > 0 || a.Name.Placeholders > 0 {
@@ -123,12 +129,11 @@ func (s *Scorer) Compare(a, b Record, tf TermFreq) Explanation {
 	return e
 }
 
-// NameTermFreqApplies reports whether a's and b's names compare at a
-// level the name's term frequency weighs (equal or variant): only then
-// does TermFreq.N matter to Compare (TermFreq.Total always does).
-func NameTermFreqApplies(a, b Record) bool {
-	l := compareName(a.Name, b.Name)
-	return l == LevelEqual || l == LevelVariant
+// UsesNameFrequency reports whether the names compare at a level the
+// name's term frequency weighs (equal or variant): only then does
+// TermFreq.N matter to Score (TermFreq.Total always does).
+func (p Pattern) UsesNameFrequency() bool {
+	return p.Name == LevelEqual || p.Name == LevelVariant
 }
 
 // nameWeight adjusts name agreement for how common the name is: the u of
@@ -434,15 +439,11 @@ func latinPinyinKeys(n Name) []string {
 	if n.Script != ScriptLatin {
 		return nil
 	}
-	toks := latinTokens(n.Display)
-	if len(toks) < 2 || len(toks) > 4 {
+	if toks := latinTokens(n.Display); len(toks) < 2 || len(toks) > 4 {
 		return nil
 	}
-	last := len(toks) - 1
-	orders := []string{strings.Join(toks, ""), toks[last] + strings.Join(toks[:last], "")}
 	var out []string
-	for _, k := range orders {
-		k = strings.ToLower(k)
+	for _, k := range latinSpellings(n) {
 		for _, v := range []string{k, yuToV.Replace(k)} {
 			if !slices.Contains(out, v) {
 				out = append(out, v)
@@ -450,6 +451,18 @@ func latinPinyinKeys(n Name) []string {
 		}
 	}
 	return out
+}
+
+// latinSpellings are a Latin name's letters, lower case, in written order
+// and with the last token (a surname written last) moved to the front:
+// the two ways a Chinese name in pinyin is ordered.
+func latinSpellings(n Name) []string {
+	toks := latinTokens(n.Display)
+	if len(toks) == 0 {
+		return nil
+	}
+	last := len(toks) - 1
+	return []string{strings.ToLower(strings.Join(toks, "")), strings.ToLower(toks[last] + strings.Join(toks[:last], ""))}
 }
 
 // yuToV writes ü as go-pinyin does (lv, nv).
@@ -464,13 +477,8 @@ func latinMatchesPinyin(han Name, latin Name) bool {
 	if len(han.Pinyin) < 2 || len(han.Pinyin) > 20 {
 		return false
 	}
-	toks := latinTokens(latin.Display)
-	if len(toks) == 0 {
-		return false
-	}
-	last := len(toks) - 1
-	for _, s := range []string{strings.Join(toks, ""), toks[last] + strings.Join(toks[:last], "")} {
-		if spells(strings.ToLower(s), han.Pinyin) {
+	for _, s := range latinSpellings(latin) {
+		if spells(s, han.Pinyin) {
 			return true
 		}
 	}
@@ -583,10 +591,11 @@ func compareDate(a, b Date) string {
 		if diffs == 1 && typo {
 			return LevelOneOff
 		}
-		if d := dayNumber(a) - dayNumber(b); d >= -3 && d <= 3 {
+		da, db := dayNumber(a), dayNumber(b)
+		if d := da - db; d >= -3 && d <= 3 {
 			return LevelNear
 		}
-		if lunarRelated(a, b) {
+		if lunarRelated(a, b, da, db) {
 			return LevelLunar
 		}
 		return LevelDifferent
