@@ -286,23 +286,10 @@ func (s *Service) ScanDuplicates(ctx context.Context, p Principal) (ScanResult, 
 	if err := require(p, RoleAdmin); err != nil {
 		return ScanResult{}, err
 	}
-	scan, ok := s.store.(RecordScanner)
-	if !ok {
-		return ScanResult{}, errors.New("scan: the store cannot scan records")
-	}
 	var res ScanResult
 	seen := map[[2]string]bool{}
-	afterSys, afterLocal := "", ""
-	for {
-		page, err := scan.ScanSourceRecords(ctx, afterSys, afterLocal, 1000)
-		if err != nil {
-			return res, fmt.Errorf("scan: %w", err)
-		}
-		if len(page) == 0 {
-			return res, nil
-		}
+	err := s.eachRecordPage(ctx, "scan", 1000, func(page []SourceRecord) error {
 		for _, r := range page {
-			afterSys, afterLocal = r.System, r.LocalID
 			res.Records++
 			rec, err := s.normalize(r.Raw, r.IDTable)
 			if err != nil {
@@ -310,8 +297,9 @@ func (s *Service) ScanDuplicates(ctx context.Context, p Principal) (ScanResult, 
 			}
 			cands, err := s.store.Candidates(ctx, s.blockingKeys(rec), s.limit)
 			if err != nil {
-				return res, fmt.Errorf("scan: %w", err)
+				return fmt.Errorf("scan: %w", err)
 			}
+			var q *queryScorer // made when a candidate of another customer needs scoring
 			for _, c := range cands {
 				if c.CustomerID == r.CustomerID {
 					continue
@@ -324,11 +312,15 @@ func (s *Service) ScanDuplicates(ctx context.Context, p Principal) (ScanResult, 
 				if err != nil {
 					continue
 				}
-				n, total, err := s.nameFrequency(ctx, s.store, crec.Name.Key)
-				if err != nil {
-					return res, err
+				if q == nil {
+					if q, err = s.newQueryScorer(ctx, s.store, rec); err != nil {
+						return err
+					}
 				}
-				e := s.scorer.Compare(rec, crec, match.TermFreq{N: n, Total: total})
+				e, err := q.compare(ctx, crec)
+				if err != nil {
+					return err
+				}
 				res.Pairs++
 				if e.Grade.Rank() < match.GradePossible.Rank() {
 					continue
@@ -346,9 +338,11 @@ func (s *Service) ScanDuplicates(ctx context.Context, p Principal) (ScanResult, 
 					res.TasksOpened++
 				case errors.Is(err, ErrConflict): // already open
 				default:
-					return res, fmt.Errorf("scan: %w", err)
+					return fmt.Errorf("scan: %w", err)
 				}
 			}
 		}
-	}
+		return nil
+	})
+	return res, err
 }

@@ -2,7 +2,6 @@ package fiveid
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"fiveid/match"
@@ -30,33 +29,14 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 	if err := require(p, RoleAdmin); err != nil {
 		return ReindexResult{}, err
 	}
-	scan, ok := s.store.(RecordScanner)
-	if !ok {
-		return ReindexResult{}, errors.New("reindex: the store cannot scan records")
-	}
 	var res ReindexResult
-	afterSys, afterLocal := "", ""
-	for {
-		page, err := scan.ScanSourceRecords(ctx, afterSys, afterLocal, reindexPage)
-		if err != nil {
-			return res, fmt.Errorf("reindex: %w", err)
-		}
-		if len(page) == 0 {
-			// Every record now carries the current rules' keys.
-			if err := s.store.Update(ctx, nil, func(tx Tx) error {
-				return tx.PutSetting(ctx, settingBlockingRules, match.BlockingRules)
-			}); err != nil {
-				return res, fmt.Errorf("reindex: %w", err)
-			}
-			return res, nil
-		}
-		afterSys, afterLocal = page[len(page)-1].System, page[len(page)-1].LocalID
+	err := s.eachRecordPage(ctx, "reindex", reindexPage, func(page []SourceRecord) error {
 		keys := make([][]string, len(page))
 		valid := make([]bool, len(page))
 		var all []string
 		for i, r := range page {
 			res.Records++
-			rec, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
+			rec, err := s.normalize(r.Raw, r.IDTable)
 			if err != nil {
 				res.Invalid++
 				continue
@@ -65,7 +45,7 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 			all = append(all, keys[i]...)
 		}
 		var updated, changed int
-		err = s.store.Update(ctx, nil, func(tx Tx) error {
+		err := s.store.Update(ctx, nil, func(tx Tx) error {
 			updated, changed = 0, 0
 			for i, r := range page {
 				if !valid[i] {
@@ -84,7 +64,7 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 			return nil
 		})
 		if err != nil {
-			return res, fmt.Errorf("reindex: %w", err)
+			return fmt.Errorf("reindex: %w", err)
 		}
 		res.Updated += updated
 		res.Changed += changed
@@ -92,7 +72,18 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 		if progress != nil {
 			progress(res)
 		}
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
+	// Every record now carries the current rules' keys.
+	if err := s.store.Update(ctx, nil, func(tx Tx) error {
+		return tx.PutSetting(ctx, settingBlockingRules, match.BlockingRules)
+	}); err != nil {
+		return res, fmt.Errorf("reindex: %w", err)
+	}
+	return res, nil
 }
 
 // settingBlockingRules names the store setting holding the version of the
@@ -128,4 +119,29 @@ func (s *Service) markBlockingRules(ctx context.Context) error {
 func (s *Service) BlockingRules(ctx context.Context) (index, current int64, err error) {
 	v, _, err := s.store.Setting(ctx, settingBlockingRules)
 	return v, match.BlockingRules, err
+}
+
+// eachRecordPage pages through every source record (size per page, in
+// (system, local_id) order) for the offline jobs — training, the duplicate
+// scan, reindexing — calling fn with each page. op names the job in
+// errors; fn's errors end the walk as they are.
+func (s *Service) eachRecordPage(ctx context.Context, op string, size int, fn func(page []SourceRecord) error) error {
+	scan, ok := s.store.(RecordScanner)
+	if !ok {
+		return fmt.Errorf("%s: the store cannot scan records", op)
+	}
+	afterSys, afterLocal := "", ""
+	for {
+		page, err := scan.ScanSourceRecords(ctx, afterSys, afterLocal, size)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		afterSys, afterLocal = page[len(page)-1].System, page[len(page)-1].LocalID
+		if err := fn(page); err != nil {
+			return err
+		}
+	}
 }

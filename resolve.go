@@ -245,35 +245,19 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 	if len(cands) == 0 {
 		return nil, nil
 	}
-	// The query's own name: its frequency is what an equal name weighs,
-	// and the lookup brings the index size (the prior) along. Other names
-	// are looked up only where term frequency applies (an equal or variant
-	// name under another key): one round trip per query, not one per
-	// candidate name.
-	n, total, err := s.nameFrequency(ctx, r, rec.Name.Key)
+	q, err := s.newQueryScorer(ctx, r, rec)
 	if err != nil {
 		return nil, err
 	}
-	freq := map[string]match.TermFreq{rec.Name.Key: {N: n, Total: total}}
 	for _, c := range cands {
 		crec, err := match.Normalize(c.Raw, match.Options{IDTable: c.IDTable})
 		if err != nil {
 			continue // stored under older rules and no longer valid: not evidence
 		}
-		p := s.scorer.Pattern(rec, crec)
-		f := match.TermFreq{Total: total}
-		if p.UsesNameFrequency() {
-			var ok bool
-			if f, ok = freq[crec.Name.Key]; !ok {
-				n, total, err := s.nameFrequency(ctx, r, crec.Name.Key)
-				if err != nil {
-					return nil, err
-				}
-				f = match.TermFreq{N: n, Total: total}
-				freq[crec.Name.Key] = f
-			}
+		e, err := q.compare(ctx, crec)
+		if err != nil {
+			return nil, err
 		}
-		e := s.scorer.Score(p, rec, crec, f)
 		d := Decision{CustomerID: c.CustomerID, Grade: e.Grade, Score: e.Score, Explanation: e}
 		if best == nil || better(d, *best) {
 			dd := d
@@ -281,6 +265,45 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 		}
 	}
 	return best, nil
+}
+
+// queryScorer compares one record against its candidates. The query's own
+// name frequency is looked up once — it is what an equal name weighs, and
+// it brings the index size (the prior) along; another name's only where
+// term frequency applies (an equal or variant name under another key):
+// one round trip per query, not one per candidate name.
+type queryScorer struct {
+	s     *Service
+	r     Reader
+	rec   match.Record
+	total int64
+	freq  map[string]match.TermFreq
+}
+
+func (s *Service) newQueryScorer(ctx context.Context, r Reader, rec match.Record) (*queryScorer, error) {
+	n, total, err := s.nameFrequency(ctx, r, rec.Name.Key)
+	if err != nil {
+		return nil, err
+	}
+	return &queryScorer{s: s, r: r, rec: rec, total: total,
+		freq: map[string]match.TermFreq{rec.Name.Key: {N: n, Total: total}}}, nil
+}
+
+func (q *queryScorer) compare(ctx context.Context, crec match.Record) (match.Explanation, error) {
+	p := q.s.scorer.Pattern(q.rec, crec)
+	f := match.TermFreq{Total: q.total}
+	if p.UsesNameFrequency() {
+		var ok bool
+		if f, ok = q.freq[crec.Name.Key]; !ok {
+			n, total, err := q.s.nameFrequency(ctx, q.r, crec.Name.Key)
+			if err != nil {
+				return match.Explanation{}, err
+			}
+			f = match.TermFreq{N: n, Total: total}
+			q.freq[crec.Name.Key] = f
+		}
+	}
+	return q.s.scorer.Score(p, q.rec, crec, f), nil
 }
 
 // better orders decisions: higher grade, then higher score, then the older

@@ -2,7 +2,6 @@ package fiveid
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 
@@ -30,10 +29,6 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 	if err := require(p, RoleAdmin); err != nil {
 		return match.Weights{}, match.TrainReport{}, err
 	}
-	scan, ok := s.store.(RecordScanner)
-	if !ok {
-		return match.Weights{}, match.TrainReport{}, errors.New("train: the store cannot scan records")
-	}
 	if opt.MaxPairs <= 0 {
 		opt.MaxPairs = 200_000
 	}
@@ -49,20 +44,11 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 	seenRecords := 0
 	var patterns []match.Pattern
 	seen := map[[2]string]bool{}
-	afterSys, afterLocal := "", ""
 	// Every record is scanned for the random sample; candidates are
 	// queried until MaxPairs candidate pairs are in.
-	for {
-		page, err := scan.ScanSourceRecords(ctx, afterSys, afterLocal, 500)
-		if err != nil {
-			return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: %w", err)
-		}
-		if len(page) == 0 {
-			break
-		}
+	err := s.eachRecordPage(ctx, "train", 500, func(page []SourceRecord) error {
 		for _, r := range page {
-			afterSys, afterLocal = r.System, r.LocalID
-			rec, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
+			rec, err := s.normalize(r.Raw, r.IDTable)
 			if err != nil {
 				continue
 			}
@@ -78,7 +64,7 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 			}
 			cands, err := s.store.Candidates(ctx, s.blockingKeys(rec), s.limit)
 			if err != nil {
-				return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: %w", err)
+				return fmt.Errorf("train: %w", err)
 			}
 			self := r.System + "\x00" + r.LocalID
 			for _, c := range cands {
@@ -91,7 +77,7 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 					continue
 				}
 				seen[pair] = true
-				crec, err := match.Normalize(c.Raw, match.Options{IDTable: c.IDTable})
+				crec, err := s.normalize(c.Raw, c.IDTable)
 				if err != nil {
 					continue
 				}
@@ -101,6 +87,10 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return match.Weights{}, match.TrainReport{}, err
 	}
 	if len(patterns) == 0 {
 		return match.Weights{}, match.TrainReport{}, fmt.Errorf("train: no candidate pairs in the index: %w", ErrInvalid)
