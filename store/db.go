@@ -189,8 +189,8 @@ func fromMicros(n int64) time.Time {
 // analyze by more than autovacuum's default threshold (50 rows + 10%), is
 // analyzed; it returns their names. (The change counts reach the
 // statistics views a moment after a commit, so a refresh right after a
-// load may leave the last rows for the next one.) Embedded: PRAGMA optimize, which analyzes what
-// SQLite judges stale.
+// load may leave the last rows for the next one.) Embedded: PRAGMA
+// optimize, which analyzes what SQLite judges stale.
 func (db *DB) RefreshStatistics(ctx context.Context) ([]string, error) {
 	if db.d != postgres {
 		_, err := db.write.ExecContext(ctx, "PRAGMA optimize")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"strconv"
@@ -82,24 +83,10 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		// Matching each row needs good candidate plans while the tables
 		// grow: refresh the planner's statistics as the import goes (and
 		// once at the end), whatever the server's autovacuum does.
-		statsCtx, stopStats := context.WithCancel(ctx)
-		statsDone := make(chan struct{})
-		go func() {
-			defer close(statsDone)
-			t := time.NewTicker(20 * time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-statsCtx.Done():
-					return
-				case <-t.C:
-					a.svc.RefreshStatistics(statsCtx, operator) // best effort; the final one reports
-				}
-			}
-		}()
+		// (Best effort while it runs; the final refresh reports.)
+		stopStats := refreshStatistics(ctx, a.svc, 20*time.Second, slog.New(slog.DiscardHandler))
 		sum, err := importCSV(ctx, a.svc, src, *rejects, *workers)
 		stopStats()
-		<-statsDone
 		if err == nil {
 			if _, serr := a.svc.RefreshStatistics(ctx, operator); serr != nil {
 				fmt.Fprintf(stderr, "import: refreshing statistics: %v\n", serr)

@@ -180,27 +180,10 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	}()
 	// Keep the planner's statistics fresh: registrations can outgrow them
 	// on a server whose autovacuum is off.
-	statsDone := make(chan struct{})
-	go func() {
-		defer close(statsDone)
-		t := time.NewTicker(time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-hooksCtx.Done():
-				return
-			case <-t.C:
-			}
-			if analyzed, err := a.svc.RefreshStatistics(hooksCtx, operator); err != nil && hooksCtx.Err() == nil {
-				log.Warn("refresh statistics", slog.String("error", err.Error()))
-			} else if len(analyzed) > 0 {
-				log.Info("statistics refreshed", slog.Any("tables", analyzed))
-			}
-		}
-	}()
+	stopStats := refreshStatistics(ctx, a.svc, time.Minute, log)
 	// Stop background work before the store closes (defers run last-in,
 	// first-out).
-	defer func() { stopHooks(); <-hooksDone; <-statsDone }()
+	defer func() { stopHooks(); <-hooksDone; stopStats() }()
 	select {
 	case err := <-errc:
 		return err
@@ -223,4 +206,30 @@ func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
 	defer st.Close()
 	fmt.Fprintf(stdout, "migrations applied (%s)\n", backend)
 	return nil
+}
+
+// refreshStatistics refreshes the store's planner statistics every
+// interval until the returned stop is called (stop waits for it to end).
+// Failures are logged; the next tick tries again.
+func refreshStatistics(ctx context.Context, svc *fiveid.Service, every time.Duration, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if analyzed, err := svc.RefreshStatistics(ctx, operator); err != nil && ctx.Err() == nil {
+				log.Warn("refresh statistics", slog.String("error", err.Error()))
+			} else if len(analyzed) > 0 {
+				log.Info("statistics refreshed", slog.Any("tables", analyzed))
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
