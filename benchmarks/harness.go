@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"fiveid"
@@ -23,17 +24,11 @@ func Open(ctx context.Context, dir, databaseURL string, th match.Thresholds) (*f
 
 // OpenWeights is Open with other weights (e.g. trained with EM).
 func OpenWeights(ctx context.Context, dir, databaseURL string, w match.Weights, th match.Thresholds) (*fiveid.Service, func(), error) {
-	var db *store.DB
-	var err error
-	if databaseURL != "" {
-		db, err = store.OpenPostgres(ctx, databaseURL)
-	} else {
-		db, err = store.OpenEmbedded(ctx, filepath.Join(dir, "data"))
-	}
+	db, err := openDB(ctx, dir, databaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := serviceOn(ctx, db, w, th)
+	svc, err := serviceOn(ctx, db, db, w, th)
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -41,12 +36,95 @@ func OpenWeights(ctx context.Context, dir, databaseURL string, w match.Weights, 
 	return svc, func() { svc.Close(); db.Close() }, nil
 }
 
-func serviceOn(ctx context.Context, db *store.DB, w match.Weights, th match.Thresholds) (*fiveid.Service, error) {
+// OpenTimed is Open with the identify path's store reads timed.
+func OpenTimed(ctx context.Context, dir, databaseURL string, th match.Thresholds) (*fiveid.Service, *StoreTimer, func(), error) {
+	db, err := openDB(ctx, dir, databaseURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t := &StoreTimer{DB: db}
+	svc, err := serviceOn(ctx, t, t, match.DefaultWeights(), th)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return svc, t, func() { svc.Close(); db.Close() }, nil
+}
+
+func openDB(ctx context.Context, dir, databaseURL string) (*store.DB, error) {
+	if databaseURL != "" {
+		return store.OpenPostgres(ctx, databaseURL)
+	}
+	return store.OpenEmbedded(ctx, filepath.Join(dir, "data"))
+}
+
+func serviceOn(ctx context.Context, st fiveid.Store, grants fiveid.GrantStore, w match.Weights, th match.Thresholds) (*fiveid.Service, error) {
 	sc, err := match.NewScorer(w, th)
 	if err != nil {
 		return nil, err
 	}
-	return fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 100_000), Scorer: sc, CandidateLimit: 200})
+	return fiveid.NewService(ctx, fiveid.Config{Store: st, Grants: grants, Cache: store.NewMemoryCache(time.Minute, 100_000), Scorer: sc, CandidateLimit: 200})
+}
+
+// StoreTimer is the store with identify's calls timed — candidate
+// queries, name-frequency lookups and grant-log transactions — for the
+// load benchmark's breakdown. Everything else is the store's own.
+type StoreTimer struct {
+	*store.DB
+	mu       sync.Mutex
+	cands    []time.Duration
+	names    []time.Duration
+	logs     []time.Duration
+	candRows int
+}
+
+// UpdateGrants times the store's grant transactions (the grant log's
+// group commits among them).
+func (t *StoreTimer) UpdateGrants(ctx context.Context, fn func(tx fiveid.GrantTx) error) error {
+	start := time.Now()
+	err := t.DB.UpdateGrants(ctx, fn)
+	d := time.Since(start)
+	t.mu.Lock()
+	t.logs = append(t.logs, d)
+	t.mu.Unlock()
+	return err
+}
+
+// Candidates times the store's Candidates.
+func (t *StoreTimer) Candidates(ctx context.Context, keys []string, limit int) ([]fiveid.SourceRecord, error) {
+	start := time.Now()
+	recs, err := t.DB.Candidates(ctx, keys, limit)
+	d := time.Since(start)
+	t.mu.Lock()
+	t.cands, t.candRows = append(t.cands, d), t.candRows+len(recs)
+	t.mu.Unlock()
+	return recs, err
+}
+
+// NameFrequency times the store's NameFrequency.
+func (t *StoreTimer) NameFrequency(ctx context.Context, key string) (int64, int64, error) {
+	start := time.Now()
+	n, total, err := t.DB.NameFrequency(ctx, key)
+	d := time.Since(start)
+	t.mu.Lock()
+	t.names = append(t.names, d)
+	t.mu.Unlock()
+	return n, total, err
+}
+
+// Timings are what a StoreTimer measured.
+type Timings struct {
+	Candidates, Names, GrantTx []time.Duration
+	CandidateRows              int
+}
+
+// Take returns what was timed since the last Take and starts afresh.
+func (t *StoreTimer) Take() Timings {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := Timings{t.cands, t.names, t.logs, t.candRows}
+	t.cands, t.names, t.logs, t.candRows = nil, nil, nil, 0
+	return out
 }
 
 var admin = fiveid.Principal{KeyID: "benchmark", Role: fiveid.RoleAdmin}

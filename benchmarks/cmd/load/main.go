@@ -53,7 +53,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	svc, closeFn, err := benchmarks.Open(ctx, dir, os.Getenv("DATABASE_URL"), match.DefaultThresholds())
+	svc, timer, closeFn, err := benchmarks.OpenTimed(ctx, dir, os.Getenv("DATABASE_URL"), match.DefaultThresholds())
 	if err != nil {
 		return err
 	}
@@ -103,6 +103,7 @@ func run(ctx context.Context) error {
 	lat := make([]time.Duration, 0, len(qs))
 	outcome := map[string]int{}
 	byOutcome := map[string][]time.Duration{}
+	timer.Take()
 	for _, q := range qs {
 		t := time.Now()
 		_, err := svc.Identify(ctx, caller, q)
@@ -131,6 +132,14 @@ func run(ctx context.Context) error {
 	fmt.Printf("identify, cache miss, sequential, %d queries on %d customers: p50 %s  p95 %s  p99 %s  (%v)\n", len(qs), indexSize,
 		benchmarks.Percentile(lat, .5).Round(10*time.Microsecond), benchmarks.Percentile(lat, .95).Round(10*time.Microsecond),
 		benchmarks.Percentile(lat, .99).Round(10*time.Microsecond), outcome)
+	// Where the time goes.
+	tm := timer.Take()
+	per := func(n int) float64 { return float64(n) / float64(len(qs)) }
+	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	fmt.Printf("  per identify: %.2f candidate queries (avg %s, p99 %s, %.1f records each), %.2f name-frequency lookups (avg %s), %.2f grant-log transactions (avg %s, p99 %s)\n",
+		per(len(tm.Candidates)), r(mean(tm.Candidates)), r(benchmarks.Percentile(tm.Candidates, .99)),
+		float64(tm.CandidateRows)/float64(max(len(tm.Candidates), 1)), per(len(tm.Names)), r(mean(tm.Names)),
+		per(len(tm.GrantTx)), r(mean(tm.GrantTx)), r(benchmarks.Percentile(tm.GrantTx, .99)))
 
 	// Throughput with grants.
 	if _, err := svc.CreatePolicy(ctx, admin, fiveid.Policy{Grantee: "care-c", Scopes: []string{"medical"}, Purposes: []string{"treatment"}, MaxTTL: time.Hour}); err != nil {
@@ -216,4 +225,15 @@ func load(ctx context.Context, svc *fiveid.Service, admin fiveid.Principal, syst
 	default:
 		return nil
 	}
+}
+
+func mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
 }
