@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -65,6 +66,12 @@ type auditWriter struct {
 	reqs chan auditReq
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// The head as this writer last wrote or read it (only loop touches
+	// these). Usually still the head: then a write is one round trip.
+	headSeq   int64
+	headHash  string
+	headKnown bool
 }
 
 // GrantStore is a Store that also keeps policies, grants, signing keys and
@@ -73,6 +80,11 @@ type GrantStore interface {
 	GrantReader
 	// UpdateGrants runs fn in one transaction, like Store.Update.
 	UpdateGrants(ctx context.Context, fn func(tx GrantTx) error) error
+	// AppendAudit writes grants and events (chained, Seq consecutive after
+	// the head afterSeq/afterHash; 0, "" for an empty log) atomically and
+	// moves the head to the last event. When the head is no longer
+	// afterSeq/afterHash it writes nothing and returns ErrConflict.
+	AppendAudit(ctx context.Context, afterSeq int64, afterHash string, grants []Grant, events []AuditEvent) error
 }
 
 const auditBatch = 512
@@ -123,26 +135,29 @@ func (w *auditWriter) loop() {
 	}
 }
 
+// auditAttempts bounds how often one batch is re-chained after other
+// writers (other processes on the same database) moved the head.
+const auditAttempts = 50
+
 func (w *auditWriter) write(batch []auditReq) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	return w.st.UpdateGrants(ctx, func(tx GrantTx) error {
-		seq, prev, err := tx.AuditHead(ctx)
-		if err != nil {
-			return err
+	var grants []Grant
+	for _, r := range batch {
+		if r.grant != nil {
+			grants = append(grants, *r.grant)
 		}
-		events := make([]AuditEvent, len(batch))
-		var grants []Grant
-		for _, r := range batch {
-			if r.grant != nil {
-				grants = append(grants, *r.grant)
-			}
-		}
-		if len(grants) > 0 {
-			if err := tx.InsertGrants(ctx, grants); err != nil {
+	}
+	events := make([]AuditEvent, len(batch))
+	for attempt := 1; ; attempt++ {
+		if !w.headKnown {
+			seq, hash, err := w.st.AuditTip(ctx)
+			if err != nil {
 				return err
 			}
+			w.headSeq, w.headHash, w.headKnown = seq, hash, true
 		}
+		seq, prev := w.headSeq, w.headHash
 		for i, r := range batch {
 			e := r.ev
 			seq++
@@ -153,8 +168,17 @@ func (w *auditWriter) write(batch []auditReq) error {
 			prev = e.Hash
 			events[i] = e
 		}
-		return tx.AppendAudit(ctx, events)
-	})
+		err := w.st.AppendAudit(ctx, w.headSeq, w.headHash, grants, events)
+		if err == nil {
+			w.headSeq, w.headHash = seq, prev
+			return nil
+		}
+		// Whatever happened, the head is read again before the next write.
+		w.headKnown = false
+		if !errors.Is(err, ErrConflict) || attempt == auditAttempts {
+			return err
+		}
+	}
 }
 
 // append writes one entry (and its grant) durably, waiting for the commit.

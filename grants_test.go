@@ -14,6 +14,7 @@ import (
 	"fiveid"
 	"fiveid/match"
 	"fiveid/store"
+	"fiveid/store/storetest"
 
 	_ "modernc.org/sqlite"
 )
@@ -263,6 +264,71 @@ func TestGrantLogTamperingIsDetected(t *testing.T) {
 			v, err := svc.VerifyAudit(t.Context(), auditor)
 			if err != nil || v.OK || v.FirstBroken != tc.broken {
 				t.Fatalf("after tampering: %+v %v", v, err)
+			}
+		})
+	}
+}
+
+// Two services on one database (two processes) append to one chain: each
+// writes after the head it last saw and re-reads it when the other moved
+// it; no entry is lost and the chain never forks.
+func TestGrantLogIsOneChainAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "data")
+	opens := map[string]func() (*store.DB, error){
+		"embedded": func() (*store.DB, error) { return store.OpenEmbedded(t.Context(), dir) },
+	}
+	if url := storetest.PostgresURL(t); url != "" {
+		opens["postgres"] = func() (*store.DB, error) { return store.OpenPostgres(t.Context(), url) }
+	}
+	for name, open := range opens {
+		t.Run(name, func(t *testing.T) {
+			var svcs [2]*fiveid.Service
+			for i := range svcs {
+				db, err := open()
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { db.Close() })
+				svcs[i], err = fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(svcs[i].Close)
+			}
+			p := setup(t, svcs[0], "hosp")
+			if _, err := svcs[0].Register(t.Context(), p["hosp"], "1", zhang); err != nil {
+				t.Fatal(err)
+			}
+			wang := match.Input{Name: "王芳", Sex: "女", BirthDate: "1960-02-03", IDType: "01", IDNumber: "110105196002030021"}
+			const each = 40
+			var wg sync.WaitGroup
+			for _, svc := range svcs {
+				for range 4 {
+					wg.Go(func() {
+						for range each / 4 {
+							// Not found and found alternate; both are logged.
+							if _, err := svc.Identify(t.Context(), p["hosp"], zhang); err != nil {
+								t.Error(err)
+							}
+							if _, err := svc.Identify(t.Context(), p["hosp"], wang); !errors.Is(err, fiveid.ErrNoMatch) {
+								t.Error(err)
+							}
+						}
+					})
+				}
+			}
+			wg.Wait()
+			auditor := fiveid.Principal{Role: fiveid.RoleAuditor}
+			for i, svc := range svcs {
+				v, err := svc.VerifyAudit(t.Context(), auditor)
+				if err != nil || !v.OK || v.Entries != 2*2*each {
+					t.Fatalf("service %d verifies: %+v %v", i, v, err)
+				}
 			}
 		})
 	}

@@ -67,7 +67,7 @@ func serviceOn(ctx context.Context, st fiveid.Store, grants fiveid.GrantStore, w
 }
 
 // StoreTimer is the store with identify's calls timed — candidate
-// queries, name-frequency lookups and grant-log transactions — for the
+// queries, name-frequency lookups and grant-log writes — for the
 // load benchmark's breakdown. Everything else is the store's own.
 type StoreTimer struct {
 	*store.DB
@@ -78,11 +78,11 @@ type StoreTimer struct {
 	candRows int
 }
 
-// UpdateGrants times the store's grant transactions (the grant log's
-// group commits among them).
-func (t *StoreTimer) UpdateGrants(ctx context.Context, fn func(tx fiveid.GrantTx) error) error {
+// AppendAudit times the grant log's writes (group commits: one write may
+// carry several requests' entries).
+func (t *StoreTimer) AppendAudit(ctx context.Context, afterSeq int64, afterHash string, grants []fiveid.Grant, events []fiveid.AuditEvent) error {
 	start := time.Now()
-	err := t.DB.UpdateGrants(ctx, fn)
+	err := t.DB.AppendAudit(ctx, afterSeq, afterHash, grants, events)
 	d := time.Since(start)
 	t.mu.Lock()
 	t.logs = append(t.logs, d)
@@ -114,8 +114,8 @@ func (t *StoreTimer) NameFrequency(ctx context.Context, key string) (int64, int6
 
 // Timings are what a StoreTimer measured.
 type Timings struct {
-	Candidates, Names, GrantTx []time.Duration
-	CandidateRows              int
+	Candidates, Names, GrantLog []time.Duration
+	CandidateRows               int
 }
 
 // Take returns what was timed since the last Take and starts afresh.

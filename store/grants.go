@@ -128,7 +128,8 @@ func (c txConn) InsertGrant(ctx context.Context, g fiveid.Grant) error {
 	return err
 }
 
-func (c txConn) InsertGrants(ctx context.Context, gs []fiveid.Grant) error {
+// insertGrants inserts many grants with multi-row statements.
+func (c txConn) insertGrants(ctx context.Context, gs []fiveid.Grant) error {
 	return c.insertRows(ctx, "insert grants", "grants", grantCols, len(gs), 14, func(i int) []any {
 		g := gs[i]
 		return []any{g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade, g.Score,
@@ -237,33 +238,93 @@ func (c conn) AuditTip(ctx context.Context) (int64, string, error) {
 	return seq, hash, mapErr("audit tip", err)
 }
 
-// AuditHead locks the head row for the transaction (the embedded store's
-// single writer already excludes other appenders).
-func (c txConn) AuditHead(ctx context.Context) (int64, string, error) {
-	q := "SELECT seq, hash FROM audit_head WHERE id = 1"
-	if c.d == postgres {
-		q += " FOR UPDATE"
-	}
-	var seq int64
-	var hash string
-	err := c.row(ctx, q).Scan(&seq, &hash)
-	return seq, hash, mapErr("audit head", err)
-}
-
-func (c txConn) AppendAudit(ctx context.Context, events []fiveid.AuditEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
+// AppendAudit implements fiveid.GrantStore: grants and events, chained
+// after the head (afterSeq, afterHash), go in atomically and move the head
+// to the last event, or nothing is written and the error is ErrConflict
+// because the head has moved (another writer appended first).
+//
+// PostgreSQL does it in one statement, one round trip: the guarded head
+// update takes the head row's lock, and both inserts happen only when it
+// matched. A writer that waited on the lock re-checks the guard against
+// the committed head and writes nothing. The embedded store runs the same
+// steps in a transaction (its single writer excludes other appenders).
+func (db *DB) AppendAudit(ctx context.Context, afterSeq int64, afterHash string, grants []fiveid.Grant, events []fiveid.AuditEvent) error {
 	const op = "append audit"
-	err := c.insertRows(ctx, op, "audit_events", auditCols, len(events), 18, func(i int) []any {
-		e := events[i]
-		return []any{e.Seq, e.ID, micros(e.Time), e.Action, e.ActorKey, e.ActorSystem, e.CustomerID, e.GrantID,
-			e.Grade, e.Score, e.Purpose, joinWords(e.Scopes), e.RequestID, e.Subject, e.IDMasked, e.Detail, e.PrevHash, e.Hash}
-	})
-	if err != nil {
-		return err
+	if len(events) == 0 {
+		return fmt.Errorf("%s: no events: %w", op, fiveid.ErrInvalid)
 	}
 	last := events[len(events)-1]
-	_, err = c.exec(ctx, op, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", last.Seq, last.Hash)
-	return err
+	if db.d == postgres {
+		return db.appendAuditPostgres(ctx, afterSeq, afterHash, last, grants, events)
+	}
+	return db.inTx(ctx, op, nil, func(c conn) error {
+		res, err := c.exec(ctx, op, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1 AND seq = ? AND hash = ?",
+			last.Seq, last.Hash, afterSeq, afterHash)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != 1 {
+			return fmt.Errorf("%s: the head moved past %d: %w", op, afterSeq, fiveid.ErrConflict)
+		}
+		tx := txConn{c}
+		if len(grants) > 0 {
+			if err := tx.insertGrants(ctx, grants); err != nil {
+				return err
+			}
+		}
+		return tx.insertRows(ctx, op, "audit_events", auditCols, len(events), 18, func(i int) []any {
+			e := events[i]
+			return []any{e.Seq, e.ID, micros(e.Time), e.Action, e.ActorKey, e.ActorSystem, e.CustomerID, e.GrantID,
+				e.Grade, e.Score, e.Purpose, joinWords(e.Scopes), e.RequestID, e.Subject, e.IDMasked, e.Detail, e.PrevHash, e.Hash}
+		})
+	})
+}
+
+// appendAuditSQL inserts the rows from one array per column (unnest), so
+// that one prepared statement serves every batch size.
+var appendAuditSQL = `WITH head AS (
+	UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4 RETURNING id
+), g AS (
+	INSERT INTO grants (` + grantCols + `)
+	SELECT * FROM unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],
+		$12::float8[], $13::bigint[], $14::bigint[], $15::bigint[], $16::text[], $17::text[], $18::text[])
+	WHERE EXISTS (SELECT 1 FROM head)
+)
+INSERT INTO audit_events (` + auditCols + `)
+SELECT * FROM unnest($19::bigint[], $20::text[], $21::bigint[], $22::text[], $23::text[], $24::text[], $25::text[],
+	$26::text[], $27::text[], $28::float8[], $29::text[], $30::text[], $31::text[], $32::text[], $33::text[],
+	$34::text[], $35::text[], $36::text[])
+WHERE EXISTS (SELECT 1 FROM head)`
+
+func (db *DB) appendAuditPostgres(ctx context.Context, afterSeq int64, afterHash string, last fiveid.AuditEvent, grants []fiveid.Grant, events []fiveid.AuditEvent) error {
+	const op = "append audit"
+	n := len(grants)
+	gID, gCustomer, gGrantee, gKey, gScopes, gPurpose, gGrade := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	gScore, gIssued, gExpires, gRevoked := make([]float64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	gRevokedBy, gSigning, gRequest := make([]string, n), make([]string, n), make([]string, n)
+	for i, g := range grants {
+		gID[i], gCustomer[i], gGrantee[i], gKey[i], gScopes[i], gPurpose[i], gGrade[i] = g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade
+		gScore[i], gIssued[i], gExpires[i], gRevoked[i] = g.Score, micros(g.IssuedAt), micros(g.ExpiresAt), micros(g.RevokedAt)
+		gRevokedBy[i], gSigning[i], gRequest[i] = g.RevokedBy, g.SigningKey, g.RequestID
+	}
+	m := len(events)
+	eSeq, eAt := make([]int64, m), make([]int64, m)
+	eScore := make([]float64, m)
+	eID, eAction, eActorKey, eActorSystem, eCustomer, eGrant, eGrade := make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+	ePurpose, eScopes, eRequest, eSubject, eMasked, eDetail, ePrev, eHash := make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m), make([]string, m)
+	for i, e := range events {
+		eSeq[i], eID[i], eAt[i], eAction[i], eActorKey[i], eActorSystem[i], eCustomer[i], eGrant[i] = e.Seq, e.ID, micros(e.Time), e.Action, e.ActorKey, e.ActorSystem, e.CustomerID, e.GrantID
+		eGrade[i], eScore[i], ePurpose[i], eScopes[i], eRequest[i], eSubject[i], eMasked[i], eDetail[i] = e.Grade, e.Score, e.Purpose, joinWords(e.Scopes), e.RequestID, e.Subject, e.IDMasked, e.Detail
+		ePrev[i], eHash[i] = e.PrevHash, e.Hash
+	}
+	res, err := db.write.ExecContext(ctx, appendAuditSQL, last.Seq, last.Hash, afterSeq, afterHash,
+		gID, gCustomer, gGrantee, gKey, gScopes, gPurpose, gGrade, gScore, gIssued, gExpires, gRevoked, gRevokedBy, gSigning, gRequest,
+		eSeq, eID, eAt, eAction, eActorKey, eActorSystem, eCustomer, eGrant, eGrade, eScore, ePurpose, eScopes, eRequest, eSubject, eMasked, eDetail, ePrev, eHash)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	if got, err := res.RowsAffected(); err != nil || got != int64(m) {
+		return fmt.Errorf("%s: the head moved past %d: %w", op, afterSeq, fiveid.ErrConflict)
+	}
+	return nil
 }

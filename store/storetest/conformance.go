@@ -442,21 +442,27 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if gs, _ := st.ListGrants(ctx, fiveid.GrantFilter{Status: "revoked"}, t0); len(gs) != 1 {
 			t.Errorf("revoked grants: %d", len(gs))
 		}
-		// The log: head locking and appends keep order.
+		// The log: concurrent appenders each chain after the head they read
+		// and retry when another moved it first; none is lost or forks it.
 		var wg sync.WaitGroup
 		for i := range 8 {
 			wg.Go(func() {
-				err := st.UpdateGrants(ctx, func(tx fiveid.GrantTx) error {
-					seq, prev, err := tx.AuditHead(ctx)
+				for attempt := 0; ; attempt++ {
+					seq, prev, err := st.AuditTip(ctx)
 					if err != nil {
-						return err
+						t.Error(err)
+						return
 					}
 					e := fiveid.AuditEvent{Seq: seq + 1, ID: fmt.Sprintf("E%d", i), Time: t0, Action: "grant.issued", Scopes: []string{"medical"}, PrevHash: prev}
 					e.Hash = fiveid.AuditHash(prev, e)
-					return tx.AppendAudit(ctx, []fiveid.AuditEvent{e})
-				})
-				if err != nil {
-					t.Error(err)
+					err = st.AppendAudit(ctx, seq, prev, nil, []fiveid.AuditEvent{e})
+					if err == nil {
+						return
+					}
+					if !errors.Is(err, fiveid.ErrConflict) || attempt > 100 {
+						t.Error(err)
+						return
+					}
 				}
 			})
 		}
@@ -477,6 +483,37 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if evs, _ := st.AuditEvents(ctx, fiveid.AuditFilter{AfterSeq: 6, Limit: 100}); len(evs) != 2 {
 			t.Errorf("cursor: %d", len(evs))
+		}
+		// A writer whose head is stale writes nothing, its grant included.
+		g2 := g
+		g2.ID, g2.RevokedAt, g2.RevokedBy = "G2", time.Time{}, ""
+		stale := fiveid.AuditEvent{Seq: 7, ID: "E-stale", Time: t0, Action: "grant.issued", GrantID: "G2", PrevHash: evs[5].Hash}
+		stale.Hash = fiveid.AuditHash(stale.PrevHash, stale)
+		if err := st.AppendAudit(ctx, 6, evs[5].Hash, []fiveid.Grant{g2}, []fiveid.AuditEvent{stale}); !errors.Is(err, fiveid.ErrConflict) {
+			t.Fatalf("append after a stale head: %v", err)
+		}
+		if _, err := st.Grant(ctx, "G2"); !errors.Is(err, fiveid.ErrNotFound) {
+			t.Errorf("the stale append wrote its grant: %v", err)
+		}
+		// A current head takes grants and several events at once.
+		e9 := fiveid.AuditEvent{Seq: 9, ID: "E9", Time: t0, Action: "grant.issued", GrantID: "G2", Grade: "certain", Score: 31.5, PrevHash: prev}
+		e9.Hash = fiveid.AuditHash(prev, e9)
+		e10 := fiveid.AuditEvent{Seq: 10, ID: "E10", Time: t0, Action: "identify.no_match", IDMasked: "110105********002X", PrevHash: e9.Hash}
+		e10.Hash = fiveid.AuditHash(e9.Hash, e10)
+		if err := st.AppendAudit(ctx, 8, prev, []fiveid.Grant{g2}, []fiveid.AuditEvent{e9, e10}); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := st.Grant(ctx, "G2"); err != nil || cmp.Diff(g2, got) != "" {
+			t.Errorf("grant written with the log: %s %v", cmp.Diff(g2, got), err)
+		}
+		if evs, err := st.AuditEvents(ctx, fiveid.AuditFilter{AfterSeq: 8, Limit: 100}); err != nil || len(evs) != 2 || cmp.Diff([]fiveid.AuditEvent{e9, e10}, evs) != "" {
+			t.Errorf("batch append: %s %v", cmp.Diff([]fiveid.AuditEvent{e9, e10}, evs), err)
+		}
+		if seq, hash, err := st.AuditTip(ctx); seq != 10 || hash != e10.Hash || err != nil {
+			t.Errorf("tip after the batch: %d %s %v", seq, hash, err)
+		}
+		if err := st.AppendAudit(ctx, 10, e10.Hash, nil, nil); !errors.Is(err, fiveid.ErrInvalid) {
+			t.Errorf("empty append: %v", err)
 		}
 	})
 }
