@@ -147,17 +147,9 @@ type GrantTx interface {
 	CreatePolicy(ctx context.Context, p Policy) error
 	DeletePolicy(ctx context.Context, id string, at time.Time) error
 	InsertGrant(ctx context.Context, g Grant) error
-	// InsertGrants inserts many grants with multi-row statements.
-	InsertGrants(ctx context.Context, gs []Grant) error
 	RevokeGrant(ctx context.Context, id string, at time.Time, by string) error
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	RetireSigningKey(ctx context.Context, id string, at time.Time) error
-	// AuditHead locks the end of the grant log for this transaction and
-	// returns its last Seq and Hash (0, "" when empty).
-	AuditHead(ctx context.Context) (seq int64, hash string, err error)
-	// AppendAudit inserts events (already chained, Seq consecutive after the
-	// head) and moves the head to the last one.
-	AppendAudit(ctx context.Context, events []AuditEvent) error
 }
 
 // RecordScanner pages through every source record, for offline jobs
@@ -169,10 +161,11 @@ type RecordScanner interface {
 }
 
 // StatisticsRefresher keeps the database's planner statistics fresh
-// (stores that have a planner).
+// (stores that have a planner) and, where the server's own maintenance is
+// off, its tables vacuumed.
 type StatisticsRefresher interface {
-	// RefreshStatistics analyzes the tables whose statistics are stale
-	// and returns their names.
+	// RefreshStatistics analyzes (and where needed vacuums) the tables
+	// whose statistics are stale and returns their names.
 	RefreshStatistics(ctx context.Context) ([]string, error)
 }
 

@@ -506,7 +506,8 @@ func (s *Service) LoadDistinct(ctx context.Context, p Principal, system string, 
 }
 
 // RefreshStatistics analyzes the store's tables whose planner statistics
-// are stale (admin; a no-op on stores without a planner). serve runs it
+// are stale, and vacuums them where the server's autovacuum is off
+// (admin; a no-op on stores without a planner). serve runs it
 // every minute, import and LoadDistinct after loading.
 func (s *Service) RefreshStatistics(ctx context.Context, p Principal) ([]string, error) {
 	if err := require(p, RoleAdmin); err != nil {
