@@ -20,8 +20,9 @@ type Reader interface {
 	CustomerRecords(ctx context.Context, customerID string) ([]SourceRecord, error)
 	SourceRecord(ctx context.Context, system, localID string) (SourceRecord, error)
 	// Candidates returns the distinct source records that carry any of the
-	// blocking keys and are linked to an active customer, at most limit of
-	// them, in one query.
+	// blocking keys, at most limit of them, in one query. (Every record
+	// belongs to an active customer: a merge moves the records to the
+	// survivor, and links go only to active customers.)
 	Candidates(ctx context.Context, keys []string, limit int) ([]SourceRecord, error)
 	// NameFrequency returns how many source records have this name key and
 	// how many source records there are in all.

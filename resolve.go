@@ -154,6 +154,9 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 		if best != nil && best.Grade.AutoLink() {
 			customerID = best.CustomerID
 			link = Link{Grade: best.Grade, Score: best.Score, Explanation: best.Explanation}
+			if err := linkTarget(ctx, tx, customerID); err != nil {
+				return RegisterResult{}, err
+			}
 		} else {
 			// Keep the record's own customer when it is that customer's only
 			// record: re-registering changed values must not churn IDs.
@@ -316,6 +319,20 @@ func better(a, b Decision) bool {
 		return a.Score > b.Score
 	}
 	return a.CustomerID < b.CustomerID
+}
+
+// linkTarget checks that a record may be linked to customer id: only
+// active customers hold records (candidates are read without looking at
+// their customer's status, on the strength of that).
+func linkTarget(ctx context.Context, tx Tx, id string) error {
+	c, err := tx.Customer(ctx, id)
+	if err != nil {
+		return err
+	}
+	if c.Status != StatusActive {
+		return fmt.Errorf("customer %s is %s: records link only to active customers: %w", id, c.Status, ErrConflict)
+	}
+	return nil
 }
 
 // refreshGolden recomputes a customer's golden values from its linked

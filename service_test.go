@@ -440,10 +440,12 @@ func TestConcurrentReviewersOneWins(t *testing.T) {
 
 // Property: for random pairs of customers with random records, merge then
 // unmerge restores both customers and every record byte for byte, and the
-// merged ID redirects while merged.
+// merged ID redirects while merged, holding no record (candidates are
+// read on the strength of that).
 func TestMergeUnmergeRoundTrip(t *testing.T) {
 	t.Parallel()
-	for name, svc := range services(t) {
+	for name, ss := range servicesAndStores(t) {
+		svc := ss.svc
 		t.Run(name, func(t *testing.T) {
 			ctx := t.Context()
 			p := setup(t, svc, "a", "b")
@@ -493,6 +495,9 @@ func TestMergeUnmergeRoundTrip(t *testing.T) {
 				}
 				if v, _ := svc.Customer(ctx, admin, from); v.Customer.ID != into || len(v.MergedFrom) != 1 {
 					t.Fatalf("merged ID does not redirect: %+v", v)
+				}
+				if recs, err := ss.st.CustomerRecords(ctx, from); err != nil || len(recs) != 0 {
+					t.Fatalf("the merged customer still holds records: %+v %v", recs, err)
 				}
 				if _, err := svc.Unmerge(ctx, admin, m.ID); err != nil {
 					t.Fatal(err)
@@ -552,6 +557,42 @@ func TestDuplicateScanOpensTasksOnce(t *testing.T) {
 			res, _ = svc.ScanDuplicates(ctx, admin)
 			if res.TasksOpened != 0 {
 				t.Fatalf("a not-duplicate pair was reopened: %+v", res)
+			}
+		})
+	}
+}
+
+// Records link only to active customers: should a candidate's customer
+// not be active (the service never leaves records on a merged customer),
+// a register that decided on it is refused, not linked there.
+func TestRecordsLinkOnlyToActiveCustomers(t *testing.T) {
+	t.Parallel()
+	for name, ss := range servicesAndStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, ss.svc, "a", "b")
+			r1, err := ss.svc.Register(ctx, p["a"], "1", zhang)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Break the invariant under the service: the customer is merged
+			// away while still holding its record.
+			other, err := ss.svc.Register(ctx, p["a"], "2", match.Input{Name: "李娜", Sex: "女", BirthDate: "1980-01-02"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := ss.st.Update(ctx, nil, func(tx fiveid.Tx) error {
+				c, err := tx.Customer(ctx, r1.CustomerID)
+				if err != nil {
+					return err
+				}
+				c.Status, c.MergedInto, c.Version = fiveid.StatusMerged, other.CustomerID, c.Version+1
+				return tx.UpdateCustomer(ctx, c)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ss.svc.Register(ctx, p["b"], "x", zhang); !errors.Is(err, fiveid.ErrConflict) {
+				t.Fatalf("register linked to a merged customer: %v", err)
 			}
 		})
 	}

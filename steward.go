@@ -136,6 +136,8 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 			}
 		} else if err != nil {
 			return err
+		} else if err := linkTarget(ctx, tx, to); err != nil {
+			return err // merged since Link followed it
 		}
 		before := cur
 		cur.CustomerID = to
