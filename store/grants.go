@@ -282,7 +282,7 @@ func (db *DB) AppendAudit(ctx context.Context, afterSeq int64, afterHash string,
 
 // appendAuditSQL inserts the rows from one array per column (unnest), so
 // that one prepared statement serves every batch size.
-var appendAuditSQL = `WITH head AS (
+const appendAuditSQL = `WITH head AS (
 	UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1 AND seq = $3 AND hash = $4 RETURNING id
 ), g AS (
 	INSERT INTO grants (` + grantCols + `)
