@@ -72,6 +72,10 @@ func TestLunarBirthdayGrades(t *testing.T) {
 	if e := s.Compare(a, b, TermFreq{N: 1, Total: 100_000}); e.Grade.AutoLink() {
 		t.Errorf("without ID a lunar date linked: %s %+v", e.Grade, e.Fields)
 	}
+	// Without an ID they still meet (a review, not a silent duplicate).
+	if !shares(BlockingKeys(a), BlockingKeys(b)) {
+		t.Errorf("a lunar birthday shares no blocking key with the solar one: %v / %v", BlockingKeys(a), BlockingKeys(b))
+	}
 }
 
 // A weights file written before a level existed still loads, the new

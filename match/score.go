@@ -629,8 +629,9 @@ func compareSex(a, b Sex) string {
 
 // BlockingRules versions BlockingKeys: it goes up whenever the keys a
 // record gets change, and an index built under an older version needs
-// fiveid reindex. 2: pinyin keys for Latin-written names.
-const BlockingRules = 2
+// fiveid reindex. 2: pinyin keys for Latin-written names. 3: a name key
+// with the birth date read as a lunar date.
+const BlockingRules = 3
 
 // BlockingKeys are the candidate-retrieval keys of r, each prefixed with
 // its kind. Any single typo in an ID number leaves at least one ID key
@@ -693,6 +694,12 @@ func BlockingKeys(r Record) []string {
 			add("nmd:" + nk + "|" + ds[4:])
 			if d.Day <= 12 && d.Day != d.Month {
 				add("nd:" + nk + "|" + Date{d.Year, d.Day, d.Month, PrecisionDay}.String())
+			}
+			// A lunar birthday recorded as a solar one (the elderly's
+			// habit): read as lunar, the date is the solar date another
+			// system holds, which carries that key as its own.
+			if s, ok := lunarToSolar(d.Year, d.Month, d.Day, false); ok {
+				add("nd:" + nk + "|" + s.String())
 			}
 		}
 	}
