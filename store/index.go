@@ -298,20 +298,36 @@ func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys
 			return err
 		}
 	}
-	if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE system = ? AND local_id = ?", r.System, r.LocalID); err != nil {
+	return c.setBlockingKeys(ctx, op, r.System, r.LocalID, keys)
+}
+
+// setBlockingKeys makes keys the record's blocking keys, in two
+// statements: the keys it no longer has go, the new ones come (those it
+// keeps are not rewritten: a re-registration or a reindex that changes one
+// key touches one index entry, not all of them).
+func (c txConn) setBlockingKeys(ctx context.Context, op, system, localID string, keys []string) error {
+	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
+	del := "DELETE FROM blocking_keys WHERE system = ? AND local_id = ?"
+	args := []any{system, localID}
+	if len(keys) > 0 {
+		del += " AND key NOT IN (?" + strings.Repeat(", ?", len(keys)-1) + ")"
+		for _, k := range keys {
+			args = append(args, k)
+		}
+	}
+	if _, err := c.exec(ctx, op, del, args...); err != nil {
 		return err
 	}
-	seen := map[string]bool{}
-	for _, k := range keys {
-		if seen[k] {
-			continue
-		}
-		seen[k] = true
-		if _, err := c.exec(ctx, op, "INSERT INTO blocking_keys (key, system, local_id) VALUES (?, ?, ?)", k, r.System, r.LocalID); err != nil {
-			return err
-		}
+	if len(keys) == 0 {
+		return nil
 	}
-	return nil
+	args = args[:0]
+	for _, k := range keys {
+		args = append(args, k, system, localID)
+	}
+	_, err := c.exec(ctx, op, "INSERT INTO blocking_keys (key, system, local_id) VALUES (?, ?, ?)"+
+		strings.Repeat(", (?, ?, ?)", len(keys)-1)+" ON CONFLICT (key, system, local_id) DO NOTHING", args...)
+	return err
 }
 
 // ScanSourceRecords implements fiveid.RecordScanner.
@@ -396,8 +412,7 @@ func (c txConn) PutSecret(ctx context.Context, name string, value []byte) error 
 	return err
 }
 
-// InsertBulk implements fiveid.Tx with multi-row INSERTs (a few hundred
-// rows per statement).
+// ReplaceBlockingKeys implements fiveid.Tx.
 func (c txConn) ReplaceBlockingKeys(ctx context.Context, system, localID string, version int64, keys []string) (bool, error) {
 	const op = "replace blocking keys"
 	q := "SELECT version FROM source_records WHERE system = ? AND local_id = ?"
@@ -413,18 +428,14 @@ func (c txConn) ReplaceBlockingKeys(ctx context.Context, system, localID string,
 	case v != version:
 		return false, nil
 	}
-	if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE system = ? AND local_id = ?", system, localID); err != nil {
-		return false, err
-	}
-	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
-	if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(keys), 3, func(i int) []any {
-		return []any{keys[i], system, localID}
-	}); err != nil {
+	if err := c.setBlockingKeys(ctx, op, system, localID, keys); err != nil {
 		return false, err
 	}
 	return true, nil
 }
 
+// InsertBulk implements fiveid.Tx with multi-row INSERTs (a few hundred
+// rows per statement).
 func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, records []fiveid.SourceRecord, keys [][]string) error {
 	const op = "insert bulk"
 	if len(keys) != len(records) {

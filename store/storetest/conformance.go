@@ -178,6 +178,18 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if c, _ := st.Candidates(ctx, []string{"k-a"}, 10); len(c) != 0 {
 			t.Errorf("old blocking key still finds the record: %+v", c)
 		}
+		// Keys kept, dropped and added at once (duplicates in the list
+		// are one key).
+		r1c := r1b
+		r1c.Version = 3
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r1c, []string{"k-d", "k-e", "k-d"}) })
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r1c, []string{"k-e", "k-f"}) })
+		for k, want := range map[string]int{"k-d": 0, "k-e": 1, "k-f": 1} {
+			if c, err := st.Candidates(ctx, []string{k}, 10); err != nil || len(c) != want {
+				t.Errorf("after re-keying, %s finds %d records, want %d (%v)", k, len(c), want, err)
+			}
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r1c, []string{"k-d"}) })
 		// A customer merges (the service moves its records first).
 		update(t, st, nil, func(tx fiveid.Tx) error {
 			cu, err := tx.Customer(ctx, "C2")
