@@ -60,11 +60,11 @@ type Tx interface {
 	PutSourceRecord(ctx context.Context, r SourceRecord, keys []string) error
 	// PutSetting sets a named integer (see Reader.Setting).
 	PutSetting(ctx context.Context, name string, v int64) error
-	// ReplaceBlockingKeys replaces the blocking keys of the record
-	// (system, localID) if it is still at version; it reports whether it
-	// did (false: gone or changed since it was read). The record's row is
-	// locked for the rest of the transaction.
-	ReplaceBlockingKeys(ctx context.Context, system, localID string, version int64, keys []string) (bool, error)
+	// ReplaceBlockingKeys replaces the blocking keys of each record still
+	// at its Version, in a few statements for all of them, and reports
+	// which it replaced (false: gone or changed since it was read). The
+	// records' rows are locked for the rest of the transaction.
+	ReplaceBlockingKeys(ctx context.Context, recs []RecordKeys) ([]bool, error)
 	// InsertReviewTask returns ErrConflict when an open task for the same
 	// (customer, candidate) pair, in either order, exists.
 	InsertReviewTask(ctx context.Context, t ReviewTask) error
@@ -151,6 +151,13 @@ type GrantTx interface {
 	RevokeGrant(ctx context.Context, id string, at time.Time, by string) error
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	RetireSigningKey(ctx context.Context, id string, at time.Time) error
+}
+
+// RecordKeys is the blocking keys computed from a record at Version.
+type RecordKeys struct {
+	System, LocalID string
+	Version         int64
+	Keys            []string
 }
 
 // RecordScanner pages through every source record, for offline jobs

@@ -44,17 +44,20 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 			keys[i], valid[i] = s.blockingKeys(rec), true
 			all = append(all, keys[i]...)
 		}
+		var recs []RecordKeys
+		for i, r := range page {
+			if valid[i] {
+				recs = append(recs, RecordKeys{System: r.System, LocalID: r.LocalID, Version: r.Version, Keys: keys[i]})
+			}
+		}
 		var updated, changed int
 		err := s.store.Update(ctx, nil, func(tx Tx) error {
+			done, err := tx.ReplaceBlockingKeys(ctx, recs)
+			if err != nil {
+				return err
+			}
 			updated, changed = 0, 0
-			for i, r := range page {
-				if !valid[i] {
-					continue
-				}
-				ok, err := tx.ReplaceBlockingKeys(ctx, r.System, r.LocalID, r.Version, keys[i])
-				if err != nil {
-					return err
-				}
+			for _, ok := range done {
 				if ok {
 					updated++
 				} else {

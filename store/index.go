@@ -301,33 +301,50 @@ func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys
 	return c.setBlockingKeys(ctx, op, r.System, r.LocalID, keys)
 }
 
-// setBlockingKeys makes keys the record's blocking keys, in two
-// statements: the keys it no longer has go, the new ones come (those it
-// keeps are not rewritten: a re-registration or a reindex that changes one
-// key touches one index entry, not all of them).
+// setBlockingKeys makes keys the record's blocking keys.
 func (c txConn) setBlockingKeys(ctx context.Context, op, system, localID string, keys []string) error {
-	keys = slices.Compact(slices.Sorted(slices.Values(keys)))
-	del := "DELETE FROM blocking_keys WHERE system = ? AND local_id = ?"
-	args := []any{system, localID}
-	if len(keys) > 0 {
-		del += " AND key NOT IN (?" + strings.Repeat(", ?", len(keys)-1) + ")"
-		for _, k := range keys {
-			args = append(args, k)
+	return c.setKeys(ctx, op, []fiveid.RecordKeys{{System: system, LocalID: localID, Keys: keys}})
+}
+
+// setKeys makes each record's Keys its blocking keys, in a statement or two
+// per hundred records: the keys a record no longer has go, the new ones
+// come, those it keeps are not rewritten (a re-registration or a reindex
+// that changes one key touches one index entry, not all of them).
+func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys) error {
+	const chunk = 100 // records per statement: well under both databases' parameter limits
+	for start := 0; start < len(recs); start += chunk {
+		part := recs[start:min(start+chunk, len(recs))]
+		var keys, owners []any
+		for _, r := range part {
+			owners = append(owners, r.System, r.LocalID)
+			for _, k := range slices.Compact(slices.Sorted(slices.Values(r.Keys))) {
+				keys = append(keys, k, r.System, r.LocalID)
+			}
+		}
+		ownerRows := "(?, ?)" + strings.Repeat(", (?, ?)", len(part)-1)
+		if len(keys) == 0 {
+			_, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE (system, local_id) IN (VALUES "+ownerRows+")", owners...)
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		keyRows := "(?, ?, ?)" + strings.Repeat(", (?, ?, ?)", len(keys)/3-1)
+		_, err := c.exec(ctx, op, `WITH r (system, local_id) AS (VALUES `+ownerRows+`),
+			v (key, system, local_id) AS (VALUES `+keyRows+`)
+			DELETE FROM blocking_keys WHERE (system, local_id) IN (SELECT system, local_id FROM r)
+			AND NOT EXISTS (SELECT 1 FROM v WHERE v.key = blocking_keys.key
+				AND v.system = blocking_keys.system AND v.local_id = blocking_keys.local_id)`,
+			append(owners, keys...)...)
+		if err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, op, "INSERT INTO blocking_keys (key, system, local_id) VALUES "+keyRows+
+			" ON CONFLICT (key, system, local_id) DO NOTHING", keys...); err != nil {
+			return err
 		}
 	}
-	if _, err := c.exec(ctx, op, del, args...); err != nil {
-		return err
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	args = args[:0]
-	for _, k := range keys {
-		args = append(args, k, system, localID)
-	}
-	_, err := c.exec(ctx, op, "INSERT INTO blocking_keys (key, system, local_id) VALUES (?, ?, ?)"+
-		strings.Repeat(", (?, ?, ?)", len(keys)-1)+" ON CONFLICT (key, system, local_id) DO NOTHING", args...)
-	return err
+	return nil
 }
 
 // ScanSourceRecords implements fiveid.RecordScanner.
@@ -412,26 +429,53 @@ func (c txConn) PutSecret(ctx context.Context, name string, value []byte) error 
 	return err
 }
 
-// ReplaceBlockingKeys implements fiveid.Tx.
-func (c txConn) ReplaceBlockingKeys(ctx context.Context, system, localID string, version int64, keys []string) (bool, error) {
+// ReplaceBlockingKeys implements fiveid.Tx: one locking read of the
+// records' versions, then setKeys for those still current.
+func (c txConn) ReplaceBlockingKeys(ctx context.Context, recs []fiveid.RecordKeys) ([]bool, error) {
 	const op = "replace blocking keys"
-	q := "SELECT version FROM source_records WHERE system = ? AND local_id = ?"
-	if c.d == postgres {
-		q += " FOR UPDATE" // the embedded store has a single writer
+	done := make([]bool, len(recs))
+	const chunk = 500
+	for start := 0; start < len(recs); start += chunk {
+		part := recs[start:min(start+chunk, len(recs))]
+		args := make([]any, 0, 2*len(part))
+		for _, r := range part {
+			args = append(args, r.System, r.LocalID)
+		}
+		q := "SELECT system, local_id, version FROM source_records WHERE (system, local_id) IN (VALUES (?, ?)" +
+			strings.Repeat(", (?, ?)", len(part)-1) + ")"
+		if c.d == postgres {
+			q += " FOR UPDATE" // the embedded store has a single writer
+		}
+		rows, err := c.query(ctx, q, args...)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		versions := map[[2]string]int64{}
+		for rows.Next() {
+			var sys, local string
+			var v int64
+			if err := rows.Scan(&sys, &local, &v); err != nil {
+				rows.Close()
+				return nil, mapErr(op, err)
+			}
+			versions[[2]string{sys, local}] = v
+		}
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(op, err)
+		}
+		rows.Close()
+		var current []fiveid.RecordKeys
+		for i, r := range part {
+			if v, ok := versions[[2]string{r.System, r.LocalID}]; ok && v == r.Version {
+				done[start+i] = true
+				current = append(current, r)
+			}
+		}
+		if err := c.setKeys(ctx, op, current); err != nil {
+			return nil, err
+		}
 	}
-	var v int64
-	switch err := c.row(ctx, q, system, localID).Scan(&v); {
-	case err == sql.ErrNoRows:
-		return false, nil
-	case err != nil:
-		return false, mapErr(op, err)
-	case v != version:
-		return false, nil
-	}
-	if err := c.setBlockingKeys(ctx, op, system, localID, keys); err != nil {
-		return false, err
-	}
-	return true, nil
+	return done, nil
 }
 
 // InsertBulk implements fiveid.Tx with multi-row INSERTs (a few hundred

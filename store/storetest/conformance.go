@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -270,40 +271,48 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		st := open(t)
 		ctx := t.Context()
 		seed(t, st)
-		cs := []fiveid.Customer{{ID: "R1", Status: fiveid.StatusActive, Name: "x", Version: 1, CreatedAt: t0, UpdatedAt: t0}}
-		rs := []fiveid.SourceRecord{record("hosp", "r1", "R1", "name-r")}
-		update(t, st, nil, func(tx fiveid.Tx) error { return tx.InsertBulk(ctx, cs, rs, [][]string{{"old-a", "old-b"}}) })
-		replace := func(version int64, keys []string) bool {
-			var ok bool
+		cs := []fiveid.Customer{
+			{ID: "R1", Status: fiveid.StatusActive, Name: "x", Version: 1, CreatedAt: t0, UpdatedAt: t0},
+			{ID: "R2", Status: fiveid.StatusActive, Name: "y", Version: 1, CreatedAt: t0, UpdatedAt: t0},
+		}
+		rs := []fiveid.SourceRecord{record("hosp", "r1", "R1", "name-r"), record("hosp", "r2", "R2", "name-s")}
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			return tx.InsertBulk(ctx, cs, rs, [][]string{{"old-a", "old-b"}, {"r2-a", "shared"}})
+		})
+		replace := func(recs ...fiveid.RecordKeys) []bool {
+			var done []bool
 			update(t, st, nil, func(tx fiveid.Tx) error {
 				var err error
-				ok, err = tx.ReplaceBlockingKeys(ctx, "hosp", "r1", version, keys)
+				done, err = tx.ReplaceBlockingKeys(ctx, recs)
 				return err
 			})
-			return ok
+			return done
 		}
-		if replace(rs[0].Version+1, []string{"new"}) {
-			t.Error("replaced at another version")
+		v := rs[0].Version
+		if done := replace(fiveid.RecordKeys{System: "hosp", LocalID: "r1", Version: v + 1, Keys: []string{"new"}}); len(done) != 1 || done[0] {
+			t.Errorf("replaced at another version: %v", done)
 		}
 		if c, _ := st.Candidates(ctx, []string{"old-a"}, 10); len(c) != 1 {
 			t.Errorf("a refused replace changed the keys: %d", len(c))
 		}
-		if !replace(rs[0].Version, []string{"new", "new", "other"}) {
-			t.Fatal("not replaced at the record's version")
+		// One call: r1 re-keyed (a key kept, one dropped, two new, a
+		// duplicate), a record that does not exist, r2 left without keys.
+		done := replace(
+			fiveid.RecordKeys{System: "hosp", LocalID: "r1", Version: v, Keys: []string{"new", "old-b", "new", "other"}},
+			fiveid.RecordKeys{System: "hosp", LocalID: "nobody", Version: 1, Keys: []string{"k"}},
+			fiveid.RecordKeys{System: "hosp", LocalID: "r2", Version: rs[1].Version},
+		)
+		if !slices.Equal(done, []bool{true, false, true}) {
+			t.Fatalf("replaced %v, want [true false true]", done)
 		}
-		if c, _ := st.Candidates(ctx, []string{"old-a", "old-b"}, 10); len(c) != 0 {
-			t.Errorf("old keys still find the record: %d", len(c))
-		}
-		if c, _ := st.Candidates(ctx, []string{"new", "other"}, 10); len(c) != 1 {
-			t.Errorf("new keys: %d candidates", len(c))
-		}
-		update(t, st, nil, func(tx fiveid.Tx) error {
-			ok, err := tx.ReplaceBlockingKeys(ctx, "hosp", "nobody", 1, []string{"k"})
-			if ok {
-				t.Error("replaced the keys of a record that does not exist")
+		for k, want := range map[string]int{"old-a": 0, "old-b": 1, "new": 1, "other": 1, "r2-a": 0, "shared": 0, "k": 0} {
+			if c, err := st.Candidates(ctx, []string{k}, 10); err != nil || len(c) != want {
+				t.Errorf("key %s finds %d records, want %d (%v)", k, len(c), want, err)
 			}
-			return err
-		})
+		}
+		if done := replace(); len(done) != 0 {
+			t.Errorf("nothing to replace: %v", done)
+		}
 	})
 
 	t.Run("settings", func(t *testing.T) {
