@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -306,41 +305,64 @@ func (c txConn) setBlockingKeys(ctx context.Context, op, system, localID string,
 	return c.setKeys(ctx, op, []fiveid.RecordKeys{{System: system, LocalID: localID, Keys: keys}})
 }
 
-// setKeys makes each record's Keys its blocking keys, in a statement or two
-// per hundred records: the keys a record no longer has go, the new ones
-// come, those it keeps are not rewritten (a re-registration or a reindex
-// that changes one key touches one index entry, not all of them).
+// setKeys makes each record's Keys its blocking keys. It reads the keys
+// the records have (their entries sit together in the by-record index),
+// then deletes those no longer wanted and inserts the missing ones: keys
+// a record keeps are not touched, so a reindex that changes one key per
+// record writes one index entry per record, and one that changes nothing
+// only reads. A statement or three per hundred records.
 func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys) error {
 	const chunk = 100 // records per statement: well under both databases' parameter limits
+	type entry struct{ key, system, localID string }
 	for start := 0; start < len(recs); start += chunk {
 		part := recs[start:min(start+chunk, len(recs))]
-		var keys, owners []any
+		owners := make([]any, 0, 2*len(part))
+		want := map[entry]bool{}
 		for _, r := range part {
 			owners = append(owners, r.System, r.LocalID)
-			for _, k := range slices.Compact(slices.Sorted(slices.Values(r.Keys))) {
-				keys = append(keys, k, r.System, r.LocalID)
+			for _, k := range r.Keys {
+				want[entry{k, r.System, r.LocalID}] = true
 			}
 		}
-		ownerRows := "(?, ?)" + strings.Repeat(", (?, ?)", len(part)-1)
-		if len(keys) == 0 {
-			_, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE (system, local_id) IN (VALUES "+ownerRows+")", owners...)
-			if err != nil {
+		rows, err := c.query(ctx, "SELECT key, system, local_id FROM blocking_keys WHERE (system, local_id) IN (VALUES (?, ?)"+
+			strings.Repeat(", (?, ?)", len(part)-1)+")", owners...)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		var stale []any
+		for rows.Next() {
+			var e entry
+			if err := rows.Scan(&e.key, &e.system, &e.localID); err != nil {
+				rows.Close()
+				return mapErr(op, err)
+			}
+			if want[e] {
+				delete(want, e) // kept as it is
+			} else {
+				stale = append(stale, e.key, e.system, e.localID)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return mapErr(op, err)
+		}
+		rows.Close()
+		if len(stale) > 0 {
+			if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE (key, system, local_id) IN (VALUES (?, ?, ?)"+
+				strings.Repeat(", (?, ?, ?)", len(stale)/3-1)+")", stale...); err != nil {
 				return err
 			}
+		}
+		if len(want) == 0 {
 			continue
 		}
-		keyRows := "(?, ?, ?)" + strings.Repeat(", (?, ?, ?)", len(keys)/3-1)
-		_, err := c.exec(ctx, op, `WITH r (system, local_id) AS (VALUES `+ownerRows+`),
-			v (key, system, local_id) AS (VALUES `+keyRows+`)
-			DELETE FROM blocking_keys WHERE (system, local_id) IN (SELECT system, local_id FROM r)
-			AND NOT EXISTS (SELECT 1 FROM v WHERE v.key = blocking_keys.key
-				AND v.system = blocking_keys.system AND v.local_id = blocking_keys.local_id)`,
-			append(owners, keys...)...)
-		if err != nil {
-			return err
+		add := make([]entry, 0, len(want))
+		for e := range want {
+			add = append(add, e)
 		}
-		if _, err := c.exec(ctx, op, "INSERT INTO blocking_keys (key, system, local_id) VALUES "+keyRows+
-			" ON CONFLICT (key, system, local_id) DO NOTHING", keys...); err != nil {
+		sort.Slice(add, func(i, j int) bool { return add[i].key < add[j].key })
+		if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(add), 3, func(i int) []any {
+			return []any{add[i].key, add[i].system, add[i].localID}
+		}); err != nil {
 			return err
 		}
 	}
