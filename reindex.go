@@ -31,24 +31,18 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 	}
 	var res ReindexResult
 	err := s.eachRecordPage(ctx, "reindex", reindexPage, func(page []SourceRecord) error {
-		keys := make([][]string, len(page))
-		valid := make([]bool, len(page))
+		var recs []RecordKeys
 		var all []string
-		for i, r := range page {
+		for _, r := range page {
 			res.Records++
 			rec, err := s.normalize(r.Raw, r.IDTable)
 			if err != nil {
 				res.Invalid++
 				continue
 			}
-			keys[i], valid[i] = s.blockingKeys(rec), true
-			all = append(all, keys[i]...)
-		}
-		var recs []RecordKeys
-		for i, r := range page {
-			if valid[i] {
-				recs = append(recs, RecordKeys{System: r.System, LocalID: r.LocalID, Version: r.Version, Keys: keys[i]})
-			}
+			keys := s.blockingKeys(rec)
+			recs = append(recs, RecordKeys{System: r.System, LocalID: r.LocalID, Version: r.Version, Keys: keys})
+			all = append(all, keys...)
 		}
 		var updated, changed int
 		err := s.store.Update(ctx, nil, func(tx Tx) error {

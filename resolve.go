@@ -329,8 +329,13 @@ func linkTarget(ctx context.Context, tx Tx, id string) error {
 	if err != nil {
 		return err
 	}
+	return activeTarget(c)
+}
+
+// activeTarget is linkTarget on a customer already read.
+func activeTarget(c Customer) error {
 	if c.Status != StatusActive {
-		return fmt.Errorf("customer %s is %s: records link only to active customers: %w", id, c.Status, ErrConflict)
+		return fmt.Errorf("customer %s is %s: records link only to active customers: %w", c.ID, c.Status, ErrConflict)
 	}
 	return nil
 }

@@ -127,7 +127,7 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
 		from := cur.CustomerID
-		if _, err := tx.Customer(ctx, to); errors.Is(err, ErrNotFound) && kind == ChangeUnlinked {
+		if target, err := tx.Customer(ctx, to); errors.Is(err, ErrNotFound) && kind == ChangeUnlinked {
 			if err := tx.InsertCustomer(ctx, Customer{ID: to, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 				return err
 			}
@@ -136,7 +136,7 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 			}
 		} else if err != nil {
 			return err
-		} else if err := linkTarget(ctx, tx, to); err != nil {
+		} else if err := activeTarget(target); err != nil {
 			return err // merged since Link followed it
 		}
 		before := cur

@@ -202,17 +202,15 @@ func (db *DB) RefreshStatistics(ctx context.Context) ([]string, error) {
 		_, err := db.write.ExecContext(ctx, "PRAGMA optimize")
 		return nil, mapErr(op, err)
 	}
-	rows, err := db.read.QueryContext(ctx, `SELECT relname,
-		  current_setting('autovacuum') = 'off'
-		  AND (n_ins_since_vacuum > 1000 + 0.2 * GREATEST(n_live_tup, 0)
-		       OR n_dead_tup > 50 + 0.2 * GREATEST(n_live_tup, 0))
-		FROM pg_stat_user_tables
-		WHERE schemaname = current_schema()
-		  AND (n_mod_since_analyze > 50 + 0.1 * GREATEST(n_live_tup, 0)
-		       OR COALESCE(last_analyze, last_autoanalyze) IS NULL
-		       OR (current_setting('autovacuum') = 'off'
-		           AND (n_ins_since_vacuum > 1000 + 0.2 * GREATEST(n_live_tup, 0)
-		                OR n_dead_tup > 50 + 0.2 * GREATEST(n_live_tup, 0))))
+	rows, err := db.read.QueryContext(ctx, `SELECT relname, needs_vacuum FROM (
+		  SELECT relname,
+		    current_setting('autovacuum') = 'off'
+		      AND (n_ins_since_vacuum > 1000 + 0.2 * GREATEST(n_live_tup, 0)
+		           OR n_dead_tup > 50 + 0.2 * GREATEST(n_live_tup, 0)) AS needs_vacuum,
+		    n_mod_since_analyze > 50 + 0.1 * GREATEST(n_live_tup, 0)
+		      OR COALESCE(last_analyze, last_autoanalyze) IS NULL AS needs_analyze
+		  FROM pg_stat_user_tables WHERE schemaname = current_schema()) t
+		WHERE needs_vacuum OR needs_analyze
 		ORDER BY relname`)
 	if err != nil {
 		return nil, mapErr(op, err)
