@@ -1,0 +1,57 @@
+package fiveid
+
+import (
+	"fiveid/match"
+)
+
+// heldID is a checksum-valid identifier one of a customer's records holds.
+type heldID struct {
+	System, LocalID string
+	ID              match.Identifier
+}
+
+// heldIDs lists the checksum-valid identifiers the records hold, one entry
+// per record that has one. Records that no longer normalize hold nothing.
+func heldIDs(recs []SourceRecord) []heldID {
+	var out []heldID
+	for _, r := range recs {
+		nr, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
+		if err != nil || !nr.ID.ChecksumValid {
+			continue
+		}
+		out = append(out, heldID{System: r.System, LocalID: r.LocalID, ID: nr.ID})
+	}
+	return out
+}
+
+// RecordRef names a source record and the identifier it holds, masked.
+type RecordRef struct {
+	System   string
+	LocalID  string
+	MaskedID string
+}
+
+// IdentifierConflict is a pair of records, one on each side, holding
+// different checksum-valid identifiers of one namespace: two people.
+type IdentifierConflict struct {
+	Namespace string
+	A, B      RecordRef
+}
+
+// identifierConflicts lists every pair of a's and b's identifiers that
+// conflict (match.IDsConflict).
+func identifierConflicts(a, b []heldID) []IdentifierConflict {
+	var out []IdentifierConflict
+	for _, x := range a {
+		for _, y := range b {
+			if match.IDsConflict(x.ID, y.ID) {
+				out = append(out, IdentifierConflict{
+					Namespace: x.ID.Namespace,
+					A:         RecordRef{System: x.System, LocalID: x.LocalID, MaskedID: match.MaskID(x.ID.Number)},
+					B:         RecordRef{System: y.System, LocalID: y.LocalID, MaskedID: match.MaskID(y.ID.Number)},
+				})
+			}
+		}
+	}
+	return out
+}
