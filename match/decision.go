@@ -56,4 +56,29 @@ type Explanation struct {
 	Fields  []FieldScore
 	Rules   []string // e.g. "id_conflict_cap": a hard rule that changed the grade
 	Version string   // weights/rules version
+	// Conflicts names the records of the candidate customer whose
+	// identifiers conflict with the query's even though another of its
+	// records matched best (a customer-level rule: "id_conflict_cap" or
+	// "id_birth_date_conflict").
+	Conflicts []Conflict
+	// Alternatives lists every customer that tied with the best one (rule
+	// "ambiguous"): none of them was chosen, a steward decides. The best
+	// one is listed too.
+	Alternatives []Alternative
+}
+
+// Conflict is one record of a candidate customer that disagrees with the
+// query on an identifier, named without its raw number.
+type Conflict struct {
+	Rule     string // id_conflict_cap or id_birth_date_conflict
+	System   string
+	LocalID  string
+	MaskedID string // e.g. 110105********002X
+}
+
+// Alternative is a candidate customer of an ambiguous decision.
+type Alternative struct {
+	Customer string // customer ID
+	Grade    Grade  // its grade before the ambiguity rule
+	Score    float64
 }
