@@ -28,8 +28,8 @@ func NewScorer(w Weights, t Thresholds) (*Scorer, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	if !(t.Certain >= t.Probable && t.Probable >= t.Possible && t.ProbableWithoutID >= t.Probable) || math.IsNaN(t.Certain+t.Probable+t.Possible+t.ProbableWithoutID) {
-		return nil, errors.New("thresholds: want certain >= probable >= possible and probable_without_id >= probable")
+	if !(t.Certain >= t.Probable && t.Probable >= t.Possible && t.ProbableWithoutID >= t.Probable && t.AmbiguityMargin >= 0) || math.IsNaN(t.Certain+t.Probable+t.Possible+t.ProbableWithoutID+t.AmbiguityMargin) {
+		return nil, errors.New("thresholds: want certain >= probable >= possible, probable_without_id >= probable and ambiguity_margin >= 0")
 	}
 	s := &Scorer{w: w, t: t, weights: map[string]map[string]float64{}}
 	for f, levels := range w.Levels {

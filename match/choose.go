@@ -1,0 +1,147 @@
+package match
+
+import (
+	"slices"
+	"strings"
+)
+
+// A decision is about a customer, not one of its records (DOMAIN.md §3):
+// this file holds the two rules that look beyond the best-matching record —
+// identifier conflicts anywhere in the candidate customer, and ambiguity
+// between candidate customers.
+
+// Rule names of the customer-level rules.
+const (
+	RuleIDConflict  = "id_conflict_cap"        // a record of the customer holds another valid number
+	RuleIDBirthDate = "id_birth_date_conflict" // the birth date in a record's valid number disagrees with the query's
+	RuleAmbiguous   = "ambiguous"              // another customer qualifies too: none is chosen
+)
+
+// Held is a checksum-valid identifier one record of a candidate customer
+// holds; System and LocalID name the record (opaque here).
+type Held struct {
+	System, LocalID string
+	ID              Identifier
+}
+
+// CustomerConflicts lists the records of a candidate customer that the
+// query's evidence excludes, whichever record matched best:
+//   - a checksum-valid number of the query's namespace that differs from
+//     the query's valid number (IDsConflict: two people);
+//   - a checksum-valid citizen number whose embedded birth date is a
+//     different date (not a swap, typo, near or lunar reading) from the
+//     query's birth date, when the query does not carry that same number.
+//
+// Invalid numbers are evidence for comparison, never for exclusion.
+func CustomerConflicts(q Record, held []Held) []Conflict {
+	var out []Conflict
+	qDOB := effectiveDOB(q)
+	for _, h := range held {
+		if !h.ID.ChecksumValid || h.ID.Key == q.ID.Key {
+			continue
+		}
+		rule := ""
+		switch {
+		case IDsConflict(q.ID, h.ID):
+			rule = RuleIDConflict
+		case !h.ID.BirthDate.IsZero() && !qDOB.IsZero() && compareDate(qDOB, h.ID.BirthDate) == LevelDifferent:
+			rule = RuleIDBirthDate
+		}
+		if rule != "" {
+			out = append(out, Conflict{Rule: rule, System: h.System, LocalID: h.LocalID, MaskedID: MaskID(h.ID.Number)})
+		}
+	}
+	return out
+}
+
+// WithConflicts records the customer-level conflicts on e and caps its
+// grade at possible: a human decides whether the customer's other record
+// is an error or the customer is someone else.
+func (e Explanation) WithConflicts(cs []Conflict) Explanation {
+	if len(cs) == 0 {
+		return e
+	}
+	e.Conflicts = append(slices.Clone(e.Conflicts), cs...)
+	if e.Grade.Rank() > GradePossible.Rank() {
+		e.Grade = GradePossible
+		e.Rules = slices.Clone(e.Rules)
+		for _, c := range cs {
+			if !slices.Contains(e.Rules, c.Rule) {
+				e.Rules = append(e.Rules, c.Rule)
+			}
+		}
+	}
+	return e
+}
+
+// Candidate is one candidate customer's best comparison with the query,
+// after customer-level conflicts.
+type Candidate struct {
+	Customer    string
+	Explanation Explanation
+}
+
+// Better orders candidates: higher grade, then higher score, then the
+// smaller customer ID, so equal evidence always ranks the same way.
+func Better(a, b Candidate) bool {
+	if ra, rb := a.Explanation.Grade.Rank(), b.Explanation.Grade.Rank(); ra != rb {
+		return ra > rb
+	}
+	if a.Explanation.Score != b.Explanation.Score {
+		return a.Explanation.Score > b.Explanation.Score
+	}
+	return a.Customer < b.Customer
+}
+
+// Choose picks the candidate customer the query is, if any one can be
+// picked, and returns its index and explanation (-1 when there are no
+// candidates). Ambiguity is not evidence: when the best would link but
+// another customer also reaches an auto-link grade, or scores within
+// Thresholds.AmbiguityMargin of the best (and at least possible), none is
+// chosen — the best comes back graded possible with the rule "ambiguous"
+// and every tied customer in Alternatives, for a steward to settle. A
+// customer that the query's identifier evidence excludes (Conflicts) does
+// not make the decision ambiguous: it already lost on evidence.
+func (s *Scorer) Choose(cs []Candidate) (int, Explanation) {
+	if len(cs) == 0 {
+		return -1, Explanation{}
+	}
+	best := 0
+	for i := range cs {
+		if Better(cs[i], cs[best]) {
+			best = i
+		}
+	}
+	e := cs[best].Explanation
+	if !e.Grade.AutoLink() {
+		return best, e
+	}
+	tied := []Alternative{{Customer: cs[best].Customer, Grade: e.Grade, Score: e.Score}}
+	for i, c := range cs {
+		o := c.Explanation
+		if i == best || len(o.Conflicts) > 0 || o.Grade.Rank() < GradePossible.Rank() {
+			continue
+		}
+		if o.Grade.AutoLink() || o.Score >= e.Score-s.t.AmbiguityMargin {
+			tied = append(tied, Alternative{Customer: c.Customer, Grade: o.Grade, Score: o.Score})
+		}
+	}
+	if len(tied) == 1 {
+		return best, e
+	}
+	slices.SortStableFunc(tied[1:], func(a, b Alternative) int {
+		switch {
+		case a.Grade.Rank() != b.Grade.Rank():
+			return b.Grade.Rank() - a.Grade.Rank()
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return strings.Compare(a.Customer, b.Customer)
+	})
+	e.Grade = GradePossible
+	e.Rules = append(slices.Clone(e.Rules), RuleAmbiguous)
+	e.Alternatives = tied
+	return best, e
+}
