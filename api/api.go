@@ -315,7 +315,7 @@ func (h *handlers) identify(c echo.Context) error {
 		return err
 	}
 	out := IdentifyResponse{CustomerID: res.CustomerID, Grade: string(res.Grade), Score: res.Score,
-		Match: explanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
+		Match: callerExplanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
 	if res.Grant != nil {
 		g := grantWire(res.Grant.Grant, res.Grant.Token, h.now())
 		out.Grant = &g

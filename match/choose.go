@@ -96,12 +96,21 @@ func Better(a, b Candidate) bool {
 // Choose picks the candidate customer the query is, if any one can be
 // picked, and returns its index and explanation (-1 when there are no
 // candidates). Ambiguity is not evidence: when the best would link but
-// another customer also reaches an auto-link grade, or scores within
-// Thresholds.AmbiguityMargin of the best (and at least possible), none is
-// chosen — the best comes back graded possible with the rule "ambiguous"
-// and every tied customer in Alternatives, for a steward to settle. A
-// customer that the query's identifier evidence excludes (Conflicts) does
-// not make the decision ambiguous: it already lost on evidence.
+// another customer (at least possible) scores within
+// Thresholds.AmbiguityMargin of it, none is chosen — the best comes back
+// graded possible with the rule "ambiguous" and every tied customer in
+// Alternatives, for a steward to settle.
+//
+// Scores are posterior log2-odds, so a runner-up m bits behind means the
+// best is 2^m times likelier to be the person than the runner-up. The
+// default margin equals the probable threshold (10 bits, 1024:1): the
+// chosen customer must beat every rival customer by the same odds an
+// auto-link needs against a non-match. Two namesakes without an ID tie
+// (both ~13 bits); a customer holding the query's number (~25 bits) wins
+// over a namesake that matched on name and birth date alone (~13 bits),
+// which may well be the same person registered twice. A customer that the
+// query's identifier evidence excludes (Conflicts) never ties: it already
+// lost on evidence.
 func (s *Scorer) Choose(cs []Candidate) (int, Explanation) {
 	if len(cs) == 0 {
 		return -1, Explanation{}
@@ -122,7 +131,7 @@ func (s *Scorer) Choose(cs []Candidate) (int, Explanation) {
 		if i == best || len(o.Conflicts) > 0 || o.Grade.Rank() < GradePossible.Rank() {
 			continue
 		}
-		if o.Grade.AutoLink() || o.Score >= e.Score-s.t.AmbiguityMargin {
+		if o.Score >= e.Score-s.t.AmbiguityMargin {
 			tied = append(tied, Alternative{Customer: c.Customer, Grade: o.Grade, Score: o.Score})
 		}
 	}

@@ -38,11 +38,11 @@ type Thresholds struct {
 	// (popular names cluster by birth cohort), so the independence model
 	// overstates their joint evidence and the bar is higher.
 	ProbableWithoutID float64
-	// AmbiguityMargin: a second candidate customer scoring within this
-	// many bits of the best one makes the decision ambiguous (review),
-	// even when it does not reach an auto-link grade itself. In posterior
-	// log2-odds, a runner-up within m bits means the best is less than
-	// 2^m times likelier than the runner-up to be the person.
+	// AmbiguityMargin: a second candidate customer (at least possible)
+	// scoring within this many bits of the best one makes the decision
+	// ambiguous (review). In posterior log2-odds, a runner-up within m
+	// bits means the best is less than 2^m times likelier than the
+	// runner-up to be the person (see Scorer.Choose).
 	AmbiguityMargin float64
 }
 

@@ -169,7 +169,7 @@ func DefaultWeights() Weights {
 // sex are not quite independent (popular names cluster by birth cohort). The hard rules in Compare cap grades whatever
 // the score.
 func DefaultThresholds() Thresholds {
-	return Thresholds{Certain: 12, Probable: 10, Possible: -2, ProbableWithoutID: 11, AmbiguityMargin: 6}
+	return Thresholds{Certain: 12, Probable: 10, Possible: -2, ProbableWithoutID: 11, AmbiguityMargin: 10}
 }
 
 // Validate checks every probability is in (0, 1) and every level is known.
