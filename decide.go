@@ -66,7 +66,7 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 	return &Decision{CustomerID: cs[i].Customer, Grade: e.Grade, Score: e.Score, Explanation: e}, nil
 }
 
-// held lists the checksum-valid identifiers a customer's records hold.
+// held lists the identifiers a customer's records hold.
 func held(recs []SourceRecord) []match.Held {
 	var out []match.Held
 	for _, h := range heldIDs(recs) {

@@ -14,10 +14,11 @@ import (
 const (
 	RuleIDConflict  = "id_conflict_cap"        // a record of the customer holds another valid number
 	RuleIDBirthDate = "id_birth_date_conflict" // the birth date in a record's valid number disagrees with the query's
+	RulePopulation  = "id_document_conflict"   // documents of two populations: a mainland number and an HK/Macau/Taiwan permit
 	RuleAmbiguous   = "ambiguous"              // another customer qualifies too: none is chosen
 )
 
-// Held is a checksum-valid identifier one record of a candidate customer
+// Held is an identifier one record of a candidate customer
 // holds; System and LocalID name the record (opaque here).
 type Held struct {
 	System, LocalID string
@@ -30,21 +31,27 @@ type Held struct {
 //     the query's valid number (IDsConflict: two people);
 //   - a checksum-valid citizen number whose embedded birth date is a
 //     different date (not a swap, typo, near or lunar reading) from the
-//     query's birth date, when the query does not carry that same number.
+//     query's birth date, when the query does not carry that same number;
+//   - documents of two populations: a checksum-valid mainland citizen
+//     number on one side, an HK/Macau or Taiwan travel permit or a
+//     foreigner's permanent residence card on the other (DocumentsExclude).
 //
-// Invalid numbers are evidence for comparison, never for exclusion.
+// held lists every identifier the customer's records hold; an invalid
+// number is evidence for comparison, never for exclusion.
 func CustomerConflicts(q Record, held []Held) []Conflict {
 	var out []Conflict
 	qDOB := effectiveDOB(q)
 	for _, h := range held {
-		if !h.ID.ChecksumValid || h.ID.Key == q.ID.Key {
+		if h.ID.IsZero() || h.ID.Key == q.ID.Key {
 			continue
 		}
 		rule := ""
 		switch {
 		case IDsConflict(q.ID, h.ID):
 			rule = RuleIDConflict
-		case !h.ID.BirthDate.IsZero() && !qDOB.IsZero() && compareDate(qDOB, h.ID.BirthDate) == LevelDifferent:
+		case DocumentsExclude(q.ID, h.ID):
+			rule = RulePopulation
+		case h.ID.ChecksumValid && !h.ID.BirthDate.IsZero() && !qDOB.IsZero() && compareDate(qDOB, h.ID.BirthDate) == LevelDifferent:
 			rule = RuleIDBirthDate
 		}
 		if rule != "" {
@@ -52,6 +59,35 @@ func CustomerConflicts(q Record, held []Held) []Conflict {
 		}
 	}
 	return out
+}
+
+// DocumentsExclude reports identifiers that two different populations
+// hold, so one person rarely holds both: a mainland resident's citizen
+// number (GB 11643, checksum-valid, not an HK/Macau/Taiwan residence
+// permit's 810000/820000/830000) against an HK/Macau or Taiwan travel
+// permit (回乡证/台胞证: issued to residents of HK, Macau and Taiwan only,
+// whose citizen-namespace number is that residence permit) or a
+// foreigner's permanent residence card (foreign nationals only). A person
+// who moved from the mainland to Hong Kong may carry both in old records:
+// the rule sends such a pair to review, it never declares two people.
+func DocumentsExclude(a, b Identifier) bool {
+	return mainlandCitizen(a) && nonMainlandDocument(b) || mainlandCitizen(b) && nonMainlandDocument(a)
+}
+
+func mainlandCitizen(id Identifier) bool {
+	if id.Namespace != string(IDTypeCitizen) || !id.ChecksumValid || len(id.Number) < 2 {
+		return false
+	}
+	p := id.Number[:2]
+	return p != "81" && p != "82" && p != "83"
+}
+
+func nonMainlandDocument(id Identifier) bool {
+	switch IDType(id.Namespace) {
+	case IDTypeHKMOPermit, IDTypeTWPermit, IDTypeForeignPR:
+		return true
+	}
+	return false
 }
 
 // WithConflicts records the customer-level conflicts on e and caps its

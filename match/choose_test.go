@@ -28,6 +28,9 @@ func TestCustomerConflicts(t *testing.T) {
 		{"no number in the query, the customer's number has another birth date", rec(t, "张伟", "女", "1980-05-05", "", ""), []Held{held(t, "a", "1", n1)}, []string{RuleIDBirthDate}},
 		{"no number in the query, the same birth date", rec(t, "张伟", "女", "1949-12-31", "", ""), []Held{held(t, "a", "1", n1)}, nil},
 		{"a day-month swap is a typo, not another date", rec(t, "张伟", "女", "1949-12-13", "", ""), []Held{held(t, "a", "1", citizen17("11010519491213002"))}, nil},
+		{"a mainland number against an HK/Macau permit", rec(t, "张娜娜", "女", "1952-11-23", "01", citizen17("34010419521123634")), []Held{{System: "a", LocalID: "1", ID: rec(t, "x", "", "", "HKMO_PERMIT", "M54247184").ID}}, []string{RulePopulation}},
+		{"an HK residence permit number with an HK/Macau permit", rec(t, "张娜娜", "女", "1952-11-23", "01", citizen17("81000019521123634")), []Held{{System: "a", LocalID: "1", ID: rec(t, "x", "", "", "HKMO_PERMIT", "M54247184").ID}}, nil},
+		{"a mainland number against a passport", rec(t, "张娜娜", "女", "1952-11-23", "01", citizen17("34010419521123634")), []Held{{System: "a", LocalID: "1", ID: rec(t, "x", "", "", "PASSPORT_CN", "E12345678").ID}}, nil},
 		{"an invalid number never excludes", rec(t, "张伟", "女", "1980-05-05", "", ""), []Held{{System: "a", LocalID: "1", ID: rec(t, "x", "", "", "01", "110105194912310021").ID}}, nil},
 	}
 	for _, tt := range tests {
