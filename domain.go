@@ -190,6 +190,11 @@ type Merge struct {
 	At       time.Time
 	Actor    string
 	Snapshot string
+	// Override is set when the merge joined customers whose records hold
+	// conflicting identifiers, on an admin's explicit override; Reason is
+	// the admin's reason (required with an override, optional otherwise).
+	Override bool
+	Reason   string
 	UndoneAt time.Time
 	UndoneBy string
 }

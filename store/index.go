@@ -608,8 +608,8 @@ func (c txConn) ResolveReviewTask(ctx context.Context, id string, version int64,
 func (c conn) Merge(ctx context.Context, id string) (fiveid.Merge, error) {
 	var m fiveid.Merge
 	var at, undone int64
-	err := c.row(ctx, "SELECT id, from_id, into_id, at, actor, snapshot, undone_at, undone_by FROM merges WHERE id = ?", id).
-		Scan(&m.ID, &m.From, &m.Into, &at, &m.Actor, &m.Snapshot, &undone, &m.UndoneBy)
+	err := c.row(ctx, "SELECT id, from_id, into_id, at, actor, snapshot, override, reason, undone_at, undone_by FROM merges WHERE id = ?", id).
+		Scan(&m.ID, &m.From, &m.Into, &at, &m.Actor, &m.Snapshot, &m.Override, &m.Reason, &undone, &m.UndoneBy)
 	m.At, m.UndoneAt = fromMicros(at), fromMicros(undone)
 	return m, mapErr("merge", err)
 }
@@ -624,8 +624,8 @@ func (c conn) NotDuplicate(ctx context.Context, a, b string) (bool, error) {
 }
 
 func (c txConn) InsertMerge(ctx context.Context, m fiveid.Merge) error {
-	_, err := c.exec(ctx, "insert merge", "INSERT INTO merges (id, from_id, into_id, at, actor, snapshot) VALUES (?, ?, ?, ?, ?, ?)",
-		m.ID, m.From, m.Into, micros(m.At), m.Actor, m.Snapshot)
+	_, err := c.exec(ctx, "insert merge", "INSERT INTO merges (id, from_id, into_id, at, actor, snapshot, override, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		m.ID, m.From, m.Into, micros(m.At), m.Actor, m.Snapshot, m.Override, m.Reason)
 	return err
 }
 
