@@ -381,3 +381,29 @@ func keyWire(k fiveid.APIKey, secret string) KeyWire {
 	}
 	return w
 }
+
+// RecordRefWire names a source record and its identifier, masked.
+type RecordRefWire struct {
+	System   string `json:"system"`
+	LocalID  string `json:"local_id"`
+	IDMasked string `json:"id_masked"`
+}
+
+// IdentifierConflictWire is a record of the merged customer (from) and one
+// of the survivor (into) holding different checksum-valid identifiers of
+// one namespace.
+type IdentifierConflictWire struct {
+	Namespace string        `json:"namespace"`
+	From      RecordRefWire `json:"from"`
+	Into      RecordRefWire `json:"into"`
+}
+
+func conflictsWire(cs []fiveid.IdentifierConflict) []IdentifierConflictWire {
+	out := make([]IdentifierConflictWire, len(cs))
+	for i, c := range cs {
+		out[i] = IdentifierConflictWire{Namespace: c.Namespace,
+			From: RecordRefWire{System: c.A.System, LocalID: c.A.LocalID, IDMasked: c.A.MaskedID},
+			Into: RecordRefWire{System: c.B.System, LocalID: c.B.LocalID, IDMasked: c.B.MaskedID}}
+	}
+	return out
+}
