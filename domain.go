@@ -133,9 +133,13 @@ type Change struct {
 
 // Link is how a source record came to belong to its customer.
 type Link struct {
-	Grade       match.Grade
-	Score       float64
-	Manual      bool // a steward's decision: automatic matching never overrides it
+	Grade  match.Grade
+	Score  float64
+	Manual bool // a steward's decision: automatic matching never overrides it
+	// Merge is the merge that moved the record to its customer, while that
+	// still stands: unmerging it returns exactly these records. Any later
+	// move (a steward's link, another merge) replaces it.
+	Merge       string
 	Explanation match.Explanation
 }
 

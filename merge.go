@@ -18,11 +18,12 @@ type mergeSnapshot struct {
 	From    Customer       `json:"from"`
 	Into    Customer       `json:"into"`
 	Records []SourceRecord `json:"records"` // the merged customer's records, as they were
-	// IntoChange is the ID of the survivor's history entry of the merge:
-	// its entries after it came after the merge (merges from before it was
-	// kept compare times).
-	IntoChange string `json:"into_change,omitempty"`
+	// Version 2: the moved records name the merge (Link.Merge). Before it
+	// (0), unmerge tells later moves by the survivor's history.
+	Version int `json:"version,omitempty"`
 }
+
+const mergeSnapshotVersion = 2
 
 // MaxReasonLength bounds a merge's reason, in characters.
 const MaxReasonLength = 500
@@ -176,8 +177,7 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 	if len(plan.Conflicts) > 0 && !o.Override {
 		return Merge{}, &IdentifierConflictError{Conflicts: plan.Conflicts}
 	}
-	intoChange := newID("H")
-	snap, err := json.Marshal(mergeSnapshot{From: plan.From, Into: plan.intoBefore, Records: plan.Moved, IntoChange: intoChange})
+	snap, err := json.Marshal(mergeSnapshot{From: plan.From, Into: plan.intoBefore, Records: plan.Moved, Version: mergeSnapshotVersion})
 	if err != nil {
 		return Merge{}, err
 	}
@@ -189,7 +189,7 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 	for _, r := range plan.Moved {
 		moved := r
 		moved.CustomerID = intoID
-		moved.Link = Link{Grade: match.GradeCertain, Manual: true, Explanation: r.Link.Explanation}
+		moved.Link = Link{Grade: match.GradeCertain, Manual: true, Merge: m.ID, Explanation: r.Link.Explanation}
 		moved.Version++
 		moved.UpdatedAt = now
 		rec, err := s.normalize(r.Raw, r.IDTable)
@@ -227,7 +227,7 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 	for _, c := range []Change{
 		{CustomerID: fromID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.From), After: snapshot(from),
 			Detail: "merged into " + intoID + " (" + m.ID + ")" + note},
-		{ID: intoChange, CustomerID: intoID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.intoBefore), After: snapshot(plan.Into),
+		{CustomerID: intoID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.intoBefore), After: snapshot(plan.Into),
 			Detail: "absorbed " + fromID + " (" + m.ID + ")" + note},
 	} {
 		if err := s.change(ctx, tx, c); err != nil {
@@ -311,19 +311,18 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 		if into.Status != StatusActive {
 			return fmt.Errorf("customer %s was merged into %s since: unmerge that first: %w", m.Into, into.MergedInto, ErrConflict)
 		}
-		hist, err := tx.History(ctx, m.Into, math.MaxInt32)
+		ours, err := s.movedBy(ctx, tx, m, snap)
 		if err != nil {
 			return err
 		}
-		steward := relinkedSince(hist, m, snap)
 		back := 0
 		for _, r := range snap.Records {
 			cur, err := tx.SourceRecord(ctx, r.System, r.LocalID)
 			if err != nil {
 				return err
 			}
-			if cur.CustomerID != m.Into || steward[[2]string{r.System, r.LocalID}] {
-				continue // a steward's later decision: it stays
+			if !ours(cur) {
+				continue // moved since, by a steward or another merge: it stays
 			}
 			rec, err := s.normalize(cur.Raw, cur.IDTable)
 			if err != nil {
@@ -389,20 +388,24 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 	return s.store.Merge(ctx, mergeID)
 }
 
-// relinkedSince names the records a steward moved off the survivor after
-// the merge (Link and Unlink write "unlinked" on the customer a record
-// leaves, even when it is linked straight back): unmerge leaves them where
-// that later decision put them.
-func relinkedSince(hist []Change, m Merge, snap mergeSnapshot) map[[2]string]bool {
-	out := map[[2]string]bool{}
+// movedBy reports whether a record is still where merge m put it: on the
+// survivor, named by the merge. Merges from before records were marked
+// tell by the survivor's history instead: a record a steward linked or
+// unlinked off the survivor after the merge (Link and Unlink write
+// "unlinked" on the customer a record leaves) is not the merge's anymore.
+func (s *Service) movedBy(ctx context.Context, tx Tx, m Merge, snap mergeSnapshot) (func(SourceRecord) bool, error) {
+	if snap.Version >= mergeSnapshotVersion {
+		return func(r SourceRecord) bool { return r.CustomerID == m.Into && r.Link.Merge == m.ID }, nil
+	}
+	hist, err := tx.History(ctx, m.Into, math.MaxInt32)
+	if err != nil {
+		return nil, err
+	}
+	relinked := map[[2]string]bool{}
 	for _, ch := range hist {
-		later := ch.ID > snap.IntoChange
-		if snap.IntoChange == "" {
-			later = ch.At.After(m.At)
-		}
-		if later && ch.Kind == ChangeUnlinked && ch.System != "" {
-			out[[2]string{ch.System, ch.LocalID}] = true
+		if ch.At.After(m.At) && ch.Kind == ChangeUnlinked && ch.System != "" {
+			relinked[[2]string{ch.System, ch.LocalID}] = true
 		}
 	}
-	return out
+	return func(r SourceRecord) bool { return r.CustomerID == m.Into && !relinked[[2]string{r.System, r.LocalID}] }, nil
 }

@@ -18,12 +18,8 @@ func snapshot(v any) string {
 	return string(b)
 }
 
-// change appends a history entry; c.ID is made unless the caller made it
-// (a merge keeps its survivor's entry ID).
 func (s *Service) change(ctx context.Context, tx Tx, c Change) error {
-	if c.ID == "" {
-		c.ID = newID("H")
-	}
+	c.ID = newID("H")
 	if c.At.IsZero() {
 		c.At = s.now().UTC().Truncate(time.Microsecond)
 	}

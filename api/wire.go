@@ -221,6 +221,7 @@ type Link struct {
 	Grade  string       `json:"grade,omitempty"`
 	Score  float64      `json:"score"`
 	Manual bool         `json:"manual"`
+	Merge  string       `json:"merge,omitempty"` // the merge that moved the record here, while it stands
 	Match  *Explanation `json:"match,omitempty"`
 }
 
@@ -266,7 +267,8 @@ func customerResponse(v fiveid.CustomerView) CustomerResponse {
 	for _, r := range v.Records {
 		out.Records = append(out.Records, SourceRecordWire{
 			System: r.System, LocalID: r.LocalID, Raw: elementsOf(r.Raw),
-			Link:    Link{Grade: string(r.Link.Grade), Score: r.Link.Score, Manual: r.Link.Manual, Match: explanation(r.Link.Explanation)},
+			Link: Link{Grade: string(r.Link.Grade), Score: r.Link.Score, Manual: r.Link.Manual, Merge: r.Link.Merge,
+				Match: explanation(r.Link.Explanation)},
 			Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		})
 	}

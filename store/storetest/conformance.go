@@ -412,6 +412,19 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if err != nil || !got.UndoneAt.Equal(t0.Add(time.Hour)) || got.UndoneBy != "k2" || !got.Override || got.Reason != want[0].Reason {
 			t.Errorf("after unmerge: %+v %v", got, err)
 		}
+		// A record names the merge that moved it until it moves again.
+		moved := record("hosp", "1", "C2", "张伟")
+		moved.Link.Manual, moved.Link.Merge = true, "M2"
+		for _, r := range []fiveid.SourceRecord{moved, record("hosp", "1", "C2", "张伟")} {
+			update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r, nil) })
+			got, err := st.SourceRecord(ctx, "hosp", "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(r, got); d != "" {
+				t.Errorf("record round trip (-want +got):\n%s", d)
+			}
+		}
 	})
 
 	t.Run("concurrent updates on one key serialize", func(t *testing.T) {
