@@ -273,9 +273,9 @@ func (s *Service) customerKeys(ctx context.Context, ids ...string) ([]string, er
 //     active again, and both versions grow;
 //   - the pair is remembered as not a duplicate.
 //
-// A merge whose survivor was merged away since is undone after that merge
-// (ErrConflict), and so is one that would leave either customer without
-// records.
+// Unmerge refuses (ErrConflict) a merge whose survivor has been merged
+// away since (undo that merge first), and one that would leave either
+// customer without records.
 func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Merge, error) {
 	if err := require(p, RoleAdmin); err != nil {
 		return Merge{}, err
@@ -337,7 +337,7 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 			back++
 		}
 		if back == 0 {
-			return fmt.Errorf("every record merge %s moved has been linked elsewhere since: %w", mergeID, ErrConflict)
+			return fmt.Errorf("every record merge %s moved has been moved again since: %w", mergeID, ErrConflict)
 		}
 		fromRecs, err := tx.CustomerRecords(ctx, m.From)
 		if err != nil {
