@@ -753,3 +753,70 @@ func TestUnmergeUndoesOnlyTheMerge(t *testing.T) {
 		})
 	}
 }
+
+// A link or merge resolution of an ambiguous task picks its target among
+// the tied customers with customer_id; any other customer is refused, and
+// so are customer_id, override and reason where they do not apply.
+func TestResolutionPicksAmongTheTiedCustomers(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a", "b")
+			c1, c2, _, _ := twoPeople(t, svc, p["a"], "王秀英", "1950-03-08")
+			tie := func(local string) fiveid.ReviewTask {
+				t.Helper()
+				r, err := svc.Register(ctx, p["b"], local, match.Input{Name: "王秀英", Sex: "女", BirthDate: "1950-03-08"})
+				if err != nil || r.ReviewTaskID == "" {
+					t.Fatalf("a tie opens no review task: %+v %v", r, err)
+				}
+				task, err := svc.ReviewTask(ctx, admin, r.ReviewTaskID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cands := task.Candidates(); !slices.Contains(cands, c1) || !slices.Contains(cands, c2) || cands[0] != task.CandidateID {
+					t.Fatalf("candidates %v of task %+v", cands, task)
+				}
+				return task
+			}
+			other := func(task fiveid.ReviewTask) string {
+				if task.CandidateID == c1 {
+					return c2
+				}
+				return c1
+			}
+			var ve *fiveid.ValidationError
+			task := tie("x")
+			for _, bad := range []struct {
+				r     fiveid.Resolution
+				field string
+			}{
+				{fiveid.Resolution{Kind: fiveid.ResolveLink, CustomerID: task.CustomerID}, "customer_id"},
+				{fiveid.Resolution{Kind: fiveid.ResolveLink, CustomerID: "C-nobody"}, "customer_id"},
+				{fiveid.Resolution{Kind: fiveid.ResolveKeepSeparate, CustomerID: c1}, "customer_id"},
+				{fiveid.Resolution{Kind: fiveid.ResolveLink, Merge: fiveid.MergeOptions{Override: true, Reason: "x"}}, "override"},
+				{fiveid.Resolution{Kind: "approve"}, "resolution"},
+			} {
+				if _, err := svc.ResolveReviewTask(ctx, admin, task.ID, task.Version, bad.r); !errors.As(err, &ve) || ve.Problems[0].Field != bad.field {
+					t.Errorf("resolve %+v: %v, want a problem with %s", bad.r, err, bad.field)
+				}
+			}
+			to := other(task)
+			if got, err := svc.ResolveReviewTask(ctx, admin, task.ID, task.Version, fiveid.Resolution{Kind: fiveid.ResolveLink, CustomerID: to}); err != nil || got.Status != fiveid.ReviewResolved {
+				t.Fatalf("link to the other tied customer: %+v %v", got, err)
+			}
+			if x, err := svc.Xref(ctx, p["b"], "b", "x"); err != nil || x.CustomerID != to {
+				t.Fatalf("b/x is on %s, want %s (%v)", x.CustomerID, to, err)
+			}
+
+			task = tie("y")
+			to = other(task)
+			if got, err := svc.ResolveReviewTask(ctx, admin, task.ID, task.Version, fiveid.Resolution{Kind: fiveid.ResolveMerge, CustomerID: to}); err != nil || got.Status != fiveid.ReviewResolved {
+				t.Fatalf("merge into the other tied customer: %+v %v", got, err)
+			}
+			if v, err := svc.Customer(ctx, admin, task.CustomerID); err != nil || v.Customer.ID != to {
+				t.Fatalf("the task's customer is now %s, want merged into %s (%v)", v.Customer.ID, to, err)
+			}
+		})
+	}
+}
