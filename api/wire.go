@@ -388,7 +388,7 @@ func keyWire(k fiveid.APIKey, secret string) KeyWire {
 type RecordRefWire struct {
 	System   string `json:"system"`
 	LocalID  string `json:"local_id"`
-	IDMasked string `json:"id_masked"`
+	IDMasked string `json:"id_number_masked"`
 }
 
 // IdentifierConflictWire is a record of the merged customer (from) and one
