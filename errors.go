@@ -31,7 +31,7 @@ type IdentifierConflictError struct {
 }
 
 func (e *IdentifierConflictError) Error() string {
-	return fmt.Sprintf("%d pairs of records hold different identifiers of one namespace", len(e.Conflicts))
+	return fmt.Sprintf("the customers' records hold different identifiers of one namespace (%d record pairs)", len(e.Conflicts))
 }
 
 // Is makes errors.Is(err, ErrIdentifierConflict) true.
