@@ -145,6 +145,12 @@ func (s *Service) CommitMerge(ctx context.Context, p Principal, fromID, intoID s
 	if err := require(p, RoleAdmin); err != nil {
 		return Merge{}, err
 	}
+	return s.merge(ctx, p, fromID, intoID, o, nil)
+}
+
+// merge checks o and commits the merge in one transaction; first, when
+// given, runs first in it (a review resolution resolves its task there).
+func (s *Service) merge(ctx context.Context, p Principal, fromID, intoID string, o MergeOptions, first func(Tx, time.Time) error) (Merge, error) {
 	o, err := o.check()
 	if err != nil {
 		return Merge{}, err
@@ -155,20 +161,28 @@ func (s *Service) CommitMerge(ctx context.Context, p Principal, fromID, intoID s
 	}
 	var m Merge
 	err = s.store.Update(ctx, keys, func(tx Tx) error {
+		now := s.now().UTC().Truncate(time.Microsecond)
+		if first != nil {
+			if err := first(tx, now); err != nil {
+				return err
+			}
+		}
 		var err error
-		m, err = s.commitMerge(ctx, tx, p, fromID, intoID, o, s.now().UTC().Truncate(time.Microsecond))
+		m, err = s.commitMerge(ctx, tx, p, fromID, intoID, o, now)
 		return err
 	})
 	if err != nil {
 		return Merge{}, fmt.Errorf("merge: %w", err)
 	}
 	s.invalidate(ctx, keys)
-	s.logMerge(ctx, m)
+	// IDs and whether it overrode an identifier conflict, never the
+	// reason: free text may name the person.
+	s.log.LogAttrs(ctx, slogInfo, "merge", attr("merge_id", m.ID), attr("from", m.From), attr("into", m.Into),
+		attrB("override", m.Override))
 	return m, nil
 }
 
-// commitMerge is CommitMerge inside the caller's transaction (a review
-// resolution resolves its task in the same one). o is checked.
+// commitMerge is a merge's work inside its transaction; o is checked.
 func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, intoID string, o MergeOptions, now time.Time) (Merge, error) {
 	plan, err := s.planMerge(ctx, tx, fromID, intoID, now)
 	if err != nil {
@@ -235,13 +249,6 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 		}
 	}
 	return m, nil
-}
-
-// logMerge logs a committed merge: IDs and whether it overrode an
-// identifier conflict, never the reason (free text may name the person).
-func (s *Service) logMerge(ctx context.Context, m Merge) {
-	s.log.LogAttrs(ctx, slogInfo, "merge", attr("merge_id", m.ID), attr("from", m.From), attr("into", m.Into),
-		attrB("override", m.Override))
 }
 
 // customerKeys are the blocking keys of every record of the customers.

@@ -281,41 +281,13 @@ func (s *Service) ResolveReviewTask(ctx context.Context, p Principal, id string,
 		if t.CustomerID == "" || target == "" {
 			return ReviewTask{}, invalid("resolution", "not_applicable", "merge needs a task about two customers")
 		}
-		err = s.resolveByMerge(ctx, p, t.CustomerID, target, r.Merge, resolve)
+		// The task's customer (the newer one) merges into the target.
+		_, err = s.merge(ctx, p, t.CustomerID, target, r.Merge, resolve)
 	}
 	if err != nil {
 		return ReviewTask{}, fmt.Errorf("resolve: %w", err)
 	}
 	return s.store.ReviewTask(ctx, id)
-}
-
-// resolveByMerge merges the task's customer (the newer one) into target
-// and resolves the task in one transaction.
-func (s *Service) resolveByMerge(ctx context.Context, p Principal, fromID, intoID string, o MergeOptions, resolve func(Tx, time.Time) error) error {
-	o, err := o.check()
-	if err != nil {
-		return err
-	}
-	keys, err := s.customerKeys(ctx, fromID, intoID)
-	if err != nil {
-		return err
-	}
-	var m Merge
-	err = s.store.Update(ctx, keys, func(tx Tx) error {
-		now := s.now().UTC().Truncate(time.Microsecond)
-		if err := resolve(tx, now); err != nil {
-			return err
-		}
-		var err error
-		m, err = s.commitMerge(ctx, tx, p, fromID, intoID, o, now)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("merge: %w", err)
-	}
-	s.invalidate(ctx, keys)
-	s.logMerge(ctx, m)
-	return nil
 }
 
 // ReviewTask returns one review task (admin).
