@@ -231,24 +231,39 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 	} else if !errors.Is(err, ErrNotFound) {
 		return Merge{}, err
 	}
-	note := ""
-	switch {
-	case m.Override:
-		note = fmt.Sprintf("; identifier conflict overridden (%d record pairs): %s", len(plan.Conflicts), m.Reason)
-	case m.Reason != "":
-		note = "; reason: " + m.Reason
+	// The reason goes into the entries' after (read by admins through the
+	// API), not into Detail, which webhooks deliver: it is free text and
+	// may name the person.
+	note := mergeNote{ID: m.ID, Override: m.Override, Conflicts: len(plan.Conflicts), Reason: m.Reason}
+	overridden := ""
+	if m.Override {
+		overridden = "; identifier conflict overridden"
 	}
 	for _, c := range []Change{
-		{CustomerID: fromID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.From), After: snapshot(from),
-			Detail: "merged into " + intoID + " (" + m.ID + ")" + note},
-		{CustomerID: intoID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.intoBefore), After: snapshot(plan.Into),
-			Detail: "absorbed " + fromID + " (" + m.ID + ")" + note},
+		{CustomerID: fromID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.From), After: snapshot(mergeEntry{from, note}),
+			Detail: "merged into " + intoID + " (" + m.ID + ")" + overridden},
+		{CustomerID: intoID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.intoBefore), After: snapshot(mergeEntry{plan.Into, note}),
+			Detail: "absorbed " + fromID + " (" + m.ID + ")" + overridden},
 	} {
 		if err := s.change(ctx, tx, c); err != nil {
 			return Merge{}, err
 		}
 	}
 	return m, nil
+}
+
+// mergeEntry is the after of a merge's history entries: the customer as
+// the merge left it, and the merge.
+type mergeEntry struct {
+	Customer
+	Merge mergeNote `json:"merge"`
+}
+
+type mergeNote struct {
+	ID        string `json:"id"`
+	Override  bool   `json:"override"`
+	Conflicts int    `json:"conflicts,omitempty"` // pairs of records with conflicting identifiers
+	Reason    string `json:"reason,omitempty"`
 }
 
 // customerKeys are the blocking keys of every record of the customers.

@@ -104,8 +104,12 @@ func TestMergeIdentifierConflictOverHTTP(t *testing.T) {
 	}
 	code, h := en.do(t, "GET", "/v1/customers/"+into+"/history", adminKey, nil)
 	changes, _ := h["changes"].([]any)
-	if code != 200 || len(changes) == 0 || !strings.Contains(changes[len(changes)-1].(map[string]any)["detail"].(string), reason) {
-		t.Errorf("history does not keep the reason: %d %v", code, h)
+	if code != 200 || len(changes) == 0 {
+		t.Fatalf("history: %d %v", code, h)
+	}
+	after, _ := changes[len(changes)-1].(map[string]any)["after"].(map[string]any)
+	if kept, _ := after["merge"].(map[string]any); kept["reason"] != reason || kept["override"] != true || kept["id"] != m["id"] {
+		t.Errorf("history does not keep the override and reason: %v", changes[len(changes)-1])
 	}
 	code, u := en.do(t, "POST", "/v1/merges/"+m["id"].(string)+"/unmerge", adminKey, nil)
 	if code != 200 || u["undone_at"] == nil || u["override"] != true || u["reason"] != reason {
