@@ -221,6 +221,7 @@ type Link struct {
 	Grade  string       `json:"grade,omitempty"`
 	Score  float64      `json:"score"`
 	Manual bool         `json:"manual"`
+	Merge  string       `json:"merge,omitempty"` // the merge that moved the record here, while it stands
 	Match  *Explanation `json:"match,omitempty"`
 }
 
@@ -266,7 +267,8 @@ func customerResponse(v fiveid.CustomerView) CustomerResponse {
 	for _, r := range v.Records {
 		out.Records = append(out.Records, SourceRecordWire{
 			System: r.System, LocalID: r.LocalID, Raw: elementsOf(r.Raw),
-			Link:    Link{Grade: string(r.Link.Grade), Score: r.Link.Score, Manual: r.Link.Manual, Match: explanation(r.Link.Explanation)},
+			Link: Link{Grade: string(r.Link.Grade), Score: r.Link.Score, Manual: r.Link.Manual, Merge: r.Link.Merge,
+				Match: explanation(r.Link.Explanation)},
 			Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		})
 	}
@@ -380,4 +382,30 @@ func keyWire(k fiveid.APIKey, secret string) KeyWire {
 		w.RevokedAt = &t
 	}
 	return w
+}
+
+// RecordRefWire names a source record and its identifier, masked.
+type RecordRefWire struct {
+	System   string `json:"system"`
+	LocalID  string `json:"local_id"`
+	IDMasked string `json:"id_number_masked"`
+}
+
+// IdentifierConflictWire is a record of the merged customer (from) and one
+// of the survivor (into) holding different checksum-valid identifiers of
+// one namespace.
+type IdentifierConflictWire struct {
+	Namespace string        `json:"namespace"`
+	From      RecordRefWire `json:"from"`
+	Into      RecordRefWire `json:"into"`
+}
+
+func conflictsWire(cs []fiveid.IdentifierConflict) []IdentifierConflictWire {
+	out := make([]IdentifierConflictWire, len(cs))
+	for i, c := range cs {
+		out[i] = IdentifierConflictWire{Namespace: c.Namespace,
+			From: RecordRefWire{System: c.A.System, LocalID: c.A.LocalID, IDMasked: c.A.MaskedID},
+			Into: RecordRefWire{System: c.B.System, LocalID: c.B.LocalID, IDMasked: c.B.MaskedID}}
+	}
+	return out
 }
