@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"fiveid/match"
@@ -66,16 +67,12 @@ func (s *Service) ScanDuplicates(ctx context.Context, p Principal) (ScanResult, 
 				if nd, err := s.store.NotDuplicate(ctx, pair[0], pair[1]); err != nil || nd {
 					continue
 				}
-				// The same customer-level rule as identify, register and
-				// merge: records of the two customers holding different
-				// valid numbers make the pair a conflict for the steward
-				// to see (a merge would need an override).
-				if e.Grade.AutoLink() {
-					cf, err := s.pairConflicts(ctx, r.CustomerID, c.CustomerID)
-					if err != nil {
-						return fmt.Errorf("scan: %w", err)
-					}
-					e = e.WithConflicts(cf)
+				// A decision about customers, as in identify and register:
+				// the pair's best comparison over all their records, with
+				// the customer-level conflicts that records of one hold
+				// against the other.
+				if e, err = s.pairExplanation(ctx, r.CustomerID, c.CustomerID, e); err != nil {
+					return fmt.Errorf("scan: %w", err)
 				}
 				now := s.now().UTC().Truncate(time.Microsecond)
 				task := ReviewTask{ID: newID("R"), Status: ReviewOpen, Reason: "duplicate_scan", CustomerID: pair[0], CandidateID: pair[1],
@@ -95,20 +92,52 @@ func (s *Service) ScanDuplicates(ctx context.Context, p Principal) (ScanResult, 
 	return res, err
 }
 
-// pairConflicts lists the identifier conflicts between two customers'
-// records, as explanation conflicts naming b's records.
-func (s *Service) pairConflicts(ctx context.Context, a, b string) ([]match.Conflict, error) {
+// pairExplanation is the decision about two customers a scan found
+// through one pair of records (e): the best comparison of any record of a
+// with any record of b, capped by the customer-level rule of identify and
+// register (match.CustomerConflicts) — every record of a against every
+// identifier b's records hold — whose conflicts name b's records.
+func (s *Service) pairExplanation(ctx context.Context, a, b string, e match.Explanation) (match.Explanation, error) {
 	ra, err := s.store.CustomerRecords(ctx, a)
 	if err != nil {
-		return nil, err
+		return e, err
 	}
 	rb, err := s.store.CustomerRecords(ctx, b)
 	if err != nil {
-		return nil, err
+		return e, err
 	}
-	var out []match.Conflict
-	for _, c := range identifierConflicts(heldIDs(ra), heldIDs(rb)) {
-		out = append(out, match.Conflict{Rule: match.RuleIDConflict, System: c.B.System, LocalID: c.B.LocalID, MaskedID: c.B.MaskedID})
+	var nb []match.Record
+	for _, r := range rb {
+		if n, err := s.normalize(r.Raw, r.IDTable); err == nil {
+			nb = append(nb, n)
+		}
 	}
-	return out, nil
+	hb := held(rb)
+	best := match.Candidate{Explanation: e}
+	var conflicts []match.Conflict
+	for _, r := range ra {
+		qa, err := s.normalize(r.Raw, r.IDTable)
+		if err != nil {
+			continue
+		}
+		q, err := s.newQueryScorer(ctx, s.store, qa)
+		if err != nil {
+			return e, err
+		}
+		for _, x := range nb {
+			ex, err := q.compare(ctx, x)
+			if err != nil {
+				return e, err
+			}
+			if c := (match.Candidate{Explanation: ex}); match.Better(c, best) {
+				best = c
+			}
+		}
+		for _, c := range match.CustomerConflicts(qa, hb) {
+			if !slices.Contains(conflicts, c) {
+				conflicts = append(conflicts, c)
+			}
+		}
+	}
+	return best.Explanation.WithConflicts(conflicts), nil
 }

@@ -108,6 +108,19 @@ func TestConflictBehindARecordWithoutID(t *testing.T) {
 				e.Conflicts[0].System != "a" || e.Conflicts[0].LocalID != "A" || e.Conflicts[0].MaskedID != match.MaskID(n1) {
 				t.Fatalf("explanation does not name the conflicting record: %+v", e)
 			}
+			// The duplicate scan applies the same rule: with the
+			// registration's task closed, it reopens the pair naming the
+			// conflicting record.
+			if _, err := svc.ResolveReviewTask(ctx, admin, c.ReviewTaskID, 1, fiveid.Resolution{Kind: fiveid.ResolveKeepSeparate}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.ScanDuplicates(ctx, admin); err != nil {
+				t.Fatal(err)
+			}
+			open, err := svc.ListReviewTasks(ctx, admin, fiveid.ReviewOpen)
+			if err != nil || len(open) != 1 || len(open[0].Explanation.Conflicts) == 0 || open[0].Explanation.Grade != match.GradePossible {
+				t.Fatalf("scan: %+v %v", open, err)
+			}
 			// Identify with N2 must not answer with the N1 customer either.
 			if res, err := svc.Identify(ctx, p["b"], match.Input{Name: "欧阳秀兰", Sex: "女", BirthDate: "1962-09-27", IDType: "01", IDNumber: n2}); err != nil || res.CustomerID != c.CustomerID {
 				t.Fatalf("identify N2: %+v %v", res, err)
