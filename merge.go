@@ -157,7 +157,9 @@ func (s *Service) CommitMerge(ctx context.Context, p Principal, fromID, intoID s
 	if err != nil {
 		return Merge{}, fmt.Errorf("merge: %w", err)
 	}
-	s.invalidate(ctx, keys)
+	if err := s.invalidateAnswers(ctx, keys); err != nil {
+		return Merge{}, fmt.Errorf("merge: %w", err)
+	}
 	return m, nil
 }
 
@@ -268,7 +270,9 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 	if err != nil {
 		return Merge{}, fmt.Errorf("unmerge: %w", err)
 	}
-	s.invalidate(ctx, keys)
+	if err := s.invalidateAnswers(ctx, keys); err != nil {
+		return Merge{}, fmt.Errorf("unmerge: %w", err)
+	}
 	return s.store.Merge(ctx, mergeID)
 }
 

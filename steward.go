@@ -166,7 +166,9 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 	if err != nil {
 		return fmt.Errorf("%s: %w", detail, err)
 	}
-	s.invalidate(ctx, keys)
+	if err := s.invalidateAnswers(ctx, keys); err != nil {
+		return fmt.Errorf("%s: %w", detail, err)
+	}
 	return nil
 }
 
