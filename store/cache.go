@@ -190,9 +190,12 @@ func (dialCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	return next
 }
 
-// cacheVersion changes when the value or key format does (v2: stamps hold
-// the boot token).
-const cacheVersion = "v2"
+// cacheVersion changes when the value or key format does. Stamps now hold
+// the boot token, but values are not shared with earlier builds (identify
+// keys hold the cache epoch since), while the generation tokens, unchanged,
+// stay shared: during a rolling upgrade either build's invalidations reach
+// both.
+const cacheVersion = "v1"
 
 // bootTTL: the boot token is renewed at every check; expired, it only
 // costs a round of misses.

@@ -47,7 +47,7 @@ func TestRedisCacheRestartedWithLostInvalidation(t *testing.T) {
 
 	// Proof that the snapshot is what it should be: the old value and
 	// its tokens are back.
-	if n, err := rc.Exists(ctx, "fiveid:v2:val:q").Result(); err != nil || n != 1 {
+	if n, err := rc.Exists(ctx, "fiveid:v1:val:q").Result(); err != nil || n != 1 {
 		t.Fatalf("the snapshot did not bring the value back (%d, %v): the test proves nothing", n, err)
 	}
 	for range 3 { // whichever connection answers
