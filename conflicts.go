@@ -4,19 +4,20 @@ import (
 	"fiveid/match"
 )
 
-// heldID is a checksum-valid identifier one of a customer's records holds.
+// heldID is an identifier one of a customer's records holds.
 type heldID struct {
 	System, LocalID string
 	ID              match.Identifier
 }
 
-// heldIDs lists the checksum-valid identifiers the records hold, one entry
-// per record that has one. Records that no longer normalize hold nothing.
+// heldIDs lists the identifiers the records hold, one entry per record
+// that has one (checksum-valid or not: the rules using them decide).
+// Records that no longer normalize hold nothing.
 func heldIDs(recs []SourceRecord) []heldID {
 	var out []heldID
 	for _, r := range recs {
 		nr, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
-		if err != nil || !nr.ID.ChecksumValid {
+		if err != nil || nr.ID.IsZero() {
 			continue
 		}
 		out = append(out, heldID{System: r.System, LocalID: r.LocalID, ID: nr.ID})

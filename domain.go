@@ -133,9 +133,13 @@ type Change struct {
 
 // Link is how a source record came to belong to its customer.
 type Link struct {
-	Grade       match.Grade
-	Score       float64
-	Manual      bool // a steward's decision: automatic matching never overrides it
+	Grade  match.Grade
+	Score  float64
+	Manual bool // a steward's decision: automatic matching never overrides it
+	// Merge is the merge that moved the record to its customer, while that
+	// still stands: unmerging it returns exactly these records. Any later
+	// move (a steward's link, another merge) replaces it.
+	Merge       string
 	Explanation match.Explanation
 }
 
@@ -190,6 +194,11 @@ type Merge struct {
 	At       time.Time
 	Actor    string
 	Snapshot string
+	// Override is set when the merge joined customers whose records hold
+	// conflicting identifiers, on an admin's explicit override; Reason is
+	// the admin's reason (required with an override, optional otherwise).
+	Override bool
+	Reason   string
 	UndoneAt time.Time
 	UndoneBy string
 }

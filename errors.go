@@ -2,6 +2,7 @@ package fiveid
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
@@ -16,7 +17,25 @@ var (
 	ErrUnavailable     = errors.New("unavailable")
 	// ErrNoMatch: identify found nobody (HTTP 404 no_match).
 	ErrNoMatch = errors.New("no match")
+	// ErrIdentifierConflict: a merge would join customers whose records
+	// hold different checksum-valid identifiers of one namespace — two
+	// people (HTTP 409 identifier_conflict). Only an admin's override with
+	// a reason lets it through.
+	ErrIdentifierConflict = errors.New("identifier conflict")
 )
+
+// IdentifierConflictError names the records whose identifiers conflict
+// (masked); it matches ErrIdentifierConflict with errors.Is.
+type IdentifierConflictError struct {
+	Conflicts []IdentifierConflict
+}
+
+func (e *IdentifierConflictError) Error() string {
+	return fmt.Sprintf("the customers' records hold different identifiers of one namespace (%d record pairs)", len(e.Conflicts))
+}
+
+// Is makes errors.Is(err, ErrIdentifierConflict) true.
+func (e *IdentifierConflictError) Is(target error) bool { return target == ErrIdentifierConflict }
 
 // FieldProblem is one problem with one input field.
 type FieldProblem struct {

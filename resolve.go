@@ -243,35 +243,6 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 	return res, nil
 }
 
-// best scores rec against the candidates and returns the best decision per
-// customer, best first (nil when there are no candidates).
-func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []SourceRecord) (*Decision, error) {
-	var best *Decision
-	if len(cands) == 0 {
-		return nil, nil
-	}
-	q, err := s.newQueryScorer(ctx, r, rec)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cands {
-		crec, err := match.Normalize(c.Raw, match.Options{IDTable: c.IDTable})
-		if err != nil {
-			continue // stored under older rules and no longer valid: not evidence
-		}
-		e, err := q.compare(ctx, crec)
-		if err != nil {
-			return nil, err
-		}
-		d := Decision{CustomerID: c.CustomerID, Grade: e.Grade, Score: e.Score, Explanation: e}
-		if best == nil || better(d, *best) {
-			dd := d
-			best = &dd
-		}
-	}
-	return best, nil
-}
-
 // queryScorer compares one record against its candidates. The query's own
 // name frequency is looked up once — it is what an equal name weighs, and
 // it brings the index size (the prior) along; another name's only where
@@ -309,18 +280,6 @@ func (q *queryScorer) compare(ctx context.Context, crec match.Record) (match.Exp
 		}
 	}
 	return q.s.scorer.Score(p, q.rec, crec, f), nil
-}
-
-// better orders decisions: higher grade, then higher score, then the older
-// (smaller) customer ID so that equal evidence always picks the same customer.
-func better(a, b Decision) bool {
-	if a.Grade.Rank() != b.Grade.Rank() {
-		return a.Grade.Rank() > b.Grade.Rank()
-	}
-	if a.Score != b.Score {
-		return a.Score > b.Score
-	}
-	return a.CustomerID < b.CustomerID
 }
 
 // linkTarget checks that a record may be linked to customer id: only
@@ -557,16 +516,20 @@ func (s *Service) identifyReview(ctx context.Context, p Principal, d Decision) (
 		ID: newID("R"), Status: ReviewOpen, Reason: "identify_possible", CustomerID: d.CustomerID,
 		System: p.System, Score: d.Score, Explanation: d.Explanation, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
+	if len(d.Explanation.Alternatives) > 1 {
+		// Ambiguous: the explanation lists every tied customer.
+		task.Reason = "identify_ambiguous"
+	}
 	// Usually the task exists already (the same question asked again):
 	// read first, write only when it does not.
-	if open, err := s.store.OpenReviewTask(ctx, d.CustomerID, ""); err == nil {
+	if open, err := s.store.OpenReviewTask(ctx, task.CustomerID, task.CandidateID); err == nil {
 		return open.ID, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		return "", err
 	}
 	err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.InsertReviewTask(ctx, task) })
 	if errors.Is(err, ErrConflict) { // opened concurrently
-		open, err := s.store.OpenReviewTask(ctx, d.CustomerID, "")
+		open, err := s.store.OpenReviewTask(ctx, task.CustomerID, task.CandidateID)
 		return open.ID, err
 	}
 	return task.ID, err

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"fiveid/match"
@@ -97,7 +99,7 @@ func (s *Service) Link(ctx context.Context, p Principal, system, localID, custom
 	if err != nil {
 		return fmt.Errorf("link: customer: %w", err)
 	}
-	return s.relink(ctx, p, system, localID, target.ID, ChangeLinked, "manual link")
+	return s.relink(ctx, p, system, localID, target.ID, ChangeLinked, "manual link", nil)
 }
 
 // Unlink moves a source record to a new customer of its own, by hand
@@ -107,10 +109,12 @@ func (s *Service) Unlink(ctx context.Context, p Principal, system, localID strin
 		return "", err
 	}
 	id := newID("C")
-	return id, s.relink(ctx, p, system, localID, id, ChangeUnlinked, "manual unlink")
+	return id, s.relink(ctx, p, system, localID, id, ChangeUnlinked, "manual unlink", nil)
 }
 
-func (s *Service) relink(ctx context.Context, p Principal, system, localID, to string, kind ChangeKind, detail string) error {
+// relink moves a record to customer to. first, when given, runs first in
+// the same transaction (a review resolution resolves its task there).
+func (s *Service) relink(ctx context.Context, p Principal, system, localID, to string, kind ChangeKind, detail string, first func(tx Tx, now time.Time) error) error {
 	sr, err := s.store.SourceRecord(ctx, system, localID)
 	if err != nil {
 		return fmt.Errorf("%s: %w", detail, err)
@@ -126,6 +130,11 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 			return err
 		}
 		now := s.now().UTC().Truncate(time.Microsecond)
+		if first != nil {
+			if err := first(tx, now); err != nil {
+				return err
+			}
+		}
 		from := cur.CustomerID
 		if target, err := tx.Customer(ctx, to); errors.Is(err, ErrNotFound) && kind == ChangeUnlinked {
 			if err := tx.InsertCustomer(ctx, Customer{ID: to, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
@@ -174,19 +183,55 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 
 // Review resolutions.
 const (
+	ResolveMerge        = "merge"
+	ResolveLink         = "link"
 	ResolveNotDuplicate = "not_duplicate"
 	ResolveKeepSeparate = "keep_separate"
-	ResolveLink         = "link"
-	ResolveMerge        = "merge"
 )
+
+// Resolutions lists every review resolution. openapi.yaml's enum and
+// README list the same ones (an api test checks both).
+func Resolutions() []string {
+	return []string{ResolveMerge, ResolveLink, ResolveNotDuplicate, ResolveKeepSeparate}
+}
+
+// Resolution is a steward's decision on a review task.
+type Resolution struct {
+	Kind string // one of Resolutions()
+	// CustomerID picks the target of a link or merge among the task's
+	// candidates (ReviewTask.Candidates); "" means the task's CandidateID.
+	CustomerID string
+	// Merge is a merge resolution's override and reason, checked as
+	// CommitMerge checks them.
+	Merge MergeOptions
+}
+
+// Candidates are the customers a link or merge resolution may pick: the
+// task's candidate, then every other customer its explanation lists as
+// tied (an ambiguous decision).
+func (t ReviewTask) Candidates() []string {
+	var out []string
+	if t.CandidateID != "" {
+		out = append(out, t.CandidateID)
+	}
+	for _, a := range t.Explanation.Alternatives {
+		if a.Customer != "" && a.Customer != t.CustomerID && !slices.Contains(out, a.Customer) {
+			out = append(out, a.Customer)
+		}
+	}
+	return out
+}
 
 // ResolveReviewTask settles a review task (admin). version must be the
 // task's current version: a reviewer working on a stale copy gets
 // ErrConflict. merge merges the task's customer into the candidate; link
 // moves the task's source record to the candidate customer (a sticky
 // manual link); not_duplicate closes the task and remembers the pair;
-// keep_separate only closes it.
-func (s *Service) ResolveReviewTask(ctx context.Context, p Principal, id string, version int64, resolution string) (ReviewTask, error) {
+// keep_separate only closes it. A link or merge applies to r.CustomerID
+// when given (one of the task's Candidates). A merge obeys CommitMerge's
+// identifier rule. The task is resolved in the transaction that links or
+// merges: when that fails, the task stays open.
+func (s *Service) ResolveReviewTask(ctx context.Context, p Principal, id string, version int64, r Resolution) (ReviewTask, error) {
 	if err := require(p, RoleAdmin); err != nil {
 		return ReviewTask{}, err
 	}
@@ -194,42 +239,55 @@ func (s *Service) ResolveReviewTask(ctx context.Context, p Principal, id string,
 	if err != nil {
 		return ReviewTask{}, fmt.Errorf("resolve: %w", err)
 	}
-	switch resolution {
+	if !slices.Contains(Resolutions(), r.Kind) {
+		return ReviewTask{}, invalid("resolution", "invalid_resolution", "resolution must be one of "+strings.Join(Resolutions(), ", "))
+	}
+	if r.Kind != ResolveMerge && (r.Merge.Override || r.Merge.Reason != "") {
+		return ReviewTask{}, invalid("override", "not_applicable", "override and reason apply to a merge only")
+	}
+	if r.CustomerID != "" && r.Kind != ResolveLink && r.Kind != ResolveMerge {
+		return ReviewTask{}, invalid("customer_id", "not_applicable", "customer_id picks the target of a link or merge only")
+	}
+	target := t.CandidateID
+	if r.CustomerID != "" {
+		if !slices.Contains(t.Candidates(), r.CustomerID) {
+			return ReviewTask{}, invalid("customer_id", "not_a_candidate", "customer_id must be the task's candidate or a customer its explanation lists as tied")
+		}
+		target = r.CustomerID
+	}
+	resolve := func(tx Tx, now time.Time) error {
+		return tx.ResolveReviewTask(ctx, id, version, r.Kind, p.KeyID, now)
+	}
+	switch r.Kind {
 	case ResolveNotDuplicate, ResolveKeepSeparate:
+		err = s.store.Update(ctx, nil, func(tx Tx) error {
+			now := s.now().UTC().Truncate(time.Microsecond)
+			if err := resolve(tx, now); err != nil {
+				return err
+			}
+			if r.Kind == ResolveNotDuplicate && t.CandidateID != "" {
+				return tx.PutNotDuplicate(ctx, t.CustomerID, t.CandidateID, now, p.KeyID)
+			}
+			return nil
+		})
 	case ResolveLink:
-		if t.System == "" || t.CandidateID == "" {
+		if t.System == "" || t.LocalID == "" || target == "" {
 			return ReviewTask{}, invalid("resolution", "not_applicable", "link needs a task raised by a source record, with a candidate customer")
 		}
+		to, _, ferr := s.follow(ctx, target)
+		if ferr != nil {
+			return ReviewTask{}, fmt.Errorf("resolve: customer: %w", ferr)
+		}
+		err = s.relink(ctx, p, t.System, t.LocalID, to.ID, ChangeLinked, "manual link", resolve)
 	case ResolveMerge:
-		if t.CandidateID == "" {
+		if t.CustomerID == "" || target == "" {
 			return ReviewTask{}, invalid("resolution", "not_applicable", "merge needs a task about two customers")
 		}
-	default:
-		return ReviewTask{}, invalid("resolution", "invalid_resolution", "resolution must be merge, not_duplicate, keep_separate or link")
+		// The task's customer (the newer one) merges into the target.
+		_, err = s.merge(ctx, p, t.CustomerID, target, r.Merge, resolve)
 	}
-	err = s.store.Update(ctx, nil, func(tx Tx) error {
-		now := s.now().UTC().Truncate(time.Microsecond)
-		if err := tx.ResolveReviewTask(ctx, id, version, resolution, p.KeyID, now); err != nil {
-			return err
-		}
-		if resolution == ResolveNotDuplicate && t.CandidateID != "" {
-			return tx.PutNotDuplicate(ctx, t.CustomerID, t.CandidateID, now, p.KeyID)
-		}
-		return nil
-	})
 	if err != nil {
 		return ReviewTask{}, fmt.Errorf("resolve: %w", err)
-	}
-	if resolution == ResolveMerge {
-		// The task's customer (the newer one) merges into the candidate.
-		if _, err := s.CommitMerge(ctx, p, t.CustomerID, t.CandidateID); err != nil {
-			return ReviewTask{}, err
-		}
-	}
-	if resolution == ResolveLink {
-		if err := s.Link(ctx, p, t.System, t.LocalID, t.CandidateID); err != nil {
-			return ReviewTask{}, err
-		}
 	}
 	return s.store.ReviewTask(ctx, id)
 }

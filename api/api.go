@@ -315,7 +315,7 @@ func (h *handlers) identify(c echo.Context) error {
 		return err
 	}
 	out := IdentifyResponse{CustomerID: res.CustomerID, Grade: string(res.Grade), Score: res.Score,
-		Match: explanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
+		Match: callerExplanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
 	if res.Grant != nil {
 		g := grantWire(res.Grant.Grant, res.Grant.Token, h.now())
 		out.Grant = &g
@@ -406,11 +406,15 @@ func (h *handlers) resolveReviewTask(c echo.Context) error {
 	var req struct {
 		Version    int64  `json:"version"`
 		Resolution string `json:"resolution"`
+		CustomerID string `json:"customer_id"`
+		Override   bool   `json:"override"`
+		Reason     string `json:"reason"`
 	}
 	if err := decode(c, maxBody, &req); err != nil {
 		return err
 	}
-	t, err := h.svc.ResolveReviewTask(c.Request().Context(), principal(c), c.Param("id"), req.Version, req.Resolution)
+	t, err := h.svc.ResolveReviewTask(c.Request().Context(), principal(c), c.Param("id"), req.Version, fiveid.Resolution{
+		Kind: req.Resolution, CustomerID: req.CustomerID, Merge: fiveid.MergeOptions{Override: req.Override, Reason: req.Reason}})
 	if err != nil {
 		return err
 	}
@@ -510,12 +514,17 @@ func (h *handlers) listReviewTasks(c echo.Context) error {
 // ---- merges and scans ----
 
 type mergeRequest struct {
-	From string `json:"from"`
-	Into string `json:"into"`
+	From     string `json:"from"`
+	Into     string `json:"into"`
+	Override bool   `json:"override"`
+	Reason   string `json:"reason"`
 }
 
 func (h *handlers) previewMerge(c echo.Context) error {
-	var req mergeRequest
+	var req struct {
+		From string `json:"from"`
+		Into string `json:"into"`
+	}
 	if err := decode(c, maxBody, &req); err != nil {
 		return err
 	}
@@ -524,11 +533,15 @@ func (h *handlers) previewMerge(c echo.Context) error {
 		return err
 	}
 	survivor := customerResponse(fiveid.CustomerView{Customer: plan.Into, Records: plan.Resulted})
-	return c.JSON(http.StatusOK, map[string]any{"from": req.From, "into": req.Into, "survivor": survivor, "moved_records": len(plan.Moved)})
+	return c.JSON(http.StatusOK, map[string]any{"from": req.From, "into": req.Into, "survivor": survivor, "moved_records": len(plan.Moved),
+		"conflicts": conflictsWire(plan.Conflicts), "override_required": len(plan.Conflicts) > 0})
 }
 
 func mergeWire(m fiveid.Merge) map[string]any {
-	out := map[string]any{"id": m.ID, "from": m.From, "into": m.Into, "at": m.At, "actor": m.Actor}
+	out := map[string]any{"id": m.ID, "from": m.From, "into": m.Into, "at": m.At, "actor": m.Actor, "override": m.Override}
+	if m.Reason != "" {
+		out["reason"] = m.Reason
+	}
 	if !m.UndoneAt.IsZero() {
 		out["undone_at"], out["undone_by"] = m.UndoneAt, m.UndoneBy
 	}
@@ -540,7 +553,7 @@ func (h *handlers) commitMerge(c echo.Context) error {
 	if err := decode(c, maxBody, &req); err != nil {
 		return err
 	}
-	m, err := h.svc.CommitMerge(c.Request().Context(), principal(c), req.From, req.Into)
+	m, err := h.svc.CommitMerge(c.Request().Context(), principal(c), req.From, req.Into, fiveid.MergeOptions{Override: req.Override, Reason: req.Reason})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,8 @@ type Error struct {
 	Fields  []FieldError `json:"fields,omitempty"`
 	// ReviewTaskID names the review task of a needs_review answer.
 	ReviewTaskID string `json:"review_task_id,omitempty"`
+	// Conflicts names the records of an identifier_conflict answer.
+	Conflicts []IdentifierConflictWire `json:"conflicts,omitempty"`
 }
 
 // FieldError is one field at fault.
@@ -55,6 +57,7 @@ var errorTable = []struct {
 	{fiveid.ErrNoMatch, http.StatusNotFound, "no_match", "no customer matches these identity elements"},
 	{fiveid.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
 	{fiveid.ErrNeedsReview, http.StatusConflict, "needs_review", "only a possible match: a data steward must review it"},
+	{fiveid.ErrIdentifierConflict, http.StatusConflict, "identifier_conflict", "the customers' records hold different identifiers of one namespace (two people): merging them needs \"override\": true and a reason"},
 	{fiveid.ErrConflict, http.StatusConflict, "conflict", "conflicts with the current state"},
 	{fiveid.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "a backing service is unavailable; retry later"},
 	{fiveid.ErrInvalid, http.StatusBadRequest, "invalid", "invalid request"},
@@ -100,7 +103,12 @@ func toError(err error) (int, Error) {
 	}
 	for _, row := range errorTable {
 		if errors.Is(err, row.err) {
-			return row.status, Error{Code: row.code, Message: row.msg}
+			e := Error{Code: row.code, Message: row.msg}
+			var ic *fiveid.IdentifierConflictError
+			if errors.As(err, &ic) {
+				e.Conflicts = conflictsWire(ic.Conflicts)
+			}
+			return row.status, e
 		}
 	}
 	return http.StatusInternalServerError, Error{Code: "internal", Message: "internal error; the request ID is in the X-Request-Id header"}

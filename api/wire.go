@@ -62,6 +62,27 @@ type Explanation struct {
 	Version string       `json:"version"`
 	Rules   []string     `json:"rules"`
 	Fields  []FieldScore `json:"fields"`
+	// Conflicts and Alternatives name other customers' records and
+	// customers: shown to admins (review tasks, customers), never in a
+	// source system's register or identify answer.
+	Conflicts    []Conflict    `json:"conflicts,omitempty"`
+	Alternatives []Alternative `json:"alternatives,omitempty"`
+}
+
+// Conflict is a record of the candidate customer whose valid identifier
+// excludes the query (customer-level rule).
+type Conflict struct {
+	Rule     string `json:"rule"`
+	System   string `json:"system"`
+	LocalID  string `json:"local_id"`
+	MaskedID string `json:"id_number_masked"`
+}
+
+// Alternative is one customer of an ambiguous decision.
+type Alternative struct {
+	CustomerID string  `json:"customer_id"`
+	Grade      string  `json:"grade"`
+	Score      float64 `json:"score"`
 }
 
 func explanation(e match.Explanation) *Explanation {
@@ -75,7 +96,21 @@ func explanation(e match.Explanation) *Explanation {
 	for _, f := range e.Fields {
 		out.Fields = append(out.Fields, FieldScore{Field: f.Field, Level: f.Level, Weight: f.Weight})
 	}
+	for _, c := range e.Conflicts {
+		out.Conflicts = append(out.Conflicts, Conflict{Rule: c.Rule, System: c.System, LocalID: c.LocalID, MaskedID: c.MaskedID})
+	}
+	for _, a := range e.Alternatives {
+		out.Alternatives = append(out.Alternatives, Alternative{CustomerID: a.Customer, Grade: string(a.Grade), Score: a.Score})
+	}
 	return out
+}
+
+// callerExplanation is an explanation for the source system that asked:
+// the rules and per-field levels, without other customers' IDs or other
+// systems' records (those are for the steward's review task).
+func callerExplanation(e match.Explanation) *Explanation {
+	e.Conflicts, e.Alternatives = nil, nil
+	return explanation(e)
 }
 
 // RegisterResponse is a registration's outcome.
@@ -94,7 +129,7 @@ type RegisterResponse struct {
 func registerResponse(r fiveid.RegisterResult) RegisterResponse {
 	return RegisterResponse{
 		CustomerID: r.CustomerID, Created: r.Created, Unchanged: r.Unchanged, Manual: r.Manual,
-		Grade: string(r.Decision.Grade), Score: r.Decision.Score, Match: explanation(r.Decision.Explanation),
+		Grade: string(r.Decision.Grade), Score: r.Decision.Score, Match: callerExplanation(r.Decision.Explanation),
 		ReviewTaskID: r.ReviewTaskID, Warnings: findings(r.Findings),
 	}
 }
@@ -186,6 +221,7 @@ type Link struct {
 	Grade  string       `json:"grade,omitempty"`
 	Score  float64      `json:"score"`
 	Manual bool         `json:"manual"`
+	Merge  string       `json:"merge,omitempty"` // the merge that moved the record here, while it stands
 	Match  *Explanation `json:"match,omitempty"`
 }
 
@@ -231,7 +267,8 @@ func customerResponse(v fiveid.CustomerView) CustomerResponse {
 	for _, r := range v.Records {
 		out.Records = append(out.Records, SourceRecordWire{
 			System: r.System, LocalID: r.LocalID, Raw: elementsOf(r.Raw),
-			Link:    Link{Grade: string(r.Link.Grade), Score: r.Link.Score, Manual: r.Link.Manual, Match: explanation(r.Link.Explanation)},
+			Link: Link{Grade: string(r.Link.Grade), Score: r.Link.Score, Manual: r.Link.Manual, Merge: r.Link.Merge,
+				Match: explanation(r.Link.Explanation)},
 			Version: r.Version, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
 		})
 	}
@@ -345,4 +382,30 @@ func keyWire(k fiveid.APIKey, secret string) KeyWire {
 		w.RevokedAt = &t
 	}
 	return w
+}
+
+// RecordRefWire names a source record and its identifier, masked.
+type RecordRefWire struct {
+	System   string `json:"system"`
+	LocalID  string `json:"local_id"`
+	IDMasked string `json:"id_number_masked"`
+}
+
+// IdentifierConflictWire is a record of the merged customer (from) and one
+// of the survivor (into) holding different checksum-valid identifiers of
+// one namespace.
+type IdentifierConflictWire struct {
+	Namespace string        `json:"namespace"`
+	From      RecordRefWire `json:"from"`
+	Into      RecordRefWire `json:"into"`
+}
+
+func conflictsWire(cs []fiveid.IdentifierConflict) []IdentifierConflictWire {
+	out := make([]IdentifierConflictWire, len(cs))
+	for i, c := range cs {
+		out[i] = IdentifierConflictWire{Namespace: c.Namespace,
+			From: RecordRefWire{System: c.A.System, LocalID: c.A.LocalID, IDMasked: c.A.MaskedID},
+			Into: RecordRefWire{System: c.B.System, LocalID: c.B.LocalID, IDMasked: c.B.MaskedID}}
+	}
+	return out
 }

@@ -38,6 +38,12 @@ type Thresholds struct {
 	// (popular names cluster by birth cohort), so the independence model
 	// overstates their joint evidence and the bar is higher.
 	ProbableWithoutID float64
+	// AmbiguityMargin: a second candidate customer (at least possible)
+	// scoring within this many bits of the best one makes the decision
+	// ambiguous (review). In posterior log2-odds, a runner-up within m
+	// bits means the best is less than 2^m times likelier than the
+	// runner-up to be the person (see Scorer.Choose).
+	AmbiguityMargin float64
 }
 
 // FieldScore is one field's comparison: its level and the weight it added.

@@ -28,8 +28,8 @@ func NewScorer(w Weights, t Thresholds) (*Scorer, error) {
 	if err := w.Validate(); err != nil {
 		return nil, err
 	}
-	if !(t.Certain >= t.Probable && t.Probable >= t.Possible && t.ProbableWithoutID >= t.Probable) || math.IsNaN(t.Certain+t.Probable+t.Possible+t.ProbableWithoutID) {
-		return nil, errors.New("thresholds: want certain >= probable >= possible and probable_without_id >= probable")
+	if !(t.Certain >= t.Probable && t.Probable >= t.Possible && t.ProbableWithoutID >= t.Probable && t.AmbiguityMargin >= 0) || math.IsNaN(t.Certain+t.Probable+t.Possible+t.ProbableWithoutID+t.AmbiguityMargin) {
+		return nil, errors.New("thresholds: want certain >= probable >= possible, probable_without_id >= probable and ambiguity_margin >= 0")
 	}
 	s := &Scorer{w: w, t: t, weights: map[string]map[string]float64{}}
 	for f, levels := range w.Levels {
@@ -630,8 +630,9 @@ func compareSex(a, b Sex) string {
 // BlockingRules versions BlockingKeys: it goes up whenever the keys a
 // record gets change, and an index built under an older version needs
 // fiveid reindex. 2: pinyin keys for Latin-written names. 3: a name key
-// with the birth date read as a lunar date.
-const BlockingRules = 3
+// with the birth date read as a lunar date. 4: each token of a Latin name
+// with the full birth date.
+const BlockingRules = 4
 
 // BlockingKeys are the candidate-retrieval keys of r, each prefixed with
 // its kind. Any single typo in an ID number leaves at least one ID key
@@ -687,6 +688,16 @@ func BlockingKeys(r Record) []string {
 		add("nd:" + nk + "|" + ds)
 		for _, py := range pys {
 			add("py:" + py + "|" + ds)
+		}
+		if d.Precision == PrecisionDay && name.Script == ScriptLatin {
+			// A typo in one token of a Latin name (JOHN SMTIH), a token
+			// replaced or dropped (a middle or a married name): each other
+			// token still meets the record with the same full date.
+			for _, tok := range strings.Fields(name.Key) {
+				if len(tok) >= 2 {
+					add("ntd:" + tok + "|" + ds)
+				}
+			}
 		}
 		if d.Precision == PrecisionDay {
 			// A typo in the day or the year keeps one of these.

@@ -163,13 +163,18 @@ func DefaultWeights() Weights {
 // -log2(N) for an index of N records (at least PriorFloor). Probable (10)
 // means odds of at least 1024:1 — a wrong link at most ~0.1% of the time,
 // the safety target of linkage-anchors.md §6.2 — and certain (12) at
-// least 4096:1 with an equal identifier. Possible (-2, odds 1:4 or better)
-// sends the rest worth a look to review. Without an agreeing identifier a
+// least 4096:1 with an equal identifier. Possible (-3, odds 1:8 or better)
+// sends the rest worth a look to review: low enough that two records
+// agreeing on surname and exact birth date under two numbers without a
+// check character (-2.3: a given name replaced, a number retyped) reach a
+// steward — recall that is found is not lost (found recall, DOMAIN.md §3)
+// — at a cost measured in README (the synthetic index's review tasks do
+// not change; FEBRL4's grow by 19). Without an agreeing identifier a
 // link needs 11 (2,048:1): twice the odds, because name, birth date and
 // sex are not quite independent (popular names cluster by birth cohort). The hard rules in Compare cap grades whatever
 // the score.
 func DefaultThresholds() Thresholds {
-	return Thresholds{Certain: 12, Probable: 10, Possible: -2, ProbableWithoutID: 11}
+	return Thresholds{Certain: 12, Probable: 10, Possible: -3, ProbableWithoutID: 11, AmbiguityMargin: 10}
 }
 
 // Validate checks every probability is in (0, 1) and every level is known.

@@ -164,14 +164,14 @@ func (c txConn) UpdateCustomer(ctx context.Context, cu fiveid.Customer) error {
 // ---- source records ----
 
 const recordCols = `r.system, r.local_id, r.customer_id, r.raw_name, r.raw_sex, r.raw_birth, r.raw_id_type, r.raw_id,
-	r.id_table, r.name_key, r.id_key, r.link_grade, r.link_score, r.link_manual, r.explanation, r.version, r.created_at, r.updated_at`
+	r.id_table, r.name_key, r.id_key, r.link_grade, r.link_score, r.link_manual, r.link_merge, r.explanation, r.version, r.created_at, r.updated_at`
 
 func scanRecord(sc interface{ Scan(...any) error }) (fiveid.SourceRecord, error) {
 	var r fiveid.SourceRecord
 	var table, grade, expl string
 	var created, updated int64
 	err := sc.Scan(&r.System, &r.LocalID, &r.CustomerID, &r.Raw.Name, &r.Raw.Sex, &r.Raw.BirthDate, &r.Raw.IDType, &r.Raw.IDNumber,
-		&table, &r.NameKey, &r.IDKey, &grade, &r.Link.Score, &r.Link.Manual, &expl, &r.Version, &created, &updated)
+		&table, &r.NameKey, &r.IDKey, &grade, &r.Link.Score, &r.Link.Manual, &r.Link.Merge, &expl, &r.Version, &created, &updated)
 	if err != nil {
 		return r, err
 	}
@@ -271,15 +271,15 @@ func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	_, err = c.exec(ctx, op, `INSERT INTO source_records (system, local_id, customer_id, raw_name, raw_sex, raw_birth, raw_id_type, raw_id,
-			id_table, name_key, id_key, link_grade, link_score, link_manual, explanation, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			id_table, name_key, id_key, link_grade, link_score, link_manual, link_merge, explanation, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (system, local_id) DO UPDATE SET customer_id = excluded.customer_id, raw_name = excluded.raw_name,
 			raw_sex = excluded.raw_sex, raw_birth = excluded.raw_birth, raw_id_type = excluded.raw_id_type, raw_id = excluded.raw_id,
 			id_table = excluded.id_table, name_key = excluded.name_key, id_key = excluded.id_key, link_grade = excluded.link_grade,
-			link_score = excluded.link_score, link_manual = excluded.link_manual, explanation = excluded.explanation,
+			link_score = excluded.link_score, link_manual = excluded.link_manual, link_merge = excluded.link_merge, explanation = excluded.explanation,
 			version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at`,
 		r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
-		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, expl,
+		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
 		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt))
 	if err != nil {
 		return err
@@ -521,10 +521,10 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	err = c.insertRows(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 18, func(i int) []any {
+	err = c.insertRows(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 19, func(i int) []any {
 		r := records[i]
 		return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
-			string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, expls[i],
+			string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expls[i],
 			r.Version, micros(r.CreatedAt), micros(r.UpdatedAt)}
 	})
 	if err != nil {
@@ -608,8 +608,8 @@ func (c txConn) ResolveReviewTask(ctx context.Context, id string, version int64,
 func (c conn) Merge(ctx context.Context, id string) (fiveid.Merge, error) {
 	var m fiveid.Merge
 	var at, undone int64
-	err := c.row(ctx, "SELECT id, from_id, into_id, at, actor, snapshot, undone_at, undone_by FROM merges WHERE id = ?", id).
-		Scan(&m.ID, &m.From, &m.Into, &at, &m.Actor, &m.Snapshot, &undone, &m.UndoneBy)
+	err := c.row(ctx, "SELECT id, from_id, into_id, at, actor, snapshot, override, reason, undone_at, undone_by FROM merges WHERE id = ?", id).
+		Scan(&m.ID, &m.From, &m.Into, &at, &m.Actor, &m.Snapshot, &m.Override, &m.Reason, &undone, &m.UndoneBy)
 	m.At, m.UndoneAt = fromMicros(at), fromMicros(undone)
 	return m, mapErr("merge", err)
 }
@@ -624,8 +624,8 @@ func (c conn) NotDuplicate(ctx context.Context, a, b string) (bool, error) {
 }
 
 func (c txConn) InsertMerge(ctx context.Context, m fiveid.Merge) error {
-	_, err := c.exec(ctx, "insert merge", "INSERT INTO merges (id, from_id, into_id, at, actor, snapshot) VALUES (?, ?, ?, ?, ?, ?)",
-		m.ID, m.From, m.Into, micros(m.At), m.Actor, m.Snapshot)
+	_, err := c.exec(ctx, "insert merge", "INSERT INTO merges (id, from_id, into_id, at, actor, snapshot, override, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		m.ID, m.From, m.Into, micros(m.At), m.Actor, m.Snapshot, m.Override, m.Reason)
 	return err
 }
 

@@ -22,6 +22,7 @@ type config struct {
 	WeightsFile string        // FIVEID_WEIGHTS: weights file written by fiveid train
 	// Grade thresholds on the total match weight (log2 units).
 	Certain, Probable, Possible, NoID string // FIVEID_THRESHOLD_CERTAIN/PROBABLE/POSSIBLE/NO_ID
+	Margin                            string // FIVEID_AMBIGUITY_MARGIN: a runner-up this close makes review
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -36,6 +37,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Probable:    getenv("FIVEID_THRESHOLD_PROBABLE"),
 		Possible:    getenv("FIVEID_THRESHOLD_POSSIBLE"),
 		NoID:        getenv("FIVEID_THRESHOLD_NO_ID"),
+		Margin:      getenv("FIVEID_AMBIGUITY_MARGIN"),
 		CacheTTL:    5 * time.Minute,
 		Candidates:  200,
 	}
@@ -70,7 +72,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return c, fmt.Errorf("REDIS_URL: want redis://..., got another scheme")
 	}
-	for name, v := range map[string]string{"FIVEID_THRESHOLD_CERTAIN": c.Certain, "FIVEID_THRESHOLD_PROBABLE": c.Probable, "FIVEID_THRESHOLD_POSSIBLE": c.Possible, "FIVEID_THRESHOLD_NO_ID": c.NoID} {
+	for name, v := range map[string]string{"FIVEID_THRESHOLD_CERTAIN": c.Certain, "FIVEID_THRESHOLD_PROBABLE": c.Probable, "FIVEID_THRESHOLD_POSSIBLE": c.Possible, "FIVEID_THRESHOLD_NO_ID": c.NoID, "FIVEID_AMBIGUITY_MARGIN": c.Margin} {
 		if v == "" {
 			continue
 		}

@@ -41,7 +41,7 @@ Usage:
   fiveid train [--out weights.json]     estimate match weights from the index (EM)
   fiveid scan                           find likely duplicate customers, open review tasks
   fiveid reindex                        rewrite every record's blocking keys with the current rules (after an upgrade)
-  fiveid merge --from ID --into ID [--preview]
+  fiveid merge --from ID --into ID [--preview] [--override --reason TEXT]
   fiveid unmerge MERGE_ID
   fiveid link --system CODE --local-id ID --customer ID
   fiveid unlink --system CODE --local-id ID

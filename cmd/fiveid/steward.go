@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+
+	"fiveid"
 )
 
 // scanCmd runs the duplicate scan and prints what it opened.
@@ -43,6 +46,8 @@ func mergeCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 	from := fs.String("from", "", "the customer that goes away (redirects to --into)")
 	into := fs.String("into", "", "the surviving customer")
 	preview := fs.Bool("preview", false, "show the survivor without changing anything")
+	override := fs.Bool("override", false, "merge even though the customers' records hold different identifiers of one namespace (needs --reason)")
+	reason := fs.String("reason", "", "why (kept on the merge and in both histories; required with --override)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,15 +60,35 @@ func mergeCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) 
 			c := plan.Into
 			fmt.Fprintf(stdout, "survivor %s: name %s, sex %s, birth date %s, %s %s; %d records move\n",
 				c.ID, dash(c.Name), dash(c.Sex), dash(c.BirthDate), dash(c.IDType), dash(maskNumber(c.IDNumber)), len(plan.Moved))
+			if len(plan.Conflicts) > 0 {
+				printConflicts(stdout, plan.Conflicts)
+				fmt.Fprintln(stdout, "merging them needs --override --reason TEXT")
+			}
 			return nil
 		}
-		m, err := a.svc.CommitMerge(ctx, operator, *from, *into)
+		m, err := a.svc.CommitMerge(ctx, operator, *from, *into, fiveid.MergeOptions{Override: *override, Reason: *reason})
+		var ic *fiveid.IdentifierConflictError
+		if errors.As(err, &ic) {
+			printConflicts(stdout, ic.Conflicts)
+			return fmt.Errorf("%w; merging them needs --override --reason TEXT", err)
+		}
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "merged %s into %s (merge %s; undo with fiveid unmerge %s)\n", m.From, m.Into, m.ID, m.ID)
+		if m.Override {
+			fmt.Fprintln(stdout, "identifier conflict overridden; the reason is kept on the merge and in both histories")
+		}
 		return nil
 	})
+}
+
+// printConflicts names the records whose identifiers conflict, masked.
+func printConflicts(w io.Writer, cs []fiveid.IdentifierConflict) {
+	for _, c := range cs {
+		fmt.Fprintf(w, "identifier conflict (%s): from %s/%s %s, into %s/%s %s\n",
+			c.Namespace, c.A.System, c.A.LocalID, c.A.MaskedID, c.B.System, c.B.LocalID, c.B.MaskedID)
+	}
 }
 
 func unmergeCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {

@@ -72,7 +72,7 @@ func scorer(cfg config) (*match.Scorer, error) {
 	for _, th := range []struct {
 		v   string
 		dst *float64
-	}{{cfg.Certain, &t.Certain}, {cfg.Probable, &t.Probable}, {cfg.Possible, &t.Possible}, {cfg.NoID, &t.ProbableWithoutID}} {
+	}{{cfg.Certain, &t.Certain}, {cfg.Probable, &t.Probable}, {cfg.Possible, &t.Possible}, {cfg.NoID, &t.ProbableWithoutID}, {cfg.Margin, &t.AmbiguityMargin}} {
 		if th.v != "" {
 			*th.dst, _ = strconv.ParseFloat(th.v, 64) // validated in loadConfig
 		}

@@ -378,6 +378,55 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("merges keep their override and reason; unmerged once", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		want := []fiveid.Merge{
+			{ID: "M1", From: "C1", Into: "C2", At: t0, Actor: "k1", Snapshot: `{"x":1}`, Override: true, Reason: "同一人：户籍迁移后换发新号"},
+			{ID: "M2", From: "C3", Into: "C2", At: t0, Actor: "k1", Snapshot: `{}`},
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			for _, m := range want {
+				if err := tx.InsertMerge(ctx, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		for _, m := range want {
+			got, err := st.Merge(ctx, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(m, got); d != "" {
+				t.Errorf("merge %s (-want +got):\n%s", m.ID, d)
+			}
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.MarkUnmerged(ctx, "M1", t0.Add(time.Hour), "k2") })
+		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.MarkUnmerged(ctx, "M1", t0.Add(2*time.Hour), "k3") }); !errors.Is(err, fiveid.ErrConflict) {
+			t.Errorf("unmerged twice: %v", err)
+		}
+		got, err := st.Merge(ctx, "M1")
+		if err != nil || !got.UndoneAt.Equal(t0.Add(time.Hour)) || got.UndoneBy != "k2" || !got.Override || got.Reason != want[0].Reason {
+			t.Errorf("after unmerge: %+v %v", got, err)
+		}
+		// A record names the merge that moved it until it moves again.
+		moved := record("hosp", "1", "C2", "张伟")
+		moved.Link.Manual, moved.Link.Merge = true, "M2"
+		for _, r := range []fiveid.SourceRecord{moved, record("hosp", "1", "C2", "张伟")} {
+			update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r, nil) })
+			got, err := st.SourceRecord(ctx, "hosp", "1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(r, got); d != "" {
+				t.Errorf("record round trip (-want +got):\n%s", d)
+			}
+		}
+	})
+
 	t.Run("concurrent updates on one key serialize", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)
