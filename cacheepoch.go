@@ -3,9 +3,11 @@ package fiveid
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 )
@@ -197,6 +199,41 @@ func (e *cacheEpoch) retry() {
 func (e *cacheEpoch) close() {
 	e.stopOnce.Do(func() { close(e.stop) })
 	e.wg.Wait()
+}
+
+// raiseEpoch is what a change does when it could not invalidate the
+// answers it makes stale (cause): it raises the cache epoch, or fails when
+// it cannot.
+func (s *Service) raiseEpoch(ctx context.Context, cause error) error {
+	if err := s.epoch.raise(ctx); err != nil {
+		s.obs.CacheInvalidation(invalidationFailed)
+		return fmt.Errorf("the change is committed, but the cache could not drop the answers it makes stale (%v) nor the cache epoch be raised (%v): repeat the request: %w",
+			cause, err, ErrUnavailable)
+	}
+	s.log.LogAttrs(ctx, slogWarn, "cache invalidation failed: cache epoch raised", attr("error", cause.Error()))
+	return nil
+}
+
+// invalidateCustomers is invalidateAnswers for keys and for every record of
+// the customers ids ("" skipped) as they are now. A decision reads each
+// candidate customer whole — a record holding another valid identifier caps
+// it at possible even when it shares no key with the query — so an answer
+// that found any record of a customer may change with any change to its
+// records.
+func (s *Service) invalidateCustomers(ctx context.Context, keys []string, ids ...string) error {
+	ctx = context.WithoutCancel(ctx)
+	var known []string
+	for _, id := range ids {
+		if id != "" && !slices.Contains(known, id) {
+			known = append(known, id)
+		}
+	}
+	more, err := s.customerKeys(ctx, known...)
+	if err != nil {
+		// Which answers depended on them is unknown: all of them, then.
+		return s.raiseEpoch(ctx, fmt.Errorf("the customers' records: %w", err))
+	}
+	return s.invalidateAnswers(ctx, union(keys, more))
 }
 
 // Outcomes of an invalidation (Observer.CacheInvalidation).

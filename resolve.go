@@ -75,9 +75,11 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	}
 	keys := s.blockingKeys(rec)
 	lock := keys
+	prevCustomer := ""
 	// The keys of the record's previous version are locked and invalidated
 	// too: answers that found the old version must not survive.
 	if prev, err := s.store.SourceRecord(ctx, p.System, localID); err == nil {
+		prevCustomer = prev.CustomerID
 		if prevRec, err := s.normalize(prev.Raw, prev.IDTable); err == nil {
 			lock = union(keys, s.blockingKeys(prevRec))
 		}
@@ -96,7 +98,7 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	}
 	// An idempotent repeat invalidates too: the attempt it repeats may have
 	// committed and then failed to invalidate.
-	if err := s.invalidateAnswers(ctx, lock); err != nil {
+	if err := s.invalidateCustomers(ctx, lock, res.CustomerID, prevCustomer); err != nil {
 		return RegisterResult{}, fmt.Errorf("register: %w", err)
 	}
 	res.Findings = rec.Findings
@@ -408,17 +410,10 @@ func (s *Service) invalidateAnswers(ctx context.Context, keys []string) error {
 		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
-	err := s.cache.Invalidate(ctx, keys)
-	if err == nil {
-		s.obs.CacheInvalidation(invalidationOK)
-		return nil
+	if err := s.cache.Invalidate(ctx, keys); err != nil {
+		return s.raiseEpoch(ctx, err)
 	}
-	if rerr := s.epoch.raise(ctx); rerr != nil {
-		s.obs.CacheInvalidation(invalidationFailed)
-		return fmt.Errorf("the change is committed, but the cache could not drop the answers it makes stale (%v) nor the cache epoch be raised (%v): repeat the request: %w",
-			err, rerr, ErrUnavailable)
-	}
-	s.log.LogAttrs(ctx, slogWarn, "cache invalidation failed: cache epoch raised", attr("error", err.Error()))
+	s.obs.CacheInvalidation(invalidationOK)
 	return nil
 }
 
