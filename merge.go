@@ -174,11 +174,13 @@ func (s *Service) merge(ctx context.Context, p Principal, fromID, intoID string,
 	if err != nil {
 		return Merge{}, fmt.Errorf("merge: %w", err)
 	}
-	s.invalidate(ctx, keys)
 	// IDs and whether it overrode an identifier conflict, never the
 	// reason: free text may name the person.
 	s.log.LogAttrs(ctx, slogInfo, "merge", attr("merge_id", m.ID), attr("from", m.From), attr("into", m.Into),
 		attrB("override", m.Override))
+	if err := s.invalidateAnswers(ctx, keys); err != nil {
+		return Merge{}, fmt.Errorf("merge: %w", err)
+	}
 	return m, nil
 }
 
@@ -406,7 +408,9 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 	if err != nil {
 		return Merge{}, fmt.Errorf("unmerge: %w", err)
 	}
-	s.invalidate(ctx, keys)
+	if err := s.invalidateAnswers(ctx, keys); err != nil {
+		return Merge{}, fmt.Errorf("unmerge: %w", err)
+	}
 	return s.store.Merge(ctx, mergeID)
 }
 

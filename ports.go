@@ -119,6 +119,11 @@ type Cache interface {
 type Observer interface {
 	MatchOutcome(op string, grade string)
 	CacheLookup(hit bool, err error)
+	// CacheInvalidation counts invalidations after a change by outcome: ok;
+	// epoch_raised (the cache failed, the cache epoch was raised instead —
+	// also counted when a failed raise succeeds on retry); failed (the
+	// raise failed too: the use case answered an error).
+	CacheInvalidation(result string)
 	// GrantOutcome counts grants issued, denied, introspected, revoked.
 	GrantOutcome(kind string)
 }

@@ -65,7 +65,9 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 		}
 		res.Updated += updated
 		res.Changed += changed
-		s.invalidate(ctx, all)
+		if err := s.invalidateAnswers(ctx, all); err != nil {
+			return fmt.Errorf("reindex: %w", err)
+		}
 		if progress != nil {
 			progress(res)
 		}

@@ -75,9 +75,11 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	}
 	keys := s.blockingKeys(rec)
 	lock := keys
+	prevCustomer := ""
 	// The keys of the record's previous version are locked and invalidated
 	// too: answers that found the old version must not survive.
 	if prev, err := s.store.SourceRecord(ctx, p.System, localID); err == nil {
+		prevCustomer = prev.CustomerID
 		if prevRec, err := s.normalize(prev.Raw, prev.IDTable); err == nil {
 			lock = union(keys, s.blockingKeys(prevRec))
 		}
@@ -94,8 +96,10 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	if err != nil {
 		return RegisterResult{}, fmt.Errorf("register: %w", err)
 	}
-	if !res.Unchanged {
-		s.invalidate(ctx, lock)
+	// An idempotent repeat invalidates too: the attempt it repeats may have
+	// committed and then failed to invalidate.
+	if err := s.invalidateCustomers(ctx, lock, res.CustomerID, prevCustomer); err != nil {
+		return RegisterResult{}, fmt.Errorf("register: %w", err)
 	}
 	res.Findings = rec.Findings
 	grade := string(res.Decision.Grade)
@@ -395,16 +399,22 @@ func union(a, b []string) []string {
 	return out
 }
 
-// invalidate drops cached answers that depended on keys. A failure is
-// logged and counted, never returned: the write is committed.
-func (s *Service) invalidate(ctx context.Context, keys []string) {
+// invalidateAnswers drops cached answers that depended on keys, after a
+// change committed and before its use case answers. When the cache fails,
+// it raises the cache epoch instead, which puts every cached answer out of
+// reach (cacheepoch.go). When that fails too, the use case must return the
+// error (ErrUnavailable): its change is committed, and a repeat
+// invalidates again.
+func (s *Service) invalidateAnswers(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
-		return
+		return nil
 	}
-	if err := s.cache.Invalidate(context.WithoutCancel(ctx), keys); err != nil {
-		s.obs.CacheLookup(false, err)
-		s.log.LogAttrs(ctx, slogWarn, "cache invalidation failed", attr("error", err.Error()))
+	ctx = context.WithoutCancel(ctx)
+	if err := s.cache.Invalidate(ctx, keys); err != nil {
+		return s.raiseEpoch(ctx, err)
 	}
+	s.obs.CacheInvalidation(invalidationOK)
+	return nil
 }
 
 // RegisterItem is one record of a batch.
@@ -521,20 +531,29 @@ func (s *Service) identifyReview(ctx context.Context, p Principal, d Decision) (
 }
 
 // resolve is identify's cached lookup. The cache key is a keyed HMAC of the
-// normalized elements; its dependencies are the query's blocking keys, so
-// any write touching a record reachable from them invalidates it.
+// cache epoch and the normalized elements; its dependencies are the query's
+// blocking keys, so any write touching a record reachable from them
+// invalidates it, and a write whose invalidation failed raised the epoch.
+// Without a current epoch the cache is not used.
 func (s *Service) resolve(ctx context.Context, rec match.Record) (Decision, error) {
 	keys := s.blockingKeys(rec)
 	if len(keys) == 0 {
 		return Decision{}, nil
 	}
-	ck := s.derive("identify", s.cacheTag+"|"+canonical(rec))
-	val, hit, stamp, err := s.cache.Get(ctx, ck, keys)
-	s.obs.CacheLookup(hit, err)
-	if hit {
-		var d Decision
-		if json.Unmarshal(val, &d) == nil {
-			return d, nil
+	var ck, stamp string
+	if epoch, err := s.epoch.current(ctx); err != nil {
+		s.obs.CacheLookup(false, err)
+	} else {
+		ck = s.derive("identify", s.cacheTag+"|"+strconv.FormatInt(epoch, 36)+"|"+canonical(rec))
+		var val []byte
+		var hit bool
+		val, hit, stamp, err = s.cache.Get(ctx, ck, keys)
+		s.obs.CacheLookup(hit, err)
+		if hit {
+			var d Decision
+			if json.Unmarshal(val, &d) == nil {
+				return d, nil
+			}
 		}
 	}
 	cands, err := s.store.Candidates(ctx, keys, s.limit)

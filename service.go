@@ -36,12 +36,19 @@ type Config struct {
 	// CandidateLimit caps the records scored per request (guards against
 	// candidate explosion on common blocking keys). 0 means 200.
 	CandidateLimit int
+	// CacheEpochLease is how long a process trusts the cache epoch it read
+	// from the store, and so how long a change whose cache invalidation
+	// failed waits before it answers (see cacheepoch.go). 0 means
+	// DefaultCacheEpochLease. Every process sharing a store must use the
+	// same value.
+	CacheEpochLease time.Duration
 }
 
 // Service is fiveid's use cases. It is safe for concurrent use.
 type Service struct {
 	store    Store
 	cache    Cache
+	epoch    *cacheEpoch
 	scorer   *match.Scorer
 	obs      Observer
 	log      *slog.Logger
@@ -78,6 +85,9 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Grants == nil {
 		return nil, errors.New("fiveid: Config.Grants is required")
 	}
+	if cfg.CacheEpochLease < 0 {
+		return nil, errors.New("fiveid: Config.CacheEpochLease must not be negative")
+	}
 	s := &Service{
 		store:  cfg.Store,
 		cache:  cfg.Cache,
@@ -106,6 +116,11 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if s.limit <= 0 {
 		s.limit = 200
 	}
+	lease := cfg.CacheEpochLease
+	if lease == 0 {
+		lease = DefaultCacheEpochLease
+	}
+	s.epoch = newCacheEpoch(s.store, lease, s.log, s.obs)
 	key, err := s.loadOrCreateSecret(ctx, secretHMAC, 32)
 	if err != nil {
 		return nil, fmt.Errorf("fiveid: hmac key: %w", err)
@@ -124,10 +139,14 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	return s, nil
 }
 
-// Close stops the grant log writer; calls still queued fail with
-// ErrUnavailable (none of them was answered).
+// Close stops the grant log writer — calls still queued fail with
+// ErrUnavailable (none of them was answered) — and a pending cache epoch
+// raise's retries.
 func (s *Service) Close() {
-	s.closeOnce.Do(s.auditw.close)
+	s.closeOnce.Do(func() {
+		s.auditw.close()
+		s.epoch.close()
+	})
 }
 
 func (s *Service) loadOrCreateSecret(ctx context.Context, name string, size int) ([]byte, error) {
@@ -154,6 +173,7 @@ type nopObserver struct{}
 
 func (nopObserver) MatchOutcome(string, string) {}
 func (nopObserver) CacheLookup(bool, error)     {}
+func (nopObserver) CacheInvalidation(string)    {}
 func (nopObserver) GrantOutcome(string)         {}
 
 // Ready checks the store and the cache.
@@ -496,7 +516,9 @@ func (s *Service) LoadDistinct(ctx context.Context, p Principal, system string, 
 	for _, k := range keys {
 		all = append(all, k...)
 	}
-	s.invalidate(ctx, all)
+	if err := s.invalidateAnswers(ctx, all); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
 	// A bulk load can outgrow the planner's statistics faster than
 	// autovacuum (if it runs at all) notices.
 	if _, err := s.RefreshStatistics(ctx, p); err != nil {

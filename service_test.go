@@ -319,6 +319,7 @@ type countingObserver struct{ errors atomic.Int64 }
 
 func (o *countingObserver) MatchOutcome(string, string) {}
 func (o *countingObserver) GrantOutcome(string)         {}
+func (o *countingObserver) CacheInvalidation(string)    {}
 func (o *countingObserver) CacheLookup(hit bool, err error) {
 	if err != nil {
 		o.errors.Add(1)

@@ -124,6 +124,7 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 		return fmt.Errorf("%s: %w", detail, err)
 	}
 	keys := s.blockingKeys(rec)
+	from := sr.CustomerID // as the transaction finds it
 	err = s.store.Update(ctx, keys, func(tx Tx) error {
 		cur, err := tx.SourceRecord(ctx, system, localID)
 		if err != nil {
@@ -135,7 +136,7 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 				return err
 			}
 		}
-		from := cur.CustomerID
+		from = cur.CustomerID
 		if target, err := tx.Customer(ctx, to); errors.Is(err, ErrNotFound) && kind == ChangeUnlinked {
 			if err := tx.InsertCustomer(ctx, Customer{ID: to, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 				return err
@@ -175,7 +176,9 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 	if err != nil {
 		return fmt.Errorf("%s: %w", detail, err)
 	}
-	s.invalidate(ctx, keys)
+	if err := s.invalidateCustomers(ctx, keys, from, to); err != nil {
+		return fmt.Errorf("%s: %w", detail, err)
+	}
 	return nil
 }
 

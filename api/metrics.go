@@ -16,6 +16,7 @@ type Metrics struct {
 	requests *prometheus.HistogramVec
 	outcomes *prometheus.CounterVec
 	cache    *prometheus.CounterVec
+	invalid  *prometheus.CounterVec
 	grants   *prometheus.CounterVec
 }
 
@@ -40,12 +41,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "fiveid_cache_lookups_total",
 			Help: "Cache lookups: hit, miss, or error (an error falls back to the store).",
 		}, []string{"result"}),
+		invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fiveid_cache_invalidations_total",
+			Help: "Cache invalidations after a change: ok; epoch_raised (the cache failed, the cache epoch was raised instead); failed (raising failed too: the change was answered with an error).",
+		}, []string{"result"}),
 		grants: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fiveid_grants_total",
 			Help: "Grants issued, denied, introspected and revoked.",
 		}, []string{"outcome"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.outcomes, m.cache, m.grants} {
+	for _, c := range []prometheus.Collector{m.requests, m.outcomes, m.cache, m.invalid, m.grants} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -67,6 +72,9 @@ func (m *Metrics) CacheLookup(hit bool, err error) {
 		m.cache.WithLabelValues("miss").Inc()
 	}
 }
+
+// CacheInvalidation implements fiveid.Observer.
+func (m *Metrics) CacheInvalidation(result string) { m.invalid.WithLabelValues(result).Inc() }
 
 // GrantOutcome implements fiveid.Observer.
 func (m *Metrics) GrantOutcome(kind string) { m.grants.WithLabelValues(kind).Inc() }

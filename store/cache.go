@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -143,19 +145,121 @@ func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
 // replaces; a value hits only while every token it was stamped with is
 // current. Tokens outlive values (2×TTL from their last change), so an
 // expired token can never make an old value look fresh.
+//
+// A Redis that restarts from its own files (or a replica promoted in its
+// place) may have lost acknowledged writes — an RDB snapshot is minutes
+// old, an AOF fsynced every second loses up to a second — and so bring an
+// old value back with the old tokens it was stamped with, the invalidation
+// that replaced them lost. So every stamp also holds the server's boot
+// token (key "boot"): before a value read over a connection dialed since
+// the last check counts, the cache checks the server's run_id (new at each
+// start) against the one the boot token was made on, and when they differ
+// replaces the token, so that no value stored before the restart hits.
 type RedisCache struct {
 	c      *redis.Client
 	prefix string
 	ttl    time.Duration
+
+	// dials counts connections made; verified is what dials was when the
+	// boot token was last checked against the server.
+	dials, verified atomic.Int64
+	verifyMu        sync.Mutex
 }
 
-// NewRedisCache returns a cache on c whose keys start with prefix.
+// NewRedisCache returns a cache on c whose keys start with prefix. It adds
+// a hook to c that counts the connections c makes.
 func NewRedisCache(c *redis.Client, prefix string, ttl time.Duration) *RedisCache {
-	return &RedisCache{c: c, prefix: prefix, ttl: ttl}
+	r := &RedisCache{c: c, prefix: prefix, ttl: ttl}
+	r.verified.Store(-1) // nothing checked yet
+	c.AddHook(dialCounter{&r.dials})
+	return r
 }
 
-// cacheVersion changes when the value or key format does.
+// dialCounter is a go-redis hook counting the connections dialed.
+type dialCounter struct{ n *atomic.Int64 }
+
+func (h dialCounter) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		h.n.Add(1)
+		return next(ctx, network, addr)
+	}
+}
+
+func (dialCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (dialCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// cacheVersion changes when the value or key format does. Stamps now hold
+// the boot token, but values are not shared with earlier builds (identify
+// keys hold the cache epoch since), while the generation tokens, unchanged,
+// stay shared: during a rolling upgrade either build's invalidations reach
+// both.
 const cacheVersion = "v1"
+
+// bootTTL: the boot token is renewed at every check; expired, it only
+// costs a round of misses.
+const bootTTL = 24 * time.Hour
+
+// bootScript keeps the boot token (KEYS[1]) made on the server whose run_id
+// is ARGV[1], replacing it with ARGV[1]:ARGV[2] when it was made on
+// another (or is missing). Atomic: connections checking at once replace it
+// once.
+var bootScript = redis.NewScript(`
+local b = redis.call('GET', KEYS[1])
+if not b or string.sub(b, 1, string.len(ARGV[1]) + 1) ~= ARGV[1] .. ':' then
+  redis.call('SET', KEYS[1], ARGV[1] .. ':' .. ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1`)
+
+// checked returns the dial count as of a completed check of the boot
+// token, checking first when a connection was dialed since the last one.
+// A check reads the dial count before it asks the server, so a connection
+// dialed while it runs is checked again.
+func (r *RedisCache) checked(ctx context.Context) (int64, error) {
+	if d := r.dials.Load(); d == r.verified.Load() {
+		return d, nil
+	}
+	r.verifyMu.Lock()
+	defer r.verifyMu.Unlock()
+	for range 3 { // a check's own dial (the first) makes another round
+		start := r.dials.Load()
+		if start == r.verified.Load() {
+			return start, nil
+		}
+		info, err := r.c.Info(ctx, "server").Result()
+		if err != nil {
+			return 0, fmt.Errorf("redis boot check: %w", err)
+		}
+		runID := infoField(info, "run_id")
+		if runID == "" {
+			return 0, errors.New("redis boot check: INFO server has no run_id")
+		}
+		b := make([]byte, 8)
+		rand.Read(b)
+		err = bootScript.Run(ctx, r.c, []string{r.rkey("boot", "")}, runID, hex.EncodeToString(b), bootTTL.Milliseconds()).Err()
+		if err != nil {
+			return 0, fmt.Errorf("redis boot check: %w", err)
+		}
+		r.verified.Store(start)
+	}
+	if d := r.dials.Load(); d == r.verified.Load() {
+		return d, nil
+	}
+	return 0, errors.New("redis boot check: connections keep being dialed")
+}
+
+// infoField returns one "name:value" line of an INFO reply.
+func infoField(info, name string) string {
+	for line := range strings.Lines(info) {
+		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), name+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
 
 // rkey builds every Redis key: prefix, format version, kind, the (already
 // HMAC'd, PII-free) key.
@@ -163,16 +267,27 @@ func (r *RedisCache) rkey(kind, k string) string {
 	return r.prefix + ":" + cacheVersion + ":" + kind + ":" + k
 }
 
-// Get implements fiveid.Cache: one round trip for the value and the tokens.
+// Get implements fiveid.Cache: one round trip for the value, the boot
+// token and the dependency tokens (and a boot check after a new
+// connection).
 func (r *RedisCache) Get(ctx context.Context, key string, deps []string) ([]byte, bool, string, error) {
-	keys := make([]string, 0, len(deps)+1)
-	keys = append(keys, r.rkey("val", key))
+	seen, err := r.checked(ctx)
+	if err != nil {
+		return nil, false, "", err
+	}
+	keys := make([]string, 0, len(deps)+2)
+	keys = append(keys, r.rkey("val", key), r.rkey("boot", ""))
 	for _, d := range deps {
 		keys = append(keys, r.rkey("gen", d))
 	}
 	vals, err := r.c.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, false, "", fmt.Errorf("redis get: %w", err)
+	}
+	if r.dials.Load() != seen {
+		// A connection was dialed meanwhile, perhaps this read's, to a
+		// server not checked yet: a miss, and nothing to store.
+		return nil, false, "", nil
 	}
 	var b strings.Builder
 	for _, v := range vals[1:] {
