@@ -239,3 +239,111 @@ func TestTrainedWeightsGeneralize(t *testing.T) {
 		t.Errorf("identify with trained weights: %+v\n%v", id, id.WrongLinks)
 	}
 }
+
+// The accuracy gate's sample: 2,000 people (about 3,600 records, 2,000
+// queries, 50 twin pairs) and 40 namesake ties, about 12 s on the embedded
+// store on a 2-core machine. Big enough to hold the hard cases, small
+// enough for make test; the full benchmark is cmd/accuracy.
+const (
+	gatePeople = 2000
+	gateTies   = 40
+	// gateWrongLinkRate is issue 11's target: wrong links at most 0.01% of
+	// all queries.
+	gateWrongLinkRate = 0.0001
+)
+
+// TestAccuracyGate fails make test when matching becomes unsafe on a small
+// synthetic population with extra hard cases (issue 11): any tie or twin
+// that auto-links, or more wrong links than the target rate allows. The
+// sample is deterministic (SeedGate), so a failure is never luck: it is a
+// link the matcher makes that it did not make before.
+//
+// The tie check fails on matchers that break ties by choosing one
+// customer (the best-scoring, else the oldest): it passes once a second
+// customer reaching the same grade makes the answer review.
+func TestAccuracyGate(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	start := time.Now()
+	svc, closeFn, err := Open(ctx, t.TempDir(), "", match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeFn()
+	ds := SyntheticWithHardCases(SeedGate, gatePeople, Realistic, HardCases{Ties: gateTies})
+
+	// The sample must hold the hard cases it is there for.
+	twins, twinsRegistered := 0, 0
+	for _, p := range ds.People {
+		if p.TwinOf >= 0 {
+			twins++
+			if ds.Registered[p.ID] && ds.Registered[p.TwinOf] {
+				twinsRegistered++
+			}
+		}
+	}
+	if twins < 40 || twinsRegistered < 25 || len(ds.Ties) != gateTies {
+		t.Fatalf("the gate's sample lost its hard cases: %d twin pairs (%d both registered), %d ties", twins, twinsRegistered, len(ds.Ties))
+	}
+
+	reg, err := Register(ctx, svc, ds.Records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := Identify(ctx, svc, reg, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id.Thresholds = match.DefaultThresholds()
+	regOff, err := RegistrationOffences(ctx, svc, reg, ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idOff, err := IdentificationOffences(ctx, svc, reg, ds, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d twin pairs (%d both registered), %d ties; %s\n%s", twins, twinsRegistered, len(ds.Ties),
+		time.Since(start).Round(time.Millisecond), Markdown("Accuracy gate", reg, []Identification{id}))
+
+	offences := append(regOff, idOff...)
+	report := func(t *testing.T, kind, what string) {
+		var lines []string
+		for _, o := range offences {
+			if o.Kind == kind {
+				lines = append(lines, "  "+o.Detail)
+			}
+		}
+		if len(lines) > 0 {
+			t.Errorf("%d %s auto-link(s), want none: %s\n%s", len(lines), kind, what, strings.Join(lines, "\n"))
+		}
+	}
+	t.Run("twins", func(t *testing.T) {
+		report(t, "twin", "twins share a surname, birth date and address code, never a customer")
+	})
+	t.Run("ties", func(t *testing.T) {
+		report(t, "tie", "people with the same name, sex and birth date are told apart only by an identifier; without one the answer is review")
+	})
+	t.Run("wrong-link rate", func(t *testing.T) {
+		// Twins and ties are reported above, each once. At the gate's size
+		// the target rate allows floor(0.01% × ~2,000) = 0 wrong links:
+		// one is already 0.05%, five times the target and four times the
+		// 0.012% README reports on 10,000 people. A sample this small
+		// cannot measure a rate of 0.01% — only the full benchmark can —
+		// but it catches a matcher drifting towards 0.1% (two expected
+		// here) most of the time, and a new wrong link on data the
+		// matcher handled before every time.
+		queries := id.Registered + id.Unregistered
+		allowed := int(gateWrongLinkRate * float64(queries))
+		var lines []string
+		for _, w := range id.WrongLinks {
+			if w.Relation != "twin" && w.Relation != "tie" {
+				lines = append(lines, "  "+w.String())
+			}
+		}
+		if len(lines) > allowed {
+			t.Errorf("%d wrong or false links in %d queries (%.3f%%), at most %d allowed (%.2f%% of all queries):\n%s",
+				len(lines), queries, Rate(len(lines), queries), allowed, 100*gateWrongLinkRate, strings.Join(lines, "\n"))
+		}
+	})
+}

@@ -150,20 +150,50 @@ func CreateSystems(ctx context.Context, svc *fiveid.Service, recs []Record) erro
 }
 
 // Registration is the outcome of registering a dataset's records.
+//
+// Pairwise figures count true pairs: two records of one person. A true
+// pair is linked when both records end up with one customer; it is found
+// when it is linked or waiting in review — its two customers both appear
+// in one open review task, as the task's customer, its candidate or one of
+// its explanation's alternatives (an ambiguous decision lists every tied
+// customer there). Review does not chain: tasks A–B and B–C do not make a
+// pair of A and C found, because a steward settling either task is shown
+// only its own customers, and a closure over tasks would join namesakes
+// that no one will ever be asked about.
 type Registration struct {
-	Records          int
-	Rejected         int
-	Customers        int
-	ReviewTasks      int
-	TruePairs        int
-	PredictedPairs   int
-	CorrectPairs     int
-	Precision        float64
-	Recall           float64
-	F1               float64
+	Records        int
+	Rejected       int
+	Customers      int
+	ReviewTasks    int
+	TruePairs      int
+	PredictedPairs int
+	CorrectPairs   int // true pairs linked
+	ReviewPairs    int // true pairs not linked whose two customers share an open review task
+	Precision      float64
+	Recall         float64
+	F1             float64
+	// FoundRecall is (CorrectPairs + ReviewPairs) / TruePairs: the share
+	// of true pairs linked or waiting in review.
+	FoundRecall      float64
 	Elapsed          time.Duration
+	customers        []string       // record index -> final customer ("" when rejected)
 	customerOfPerson map[int]string // the customer holding most of a person's records
 	personOfCustomer map[string]int
+}
+
+// Customer returns the customer record i of the registered records ended
+// with (merges followed), "" when it was rejected.
+func (r Registration) Customer(i int) string {
+	if i < 0 || i >= len(r.customers) {
+		return ""
+	}
+	return r.customers[i]
+}
+
+// PersonOf returns the person holding most of customer id's records.
+func (r Registration) PersonOf(id string) (int, bool) {
+	p, ok := r.personOfCustomer[id]
+	return p, ok
 }
 
 // Register registers recs through the service and scores the clustering
@@ -174,8 +204,15 @@ func Register(ctx context.Context, svc *fiveid.Service, recs []Record) (Registra
 	}
 	start := time.Now()
 	var out Registration
+	var taskIDs []string
 	cust := map[int]string{} // record index -> customer
+	if err := loadDistinct(ctx, svc, recs, cust); err != nil {
+		return out, err
+	}
 	for i, r := range recs {
+		if r.Distinct {
+			continue
+		}
 		p := fiveid.Principal{KeyID: "benchmark", Role: fiveid.RoleSystem, System: r.System}
 		res, err := svc.Register(ctx, p, r.LocalID, r.Input)
 		if err != nil {
@@ -189,6 +226,7 @@ func Register(ctx context.Context, svc *fiveid.Service, recs []Record) (Registra
 		cust[i] = res.CustomerID
 		if res.ReviewTaskID != "" {
 			out.ReviewTasks++
+			taskIDs = append(taskIDs, res.ReviewTaskID)
 		}
 	}
 	out.Elapsed = time.Since(start)
@@ -206,6 +244,10 @@ func Register(ctx context.Context, svc *fiveid.Service, recs []Record) (Registra
 			final[c] = f
 		}
 		cust[i] = f
+	}
+	out.customers = make([]string, len(recs))
+	for i, c := range cust {
+		out.customers[i] = c
 	}
 	byCustomer := map[string][]int{}
 	byPerson := map[int][]int{}
@@ -228,6 +270,26 @@ func Register(ctx context.Context, svc *fiveid.Service, recs []Record) (Registra
 		out.TruePairs += len(is) * (len(is) - 1) / 2
 	}
 	out.Precision, out.Recall, out.F1 = prf(out.CorrectPairs, out.PredictedPairs, out.TruePairs)
+
+	rv := newReviews(svc)
+	joined, err := rv.joinedPairs(ctx, taskIDs)
+	if err != nil {
+		return out, err
+	}
+	for _, is := range byPerson {
+		for x, i := range is {
+			for _, j := range is[x+1:] {
+				if a, b := cust[i], cust[j]; a != b && joined[customerPair(a, b)] {
+					out.ReviewPairs++
+				}
+			}
+		}
+	}
+	out.FoundRecall = 1
+	if out.TruePairs > 0 {
+		out.FoundRecall = float64(out.CorrectPairs+out.ReviewPairs) / float64(out.TruePairs)
+	}
+
 	out.customerOfPerson, out.personOfCustomer = map[int]string{}, map[string]int{}
 	for c, ps := range byCustomer {
 		count := map[int]int{}
@@ -255,6 +317,150 @@ func Register(ctx context.Context, svc *fiveid.Service, recs []Record) (Registra
 	return out, nil
 }
 
+// loadDistinct loads the records marked Distinct, system by system, and
+// notes their customers in cust.
+func loadDistinct(ctx context.Context, svc *fiveid.Service, recs []Record, cust map[int]string) error {
+	bySystem := map[string][]int{}
+	var systems []string
+	for i, r := range recs {
+		if !r.Distinct {
+			continue
+		}
+		if bySystem[r.System] == nil {
+			systems = append(systems, r.System)
+		}
+		bySystem[r.System] = append(bySystem[r.System], i)
+	}
+	for _, sys := range systems {
+		var items []fiveid.RegisterItem
+		for _, i := range bySystem[sys] {
+			items = append(items, fiveid.RegisterItem{LocalID: recs[i].LocalID, Input: recs[i].Input})
+		}
+		if err := svc.LoadDistinct(ctx, admin, sys, items); err != nil {
+			return err
+		}
+		for _, i := range bySystem[sys] {
+			x, err := svc.Xref(ctx, admin, sys, recs[i].LocalID)
+			if err != nil {
+				return err
+			}
+			cust[i] = x.CustomerID
+		}
+	}
+	return nil
+}
+
+// reviews reads review tasks and the customers they name, following merged
+// customers to their survivor.
+type reviews struct {
+	svc       *fiveid.Service
+	survivors map[string]string
+}
+
+func newReviews(svc *fiveid.Service) *reviews {
+	return &reviews{svc: svc, survivors: map[string]string{}}
+}
+
+// TaskCustomers lists the customers an open review task puts before a
+// steward: its customer, its candidate and every alternative of an
+// ambiguous decision (IDs as stored; merged ones are not followed).
+func TaskCustomers(t fiveid.ReviewTask) []string {
+	var out []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	add(t.CustomerID)
+	add(t.CandidateID)
+	for _, a := range t.Explanation.Alternatives {
+		add(a.Customer)
+	}
+	return out
+}
+
+// customers returns task id's customers (survivors of merges) when the task
+// is open, nil when it is resolved.
+func (rv *reviews) customers(ctx context.Context, id string) ([]string, error) {
+	t, err := rv.svc.ReviewTask(ctx, admin, id)
+	if err != nil {
+		return nil, fmt.Errorf("review task %s: %w", id, err)
+	}
+	return rv.openCustomers(ctx, t)
+}
+
+func (rv *reviews) openCustomers(ctx context.Context, t fiveid.ReviewTask) ([]string, error) {
+	if t.Status != fiveid.ReviewOpen {
+		return nil, nil
+	}
+	var out []string
+	for _, c := range TaskCustomers(t) {
+		s, ok := rv.survivors[c]
+		if !ok {
+			v, err := rv.svc.Customer(ctx, admin, c)
+			switch {
+			case errors.Is(err, fiveid.ErrNotFound):
+			case err != nil:
+				return nil, fmt.Errorf("review task %s: %w", t.ID, err)
+			default:
+				s = v.Customer.ID
+			}
+			rv.survivors[c] = s
+		}
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// joinedPairs returns every pair of customers that one open review task
+// shows together: the tasks ids (those registration reported) and the open
+// tasks the service lists (which include any opened without being reported,
+// e.g. one already open for the same pair).
+func (rv *reviews) joinedPairs(ctx context.Context, ids []string) (map[[2]string]bool, error) {
+	listed, err := rv.svc.ListReviewTasks(ctx, admin, fiveid.ReviewOpen)
+	if err != nil {
+		return nil, err
+	}
+	joined := map[[2]string]bool{}
+	join := func(cs []string) {
+		for x, a := range cs {
+			for _, b := range cs[x+1:] {
+				joined[customerPair(a, b)] = true
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, t := range listed {
+		seen[t.ID] = true
+		cs, err := rv.openCustomers(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		join(cs)
+	}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		cs, err := rv.customers(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		join(cs)
+	}
+	return joined, nil
+}
+
+func customerPair(a, b string) [2]string {
+	if b < a {
+		a, b = b, a
+	}
+	return [2]string{a, b}
+}
+
 func prf(correct, predicted, truth int) (p, r, f float64) {
 	p, r = 1, 1
 	if predicted > 0 {
@@ -274,13 +480,69 @@ type Identification struct {
 	Thresholds match.Thresholds
 	// Queries about registered people.
 	Registered, Correct, Wrong, Review, Missed int
+	// ReviewFound counts the Review answers whose open review task lists a
+	// customer of the query's person (the customer holding most of its
+	// records): a steward settling the task would find the right one.
+	ReviewFound int
 	// Queries about people never registered (twins, namesakes, others).
 	Unregistered, FalseLink, UnregisteredReview int
 	Rejected                                    int
 	Latencies                                   []time.Duration
 	// WrongLinks explains each wrong or false link: the query's pattern
 	// against the records of the customer it was linked to.
-	WrongLinks []string
+	WrongLinks []WrongLink
+}
+
+// FoundRecall is the share of queries about registered people that were
+// answered with the right customer or sent to review with a task that
+// lists it.
+func (id Identification) FoundRecall() float64 {
+	if id.Registered == 0 {
+		return 0
+	}
+	return float64(id.Correct+id.ReviewFound) / float64(id.Registered)
+}
+
+// WrongLink is an auto-link to a customer of another person.
+type WrongLink struct {
+	Query       Record
+	Registered  bool   // the query's person was registered (a wrong link), or not (a false link)
+	Customer    string // the customer it was linked to
+	Other       int    // the person holding most of that customer's records
+	Relation    string // of the two people: twin, tie, namesake or unrelated
+	Explanation match.Explanation
+}
+
+// String describes the link without names or birth dates: people by their
+// number in the dataset, the query's identifier masked.
+func (w WrongLink) String() string {
+	kind := "wrong link"
+	if !w.Registered {
+		kind = "false link"
+	}
+	return fmt.Sprintf("%s (%s): query %s/%s of person %d%s → %s of person %d: %s",
+		kind, w.Relation, w.Query.System, w.Query.LocalID, w.Query.PersonID, maskedID(w.Query.Input),
+		w.Customer, w.Other, pattern(w.Explanation))
+}
+
+func maskedID(in match.Input) string {
+	if in.IDNumber == "" {
+		return " (no ID)"
+	}
+	return " (ID " + match.MaskID(in.IDNumber) + ")"
+}
+
+// pattern is an explanation in one line: levels, score, grade and rules.
+func pattern(e match.Explanation) string {
+	var parts []string
+	for _, f := range e.Fields {
+		parts = append(parts, fmt.Sprintf("%s=%s", f.Field, f.Level))
+	}
+	s := fmt.Sprintf("%s score %.1f %s", strings.Join(parts, " "), e.Score, e.Grade)
+	if len(e.Rules) > 0 {
+		s += " rules " + strings.Join(e.Rules, ",")
+	}
+	return s
 }
 
 // Rate is a share in percent.
@@ -294,6 +556,7 @@ func Rate(n, of int) float64 {
 // Identify asks the service about every query and classifies the answers.
 func Identify(ctx context.Context, svc *fiveid.Service, reg Registration, ds Dataset) (Identification, error) {
 	var out Identification
+	rv := newReviews(svc)
 	for _, q := range ds.Queries {
 		p := fiveid.Principal{KeyID: "benchmark", Role: fiveid.RoleSystem, System: q.System}
 		start := time.Now()
@@ -316,42 +579,40 @@ func Identify(ctx context.Context, svc *fiveid.Service, reg Registration, ds Dat
 				out.Missed++
 			}
 		case errors.Is(err, fiveid.ErrNeedsReview):
-			if registered {
-				out.Review++
-			} else {
+			if !registered {
 				out.UnregisteredReview++
+				break
+			}
+			out.Review++
+			cs, err := rv.customers(ctx, res.ReviewTaskID)
+			if err != nil {
+				return out, err
+			}
+			if slices.ContainsFunc(cs, func(c string) bool {
+				p, ok := reg.personOfCustomer[c]
+				return ok && p == q.PersonID
+			}) {
+				out.ReviewFound++
 			}
 		case err != nil:
 			return out, err
-		case !registered:
-			out.FalseLink++
-			out.WrongLinks = append(out.WrongLinks, "false link: "+describe(res.Explanation, ds, q, reg.personOfCustomer[res.CustomerID]))
-		case reg.personOfCustomer[res.CustomerID] == q.PersonID:
+		case registered && reg.personOfCustomer[res.CustomerID] == q.PersonID:
 			out.Correct++
 		default:
-			out.Wrong++
-			out.WrongLinks = append(out.WrongLinks, "wrong link: "+describe(res.Explanation, ds, q, reg.personOfCustomer[res.CustomerID]))
+			other, ok := reg.personOfCustomer[res.CustomerID]
+			if !ok {
+				other = -1
+			}
+			if registered {
+				out.Wrong++
+			} else {
+				out.FalseLink++
+			}
+			out.WrongLinks = append(out.WrongLinks, WrongLink{Query: q, Registered: registered, Customer: res.CustomerID,
+				Other: other, Relation: Relation(ds, q.PersonID, other), Explanation: res.Explanation})
 		}
 	}
 	return out, nil
-}
-
-func describe(e match.Explanation, ds Dataset, q Record, other int) string {
-	var parts []string
-	for _, f := range e.Fields {
-		parts = append(parts, fmt.Sprintf("%s=%s", f.Field, f.Level))
-	}
-	rel := "unrelated"
-	if other >= 0 && other < len(ds.People) && q.PersonID < len(ds.People) {
-		a, b := ds.People[q.PersonID], ds.People[other]
-		switch {
-		case a.TwinOf == b.ID || b.TwinOf == a.ID:
-			rel = "twin"
-		case a.Name() == b.Name():
-			rel = "namesake"
-		}
-	}
-	return fmt.Sprintf("%s score %.1f %s (%s)", strings.Join(parts, " "), e.Score, e.Grade, rel)
 }
 
 // Percentile of sorted durations.
@@ -368,21 +629,24 @@ func Percentile(ds []time.Duration, p float64) time.Duration {
 func Markdown(name string, reg Registration, ids []Identification) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "#### %s\n\n", name)
-	fmt.Fprintf(&b, "| records | rejected | customers | review tasks | pairwise precision | pairwise recall | F1 | register time |\n|---|---|---|---|---|---|---|---|\n")
-	fmt.Fprintf(&b, "| %d | %d | %d | %d | %.4f | %.4f | %.4f | %s |\n\n", reg.Records, reg.Rejected, reg.Customers, reg.ReviewTasks,
-		reg.Precision, reg.Recall, reg.F1, reg.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "| records | rejected | customers | review tasks | pairwise precision | pairwise recall | F1 | found recall | register time |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| %d | %d | %d | %d | %.4f | %.4f | %.4f | %.4f | %s |\n\n", reg.Records, reg.Rejected, reg.Customers, reg.ReviewTasks,
+		reg.Precision, reg.Recall, reg.F1, reg.FoundRecall, reg.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "True pairs (two records of one person): %d; linked %d, waiting in review %d (their two customers in one open review task), neither %d.\n\n",
+		reg.TruePairs, reg.CorrectPairs, reg.ReviewPairs, reg.TruePairs-reg.CorrectPairs-reg.ReviewPairs)
 	if len(ids) == 0 {
 		return b.String()
 	}
-	fmt.Fprintf(&b, "| thresholds (certain/probable/possible) | queries (registered) | correct link | **wrong link** | review | missed | queries (unregistered) | false link | review | identify p50 / p99 |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| thresholds (certain/probable/possible) | queries (registered) | correct link | **wrong link** | review | found recall | missed | queries (unregistered) | false link | review | identify p50 / p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, id := range ids {
-		fmt.Fprintf(&b, "| %g / %g / %g | %d | %.2f%% | **%.3f%%** | %.2f%% | %.2f%% | %d | %.3f%% | %.2f%% | %s / %s |\n",
+		fmt.Fprintf(&b, "| %g / %g / %g | %d | %.2f%% | **%.3f%%** | %.2f%% | %.2f%% | %.2f%% | %d | %.3f%% | %.2f%% | %s / %s |\n",
 			id.Thresholds.Certain, id.Thresholds.Probable, id.Thresholds.Possible, id.Registered,
-			Rate(id.Correct, id.Registered), Rate(id.Wrong, id.Registered), Rate(id.Review, id.Registered), Rate(id.Missed, id.Registered),
+			Rate(id.Correct, id.Registered), Rate(id.Wrong, id.Registered), Rate(id.Review, id.Registered),
+			100*id.FoundRecall(), Rate(id.Missed, id.Registered),
 			id.Unregistered, Rate(id.FalseLink, id.Unregistered), Rate(id.UnregisteredReview, id.Unregistered),
 			Percentile(id.Latencies, 0.5).Round(10*time.Microsecond), Percentile(id.Latencies, 0.99).Round(10*time.Microsecond))
 	}
-	b.WriteString("\n")
+	b.WriteString("\nFound recall of identify: queries about registered people answered with their customer, or needs_review with a task that lists it.\n\n")
 	return b.String()
 }
 
