@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"fiveid"
 	"fiveid/match"
 	"fiveid/store"
@@ -346,4 +348,74 @@ func TestAccuracyGate(t *testing.T) {
 				len(lines), queries, Rate(len(lines), queries), allowed, 100*gateWrongLinkRate, strings.Join(lines, "\n"))
 		}
 	})
+}
+
+func TestFoundRecallCountsPairsOneTaskShowsTogether(t *testing.T) {
+	t.Parallel()
+	// Person 1's records went to customers A, B and C; person 2's to D and E.
+	cust := map[int]string{0: "A", 1: "B", 2: "C", 3: "D", 4: "E", 5: "A"}
+	byPerson := map[int][]int{1: {0, 1, 2, 5}, 2: {3, 4}}
+	for _, c := range []struct {
+		name   string
+		groups [][]string
+		want   int
+	}{
+		{"no task", nil, 0},
+		{"a task about A and B finds the two pairs across them", [][]string{{"A", "B"}}, 2},
+		{"tasks A–B and B–C do not chain to A–C", [][]string{{"A", "B"}, {"B", "C"}}, 3},
+		{"an ambiguous task lists A, B and C: every pair across them", [][]string{{"C", "A", "B"}}, 5},
+		{"a task about customers of two people finds nothing", [][]string{{"A", "D"}}, 0},
+		{"pairs already linked are not counted again", [][]string{{"A", "A"}}, 0},
+	} {
+		if got := reviewPairs(byPerson, cust, c.groups); got != c.want {
+			t.Errorf("%s: %d pairs in review, want %d", c.name, got, c.want)
+		}
+	}
+}
+
+func TestTaskCustomersIncludeTheAlternatives(t *testing.T) {
+	t.Parallel()
+	task := fiveid.ReviewTask{CustomerID: "C3", CandidateID: "C1", Explanation: match.Explanation{
+		Alternatives: []match.Alternative{{Customer: "C1"}, {Customer: "C2"}}}}
+	if diff := cmp.Diff([]string{"C3", "C1", "C2"}, TaskCustomers(task)); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
+func TestHardCasesLeaveThePopulationAlone(t *testing.T) {
+	t.Parallel()
+	plain := Synthetic(SeedGate, 300, Realistic)
+	hard := SyntheticWithHardCases(SeedGate, 300, Realistic, HardCases{Ties: 6})
+	if !slices.Equal(plain.People, hard.People[:len(plain.People)]) || !slices.Equal(plain.Records, hard.Records[:len(plain.Records)]) ||
+		!slices.Equal(plain.Queries, hard.Queries) {
+		t.Fatal("adding hard cases changed the population, its records or its queries")
+	}
+	if !slices.Equal(hard.Records, SyntheticWithHardCases(SeedGate, 300, Realistic, HardCases{Ties: 6}).Records) {
+		t.Fatal("the hard cases are not deterministic")
+	}
+	numbers := map[string]bool{}
+	for _, p := range hard.People {
+		if p.IDNumber != "" && numbers[p.IDNumber] {
+			t.Errorf("person %d: number %s given twice", p.ID, match.MaskID(p.IDNumber))
+		}
+		numbers[p.IDNumber] = true
+	}
+	for i, tie := range hard.Ties {
+		a, b := hard.People[tie.A], hard.People[tie.B]
+		if Relation(hard, a.ID, b.ID) != "tie" || a.IDNumber == b.IDNumber || a.IDType != match.IDTypeCitizen {
+			t.Errorf("tie %d is not a tie: %+v %+v", i, a, b)
+		}
+		if (b.IDNumber == "") != tie.NoID || (b.IDNumber != "" && match.CheckChar(b.IDNumber[:17]) != b.IDNumber[17]) {
+			t.Errorf("tie %d: B's number %q (no ID %v)", i, match.MaskID(b.IDNumber), tie.NoID)
+		}
+		third := hard.Records[tie.Third]
+		if third.PersonID != a.ID || third.Input.IDNumber != "" || len(tie.Probes) != 2 {
+			t.Errorf("tie %d: third record %+v, %d probes", i, third, len(tie.Probes))
+		}
+		for _, r := range append([]Record{third}, tie.Probes...) {
+			if r.Input.IDNumber != "" || r.Input.Sex == "" || r.Input.BirthDate == "" {
+				t.Errorf("tie %d: %+v is not name, sex and birth date only", i, r.Input)
+			}
+		}
+	}
 }

@@ -271,20 +271,11 @@ func Register(ctx context.Context, svc *fiveid.Service, recs []Record) (Registra
 	}
 	out.Precision, out.Recall, out.F1 = prf(out.CorrectPairs, out.PredictedPairs, out.TruePairs)
 
-	rv := newReviews(svc)
-	joined, err := rv.joinedPairs(ctx, taskIDs)
+	groups, err := newReviews(svc).openGroups(ctx, taskIDs)
 	if err != nil {
 		return out, err
 	}
-	for _, is := range byPerson {
-		for x, i := range is {
-			for _, j := range is[x+1:] {
-				if a, b := cust[i], cust[j]; a != b && joined[customerPair(a, b)] {
-					out.ReviewPairs++
-				}
-			}
-		}
-	}
+	out.ReviewPairs = reviewPairs(byPerson, cust, groups)
 	out.FoundRecall = 1
 	if out.TruePairs > 0 {
 		out.FoundRecall = float64(out.CorrectPairs+out.ReviewPairs) / float64(out.TruePairs)
@@ -414,23 +405,16 @@ func (rv *reviews) openCustomers(ctx context.Context, t fiveid.ReviewTask) ([]st
 	return out, nil
 }
 
-// joinedPairs returns every pair of customers that one open review task
-// shows together: the tasks ids (those registration reported) and the open
-// tasks the service lists (which include any opened without being reported,
-// e.g. one already open for the same pair).
-func (rv *reviews) joinedPairs(ctx context.Context, ids []string) (map[[2]string]bool, error) {
+// openGroups returns the customers of each open review task: the tasks ids
+// (those registration reported) and the open tasks the service lists
+// (which include any opened without being reported, e.g. one already open
+// for the same pair).
+func (rv *reviews) openGroups(ctx context.Context, ids []string) ([][]string, error) {
 	listed, err := rv.svc.ListReviewTasks(ctx, admin, fiveid.ReviewOpen)
 	if err != nil {
 		return nil, err
 	}
-	joined := map[[2]string]bool{}
-	join := func(cs []string) {
-		for x, a := range cs {
-			for _, b := range cs[x+1:] {
-				joined[customerPair(a, b)] = true
-			}
-		}
-	}
+	var groups [][]string
 	seen := map[string]bool{}
 	for _, t := range listed {
 		seen[t.ID] = true
@@ -438,7 +422,7 @@ func (rv *reviews) joinedPairs(ctx context.Context, ids []string) (map[[2]string
 		if err != nil {
 			return nil, err
 		}
-		join(cs)
+		groups = append(groups, cs)
 	}
 	for _, id := range ids {
 		if seen[id] {
@@ -449,9 +433,35 @@ func (rv *reviews) joinedPairs(ctx context.Context, ids []string) (map[[2]string
 		if err != nil {
 			return nil, err
 		}
-		join(cs)
+		groups = append(groups, cs)
 	}
-	return joined, nil
+	return groups, nil
+}
+
+// reviewPairs counts the true pairs — two records of one person, byPerson
+// (record indexes) — that are not linked (cust: record -> customer) but
+// whose two customers are both in one group (an open review task's
+// customers). Groups do not chain.
+func reviewPairs(byPerson map[int][]int, cust map[int]string, groups [][]string) int {
+	joined := map[[2]string]bool{}
+	for _, cs := range groups {
+		for x, a := range cs {
+			for _, b := range cs[x+1:] {
+				joined[customerPair(a, b)] = true
+			}
+		}
+	}
+	n := 0
+	for _, is := range byPerson {
+		for x, i := range is {
+			for _, j := range is[x+1:] {
+				if a, b := cust[i], cust[j]; a != b && joined[customerPair(a, b)] {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 func customerPair(a, b string) [2]string {
