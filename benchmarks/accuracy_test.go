@@ -242,12 +242,14 @@ func TestTrainedWeightsGeneralize(t *testing.T) {
 	}
 }
 
-// The accuracy gate's sample: 2,000 people (about 3,600 records, 2,000
-// queries, 50 twin pairs) and 40 namesake ties, about 12 s on the embedded
-// store on a 2-core machine. Big enough to hold the hard cases, small
-// enough for make test; the full benchmark is cmd/accuracy.
+// The accuracy gate's sample: 1,500 people (about 2,800 records, 1,500
+// queries, 39 twin pairs) and 40 namesake ties, 14 s alone on the embedded
+// store on this 2-core machine and 27 s inside make test while other work
+// loaded it (load average 9); the budget is 30 s. Big enough to hold the
+// hard cases, small enough for make test; the full benchmark is
+// cmd/accuracy.
 const (
-	gatePeople = 2000
+	gatePeople = 1500
 	gateTies   = 40
 	// gateWrongLinkRate is issue 11's target: wrong links at most 0.01% of
 	// all queries.
@@ -284,7 +286,7 @@ func TestAccuracyGate(t *testing.T) {
 			}
 		}
 	}
-	if twins < 40 || twinsRegistered < 25 || len(ds.Ties) != gateTies {
+	if twins < 30 || twinsRegistered < 20 || len(ds.Ties) != gateTies {
 		t.Fatalf("the gate's sample lost its hard cases: %d twin pairs (%d both registered), %d ties", twins, twinsRegistered, len(ds.Ties))
 	}
 
@@ -328,13 +330,13 @@ func TestAccuracyGate(t *testing.T) {
 	})
 	t.Run("wrong-link rate", func(t *testing.T) {
 		// Twins and ties are reported above, each once. At the gate's size
-		// the target rate allows floor(0.01% × ~2,000) = 0 wrong links:
-		// one is already 0.05%, five times the target and four times the
+		// the target rate allows floor(0.01% × ~1,500) = 0 wrong links:
+		// one is already 0.07%, seven times the target and five times the
 		// 0.012% README reports on 10,000 people. A sample this small
 		// cannot measure a rate of 0.01% — only the full benchmark can —
-		// but it catches a matcher drifting towards 0.1% (two expected
-		// here) most of the time, and a new wrong link on data the
-		// matcher handled before every time.
+		// but it catches a matcher drifting to 0.2% (three expected here)
+		// 95% of the time, and a new wrong link on data the matcher
+		// handled before every time.
 		queries := id.Registered + id.Unregistered
 		allowed := int(gateWrongLinkRate * float64(queries))
 		var lines []string

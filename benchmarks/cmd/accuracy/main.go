@@ -4,7 +4,7 @@
 // outcomes — one command per figure:
 //
 //	go run ./benchmarks/cmd/accuracy -dataset synthetic -people 10000 -seed 20261122
-//	go run ./benchmarks/cmd/accuracy -dataset synthetic -people 2000 -seed 3 -ties 40 -sweep=false
+//	go run ./benchmarks/cmd/accuracy -dataset synthetic -people 1500 -seed 3 -ties 40 -sweep=false
 //	go run ./benchmarks/cmd/accuracy -dataset febrl4
 //	go run ./benchmarks/cmd/accuracy -dataset febrl4 -train-febrl3
 //	go run ./benchmarks/cmd/accuracy -dataset febrl1   (febrl2, febrl3; -train-febrl3 for 1 and 2)
