@@ -373,6 +373,9 @@ func TaskCustomers(t fiveid.ReviewTask) []string {
 // customers returns task id's customers (survivors of merges) when the task
 // is open, nil when it is resolved.
 func (rv *reviews) customers(ctx context.Context, id string) ([]string, error) {
+	if id == "" {
+		return nil, nil
+	}
 	t, err := rv.svc.ReviewTask(ctx, admin, id)
 	if err != nil {
 		return nil, fmt.Errorf("review task %s: %w", id, err)
@@ -647,10 +650,10 @@ func Markdown(name string, reg Registration, ids []Identification) string {
 	if len(ids) == 0 {
 		return b.String()
 	}
-	fmt.Fprintf(&b, "| thresholds (certain/probable/possible) | queries (registered) | correct link | **wrong link** | review | found recall | missed | queries (unregistered) | false link | review | identify p50 / p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| thresholds (certain/probable/possible; ambiguity margin) | queries (registered) | correct link | **wrong link** | review | found recall | missed | queries (unregistered) | false link | review | identify p50 / p99 |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, id := range ids {
-		fmt.Fprintf(&b, "| %g / %g / %g | %d | %.2f%% | **%.3f%%** | %.2f%% | %.2f%% | %.2f%% | %d | %.3f%% | %.2f%% | %s / %s |\n",
-			id.Thresholds.Certain, id.Thresholds.Probable, id.Thresholds.Possible, id.Registered,
+		fmt.Fprintf(&b, "| %g / %g / %g; %g | %d | %.2f%% | **%.3f%%** | %.2f%% | %.2f%% | %.2f%% | %d | %.3f%% | %.2f%% | %s / %s |\n",
+			id.Thresholds.Certain, id.Thresholds.Probable, id.Thresholds.Possible, id.Thresholds.AmbiguityMargin, id.Registered,
 			Rate(id.Correct, id.Registered), Rate(id.Wrong, id.Registered), Rate(id.Review, id.Registered),
 			100*id.FoundRecall(), Rate(id.Missed, id.Registered),
 			id.Unregistered, Rate(id.FalseLink, id.Unregistered), Rate(id.UnregisteredReview, id.Unregistered),

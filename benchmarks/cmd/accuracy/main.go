@@ -137,7 +137,9 @@ func run(ctx context.Context) error {
 		ths := []match.Thresholds{def}
 		if *sweep {
 			for _, p := range []float64{7, 13} {
-				ths = append(ths, match.Thresholds{Certain: max(def.Certain, p), Probable: p, Possible: min(def.Possible, p), ProbableWithoutID: max(def.ProbableWithoutID, p)})
+				th := def // the ambiguity margin stays as configured
+				th.Certain, th.Probable, th.Possible, th.ProbableWithoutID = max(def.Certain, p), p, min(def.Possible, p), max(def.ProbableWithoutID, p)
+				ths = append(ths, th)
 			}
 		}
 		for _, th := range ths {
