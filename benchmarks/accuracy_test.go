@@ -244,7 +244,7 @@ func TestTrainedWeightsGeneralize(t *testing.T) {
 
 // The accuracy gate's sample: 1,500 people (about 2,800 records, 1,500
 // queries, 39 twin pairs) and 40 namesake ties: on the embedded store on
-// this 2-core machine 10 s alone, 16 s inside make test, 27 s while other
+// this 2-core machine 7–10 s alone, 14–16 s inside make test, 27 s while other
 // work loaded it (load average 9); the budget is 30 s. Big enough to hold
 // the hard cases, small enough for make test; the full benchmark is
 // cmd/accuracy.
