@@ -92,7 +92,7 @@ func TestNoStaleAnswerAfterRedisRestart(t *testing.T) {
 			rc := redis.NewClient(&redis.Options{Addr: rs.Addr(), DialTimeout: 200 * time.Millisecond, MaxRetries: -1})
 			t.Cleanup(func() { rc.Close() })
 			obs := &cacheObserver{}
-			svc := newService(t, pg, store.NewRedisCache(rc, "fiveid", time.Hour), obs, 0)
+			svc := newService(t, pg, store.NewRedisCache(rc, "fiveid", time.Hour, store.Breaker{}), obs, 0)
 			p := setup(t, svc, "hosp", "care")
 			if _, err := svc.CreatePolicy(ctx, admin, fiveid.Policy{Grantee: "care", Scopes: []string{"medical"}, Purposes: []string{"treatment"}, MaxTTL: time.Hour}); err != nil {
 				t.Fatal(err)
@@ -140,7 +140,7 @@ func TestNoStaleAnswerAcrossProcesses(t *testing.T) {
 	ctx := t.Context()
 	url := storetest.PostgresURL(t)
 	rurl := storetest.RedisURL(t)
-	live, err := store.OpenRedis(ctx, rurl)
+	live, err := store.OpenRedis(ctx, rurl, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestNoStaleAnswerAcrossProcesses(t *testing.T) {
 		}
 		t.Cleanup(func() { pg.Close() })
 		obs[i] = &cacheObserver{}
-		svcs[i] = newService(t, pg, store.NewRedisCache(rc, prefix, time.Hour), obs[i], lease)
+		svcs[i] = newService(t, pg, store.NewRedisCache(rc, prefix, time.Hour, store.Breaker{}), obs[i], lease)
 	}
 	a, b := svcs[0], svcs[1]
 	p := setup(t, b, "hosp", "care")

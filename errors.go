@@ -22,6 +22,11 @@ var (
 	// people (HTTP 409 identifier_conflict). Only an admin's override with
 	// a reason lets it through.
 	ErrIdentifierConflict = errors.New("identifier conflict")
+	// ErrCacheSkipped: the cache did not try the operation (its circuit
+	// breaker is open: the cache failed repeatedly). Never seen by
+	// clients: a lookup falls back to the store, an invalidation raises
+	// the cache epoch (see Cache).
+	ErrCacheSkipped = errors.New("cache skipped: circuit breaker open")
 )
 
 // IdentifierConflictError names the records whose identifiers conflict

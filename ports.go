@@ -104,6 +104,11 @@ type Store interface {
 // blocking keys that produced them); Invalidate on a dependency makes every
 // value that depended on it miss. A cache failure is never fatal: callers
 // fall back to the store.
+//
+// A cache may refuse to try — its circuit breaker open after repeated
+// failures — and return an error matching ErrCacheSkipped at once: for Get
+// that is a miss, for Invalidate a failure like any other (the answers
+// were not dropped, so the change raises the cache epoch).
 type Cache interface {
 	// Get returns the value under key when none of deps changed since the
 	// stamp it was Set with. On a miss it returns a stamp of deps as they

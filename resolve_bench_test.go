@@ -20,12 +20,12 @@ func BenchmarkResolveCacheHit(b *testing.B) {
 		benchmarkResolveCacheHit(b, store.NewMemoryCache(time.Hour, 1000))
 	})
 	b.Run("redis", func(b *testing.B) {
-		rc, err := store.OpenRedis(b.Context(), storetest.RedisURL(b))
+		rc, err := store.OpenRedis(b.Context(), storetest.RedisURL(b), 0)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer rc.Close()
-		benchmarkResolveCacheHit(b, store.NewRedisCache(rc, storetest.Prefix(b, rc), time.Hour))
+		benchmarkResolveCacheHit(b, store.NewRedisCache(rc, storetest.Prefix(b, rc), time.Hour, store.Breaker{}))
 	})
 }
 

@@ -65,12 +65,12 @@ func servicesAndStores(t *testing.T) map[string]serviceAndStore {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { pg.Close() })
-		rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t))
+		rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rc.Close() })
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, Cache: store.NewRedisCache(rc, "svctest", time.Minute), Scorer: sc})
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, Cache: store.NewRedisCache(rc, "svctest", time.Minute, store.Breaker{}), Scorer: sc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +293,7 @@ func TestRedisDownFallsBackToTheStore(t *testing.T) {
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer dead.Close()
 	obs := &countingObserver{}
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewRedisCache(dead, "x", time.Minute), Scorer: sc, Observer: obs})
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewRedisCache(dead, "x", time.Minute, store.Breaker{}), Scorer: sc, Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ type Metrics struct {
 	cache    *prometheus.CounterVec
 	invalid  *prometheus.CounterVec
 	grants   *prometheus.CounterVec
+	breaker  *prometheus.GaugeVec
 }
 
 var _ fiveid.Observer = (*Metrics)(nil)
@@ -39,7 +40,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"op", "grade"}),
 		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fiveid_cache_lookups_total",
-			Help: "Cache lookups: hit, miss, or error (an error falls back to the store).",
+			Help: "Cache lookups: hit, miss, error (falls back to the store) or skipped (the cache's circuit breaker is open: a miss without asking).",
 		}, []string{"result"}),
 		invalid: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fiveid_cache_invalidations_total",
@@ -49,8 +50,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "fiveid_grants_total",
 			Help: "Grants issued, denied, introspected and revoked.",
 		}, []string{"outcome"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fiveid_cache_breaker_state",
+			Help: "The Redis cache's circuit breaker: 1 for its current state (closed, open, half_open), 0 for the others.",
+		}, []string{"state"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.outcomes, m.cache, m.invalid, m.grants} {
+	m.breaker.WithLabelValues("closed").Set(1)
+	m.breaker.WithLabelValues("open").Set(0)
+	m.breaker.WithLabelValues("half_open").Set(0)
+	for _, c := range []prometheus.Collector{m.requests, m.outcomes, m.cache, m.invalid, m.grants, m.breaker} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -64,6 +72,8 @@ func (m *Metrics) MatchOutcome(op, grade string) { m.outcomes.WithLabelValues(op
 // CacheLookup implements fiveid.Observer.
 func (m *Metrics) CacheLookup(hit bool, err error) {
 	switch {
+	case errors.Is(err, fiveid.ErrCacheSkipped):
+		m.cache.WithLabelValues("skipped").Inc()
 	case err != nil:
 		m.cache.WithLabelValues("error").Inc()
 	case hit:
@@ -75,6 +85,13 @@ func (m *Metrics) CacheLookup(hit bool, err error) {
 
 // CacheInvalidation implements fiveid.Observer.
 func (m *Metrics) CacheInvalidation(result string) { m.invalid.WithLabelValues(result).Inc() }
+
+// CacheBreaker records a change of the cache's circuit breaker state
+// (store.Breaker.OnChange).
+func (m *Metrics) CacheBreaker(from, to string) {
+	m.breaker.WithLabelValues(from).Set(0)
+	m.breaker.WithLabelValues(to).Set(1)
+}
 
 // GrantOutcome implements fiveid.Observer.
 func (m *Metrics) GrantOutcome(kind string) { m.grants.WithLabelValues(kind).Inc() }

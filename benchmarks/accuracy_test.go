@@ -123,12 +123,12 @@ func BenchmarkIdentifyCacheHit(b *testing.B) {
 		benchmarkIdentifyCacheHit(b, store.NewMemoryCache(time.Hour, 100_000))
 	})
 	b.Run("redis", func(b *testing.B) {
-		rc, err := store.OpenRedis(b.Context(), storetest.RedisURL(b))
+		rc, err := store.OpenRedis(b.Context(), storetest.RedisURL(b), 0)
 		if err != nil {
 			b.Fatal(err)
 		}
 		defer rc.Close()
-		benchmarkIdentifyCacheHit(b, store.NewRedisCache(rc, storetest.Prefix(b, rc), time.Hour))
+		benchmarkIdentifyCacheHit(b, store.NewRedisCache(rc, storetest.Prefix(b, rc), time.Hour, store.Breaker{}))
 	})
 }
 

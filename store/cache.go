@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
 
 	"fiveid"
 )
@@ -123,15 +124,34 @@ func (c *MemoryCache) Invalidate(_ context.Context, deps []string) error {
 // Ping implements fiveid.Cache.
 func (c *MemoryCache) Ping(context.Context) error { return nil }
 
-// OpenRedis connects to a redis:// URL and checks it answers.
-func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
+// DefaultRedisTimeout is OpenRedis's timeout when none is given: a Redis
+// on the same network answers in well under a millisecond, so a command
+// that takes this long is as good as failed — and a cache that waits longer
+// than the store takes to answer saves nothing.
+const DefaultRedisTimeout = 250 * time.Millisecond
+
+// OpenRedis connects to a redis:// URL and checks it answers. timeout (0:
+// DefaultRedisTimeout) bounds each dial, each read and write and each wait
+// for a pooled connection. A failed dial is not retried (go-redis would
+// otherwise try five times, 100 ms apart, for each command) and a command
+// is retried once, on a fresh connection: one pooled before a Redis
+// restart fails at its first use. With Redis down a command fails at once
+// (connection refused) or in about two timeouts (no answer at all), and
+// RedisCache's circuit breaker stops asking after a few such failures.
+func OpenRedis(ctx context.Context, url string, timeout time.Duration) (*redis.Client, error) {
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redis url: %w", err)
 	}
-	opt.DialTimeout = 2 * time.Second
-	opt.ReadTimeout = time.Second
-	opt.WriteTimeout = time.Second
+	if timeout <= 0 {
+		timeout = DefaultRedisTimeout
+	}
+	opt.DialTimeout = timeout
+	opt.ReadTimeout = timeout
+	opt.WriteTimeout = timeout
+	opt.PoolTimeout = timeout
+	opt.DialerRetries = 1 // attempts, not retries
+	opt.MaxRetries = 1
 	c := redis.NewClient(opt)
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -139,6 +159,30 @@ func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
 	}
 	return c, nil
 }
+
+// Breaker configures RedisCache's circuit breaker. After Failures
+// operations in a row failed, the breaker opens: for Cooldown every
+// operation returns fiveid.ErrCacheSkipped at once, without asking Redis.
+// Then it lets one operation through (half open, the others still
+// skipped): when it succeeds the breaker closes, when it fails it opens
+// for another Cooldown. So a Redis that is down costs a failed operation
+// per Cooldown, not a timeout per request.
+type Breaker struct {
+	Failures int           // 0: DefaultBreakerFailures
+	Cooldown time.Duration // 0: DefaultBreakerCooldown
+	// OnChange, when set, is told every change of state ("closed",
+	// "open", "half_open"). It runs under the breaker's lock: keep it
+	// short, and do not call the cache from it.
+	OnChange func(from, to string)
+}
+
+// The breaker's defaults: five failures in a row are not bad luck, and a
+// second's cooldown brings the cache back within a second of Redis, at the
+// cost of one failed probe a second while it is down.
+const (
+	DefaultBreakerFailures = 5
+	DefaultBreakerCooldown = time.Second
+)
 
 // RedisCache keeps cached answers in Redis, shared by every instance.
 // Dependencies are generation keys holding a random token that Invalidate
@@ -155,10 +199,13 @@ func OpenRedis(ctx context.Context, url string) (*redis.Client, error) {
 // the last check counts, the cache checks the server's run_id (new at each
 // start) against the one the boot token was made on, and when they differ
 // replaces the token, so that no value stored before the restart hits.
+//
+// Every operation goes through a circuit breaker (see Breaker).
 type RedisCache struct {
 	c      *redis.Client
 	prefix string
 	ttl    time.Duration
+	cb     *gobreaker.TwoStepCircuitBreaker[struct{}]
 
 	// dials counts connections made; verified is what dials was when the
 	// boot token was last checked against the server.
@@ -166,13 +213,70 @@ type RedisCache struct {
 	verifyMu        sync.Mutex
 }
 
-// NewRedisCache returns a cache on c whose keys start with prefix. It adds
-// a hook to c that counts the connections c makes.
-func NewRedisCache(c *redis.Client, prefix string, ttl time.Duration) *RedisCache {
-	r := &RedisCache{c: c, prefix: prefix, ttl: ttl}
+// NewRedisCache returns a cache on c whose keys start with prefix, behind
+// a circuit breaker configured by b. It adds a hook to c that counts the
+// connections c makes.
+func NewRedisCache(c *redis.Client, prefix string, ttl time.Duration, b Breaker) *RedisCache {
+	if b.Failures <= 0 {
+		b.Failures = DefaultBreakerFailures
+	}
+	if b.Cooldown <= 0 {
+		b.Cooldown = DefaultBreakerCooldown
+	}
+	st := gobreaker.Settings{
+		Name:        "redis",
+		MaxRequests: 1, // one probe when half open
+		Timeout:     b.Cooldown,
+		// Interval 0: the failure count is cleared only by a success.
+		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= uint32(b.Failures) },
+		IsExcluded:  func(err error) bool { return errors.Is(err, errNotCounted) },
+	}
+	if b.OnChange != nil {
+		st.OnStateChange = func(_ string, from, to gobreaker.State) { b.OnChange(stateName(from), stateName(to)) }
+	}
+	r := &RedisCache{c: c, prefix: prefix, ttl: ttl, cb: gobreaker.NewTwoStepCircuitBreaker[struct{}](st)}
 	r.verified.Store(-1) // nothing checked yet
 	c.AddHook(dialCounter{&r.dials})
 	return r
+}
+
+func stateName(s gobreaker.State) string {
+	switch s {
+	case gobreaker.StateOpen:
+		return "open"
+	case gobreaker.StateHalfOpen:
+		return "half_open"
+	}
+	return "closed"
+}
+
+// errNotCounted is reported to the breaker for an operation that says
+// nothing about Redis: its caller gave up (the context ended), or it
+// panicked.
+var errNotCounted = errors.New("not counted")
+
+// do runs one cache operation through the circuit breaker: refused at once
+// while the breaker is open (or half open with its probe under way), its
+// outcome counted otherwise.
+func (r *RedisCache) do(ctx context.Context, op func() error) error {
+	done, err := r.cb.Allow()
+	if err != nil {
+		return fmt.Errorf("redis: %w", fiveid.ErrCacheSkipped)
+	}
+	reported := false
+	defer func() {
+		if !reported { // a panic: never leave a half-open breaker waiting for its probe
+			done(errNotCounted)
+		}
+	}()
+	err = op()
+	reported = true
+	if err != nil && ctx.Err() != nil {
+		done(errNotCounted)
+	} else {
+		done(err)
+	}
+	return err
 }
 
 // dialCounter is a go-redis hook counting the connections dialed.
@@ -270,7 +374,19 @@ func (r *RedisCache) rkey(kind, k string) string {
 // Get implements fiveid.Cache: one round trip for the value, the boot
 // token and the dependency tokens (and a boot check after a new
 // connection).
-func (r *RedisCache) Get(ctx context.Context, key string, deps []string) ([]byte, bool, string, error) {
+func (r *RedisCache) Get(ctx context.Context, key string, deps []string) (val []byte, hit bool, stamp string, err error) {
+	err = r.do(ctx, func() error {
+		var err error
+		val, hit, stamp, err = r.get(ctx, key, deps)
+		return err
+	})
+	if err != nil {
+		return nil, false, "", err
+	}
+	return val, hit, stamp, nil
+}
+
+func (r *RedisCache) get(ctx context.Context, key string, deps []string) ([]byte, bool, string, error) {
 	seen, err := r.checked(ctx)
 	if err != nil {
 		return nil, false, "", err
@@ -313,10 +429,12 @@ func (r *RedisCache) Set(ctx context.Context, key, stamp string, val []byte) err
 	if strings.Contains(stamp, "\n") {
 		return errors.New("redis set: bad stamp")
 	}
-	if err := r.c.Set(ctx, r.rkey("val", key), stamp+"\n"+string(val), r.ttl).Err(); err != nil {
-		return fmt.Errorf("redis set: %w", err)
-	}
-	return nil
+	return r.do(ctx, func() error {
+		if err := r.c.Set(ctx, r.rkey("val", key), stamp+"\n"+string(val), r.ttl).Err(); err != nil {
+			return fmt.Errorf("redis set: %w", err)
+		}
+		return nil
+	})
 }
 
 // Invalidate implements fiveid.Cache.
@@ -327,22 +445,27 @@ func (r *RedisCache) Invalidate(ctx context.Context, deps []string) error {
 	b := make([]byte, 8)
 	rand.Read(b)
 	token := hex.EncodeToString(b)
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, d := range deps {
-			p.Set(ctx, r.rkey("gen", d), token, 2*r.ttl+time.Minute)
+	return r.do(ctx, func() error {
+		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, d := range deps {
+				p.Set(ctx, r.rkey("gen", d), token, 2*r.ttl+time.Minute)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("redis invalidate: %w", err)
 		}
 		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("redis invalidate: %w", err)
-	}
-	return nil
 }
 
-// Ping implements fiveid.Cache.
+// Ping implements fiveid.Cache (through the breaker: an open breaker is
+// not ready).
 func (r *RedisCache) Ping(ctx context.Context) error {
-	if err := r.c.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	return nil
+	return r.do(ctx, func() error {
+		if err := r.c.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		return nil
+	})
 }

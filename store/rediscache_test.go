@@ -1,11 +1,17 @@
 package store_test
 
 import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"fiveid"
 	"fiveid/store"
 	"fiveid/store/storetest"
 )
@@ -20,7 +26,7 @@ func TestRedisCacheRestartedWithLostInvalidation(t *testing.T) {
 	rs := storetest.StartRedisServer(t, "--appendonly", "no", "--save", "")
 	rc := redis.NewClient(&redis.Options{Addr: rs.Addr(), DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { rc.Close() })
-	c := store.NewRedisCache(rc, "fiveid", time.Hour)
+	c := store.NewRedisCache(rc, "fiveid", time.Hour, store.Breaker{})
 	deps := []string{"d1", "d2"}
 
 	_, _, stamp, err := c.Get(ctx, "q", deps)
@@ -69,5 +75,149 @@ func TestRedisCacheRestartedWithLostInvalidation(t *testing.T) {
 	}
 	if v, hit, _, err := c.Get(ctx, "q", deps); !hit || string(v) != "new" || err != nil {
 		t.Fatalf("after the restart: %q %v %v", v, hit, err)
+	}
+}
+
+// cmdCounter is a go-redis hook counting the commands the client sends
+// (or tries to).
+type cmdCounter struct{ n atomic.Int64 }
+
+func (h *cmdCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *cmdCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// stateLog records a breaker's changes of state.
+type stateLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (s *stateLog) add(from, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = append(s.log, from+">"+to)
+}
+
+func (s *stateLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.log, " ")
+}
+
+// With Redis down, the cache fails fast: after Failures failed operations
+// in a row it stops asking Redis (every operation returns ErrCacheSkipped
+// at once — an invalidation too: it is a failure, never a success), lets
+// exactly one probe through after the cooldown, and closes again once
+// Redis answers a probe. A caller that gave up counts as no failure.
+func TestRedisCacheBreaker(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rs := storetest.StartRedisServer(t, "--appendonly", "no", "--save", "")
+	rc, err := store.OpenRedis(ctx, "redis://"+rs.Addr(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	sent := &cmdCounter{}
+	rc.AddHook(sent)
+	states := &stateLog{}
+	const cooldown = 300 * time.Millisecond
+	c := store.NewRedisCache(rc, "fiveid", time.Hour, store.Breaker{Failures: 3, Cooldown: cooldown, OnChange: states.add})
+	deps := []string{"d"}
+	_, _, stamp, err := c.Get(ctx, "q", deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "q", stamp, []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+
+	rs.Kill()
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	for range 10 {
+		if _, _, _, err := c.Get(gone, "q", deps); err == nil || errors.Is(err, fiveid.ErrCacheSkipped) {
+			t.Fatalf("get by a caller that gave up, Redis down: %v; want a failure", err)
+		}
+	}
+	if s := states.String(); s != "" {
+		t.Fatalf("callers that gave up changed the breaker: %s", s)
+	}
+	for i := range 3 {
+		_, hit, _, err := c.Get(ctx, "q", deps)
+		if hit || err == nil || errors.Is(err, fiveid.ErrCacheSkipped) {
+			t.Fatalf("get %d, Redis down: hit %v, %v; want a failure", i, hit, err)
+		}
+	}
+	if s := states.String(); s != "closed>open" {
+		t.Fatalf("after 3 failures the breaker went %q, want closed>open", s)
+	}
+	before := sent.n.Load()
+	for range 100 {
+		if _, hit, _, err := c.Get(ctx, "q", deps); hit || !errors.Is(err, fiveid.ErrCacheSkipped) {
+			t.Fatalf("get with the breaker open: hit %v, %v; want skipped", hit, err)
+		}
+	}
+	if err := c.Invalidate(ctx, deps); !errors.Is(err, fiveid.ErrCacheSkipped) {
+		t.Fatalf("invalidate with the breaker open: %v; want skipped (a failure)", err)
+	}
+	if err := c.Set(ctx, "q", stamp, []byte("v")); !errors.Is(err, fiveid.ErrCacheSkipped) {
+		t.Fatalf("set with the breaker open: %v; want skipped", err)
+	}
+	if n := sent.n.Load() - before; n != 0 {
+		t.Fatalf("%d commands went to Redis with the breaker open", n)
+	}
+
+	// Half open, Redis still down: one probe, the others skipped.
+	time.Sleep(cooldown + 50*time.Millisecond)
+	var wg sync.WaitGroup
+	var probes, skipped atomic.Int64
+	for range 20 {
+		wg.Go(func() {
+			_, _, _, err := c.Get(ctx, "q", deps)
+			switch {
+			case errors.Is(err, fiveid.ErrCacheSkipped):
+				skipped.Add(1)
+			case err != nil:
+				probes.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if probes.Load() != 1 || skipped.Load() != 19 {
+		t.Fatalf("half open: %d probes and %d skipped of 20; want 1 and 19", probes.Load(), skipped.Load())
+	}
+	if s := states.String(); s != "closed>open open>half_open half_open>open" {
+		t.Fatalf("states %q", s)
+	}
+
+	// Redis is back: the next probe closes the breaker.
+	rs.Start()
+	time.Sleep(cooldown + 50*time.Millisecond)
+	if _, _, _, err := c.Get(ctx, "q", deps); err != nil {
+		t.Fatalf("the probe after Redis came back: %v", err)
+	}
+	_, _, stamp, err = c.Get(ctx, "q", deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(ctx, "q", stamp, []byte("again")); err != nil {
+		t.Fatal(err)
+	}
+	if v, hit, _, err := c.Get(ctx, "q", deps); !hit || string(v) != "again" || err != nil {
+		t.Fatalf("after the breaker closed: %q %v %v", v, hit, err)
+	}
+	if s := states.String(); !strings.HasSuffix(s, "open>half_open half_open>closed") {
+		t.Fatalf("states %q; want closed at the end", s)
 	}
 }

@@ -47,12 +47,12 @@ func TestCacheConformanceMemory(t *testing.T) {
 func TestCacheConformanceRedis(t *testing.T) {
 	t.Parallel()
 	storetest.RunCacheConformance(t, func(t *testing.T, ttl time.Duration) fiveid.Cache {
-		c, err := store.OpenRedis(t.Context(), storetest.RedisURL(t))
+		c, err := store.OpenRedis(t.Context(), storetest.RedisURL(t), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		return store.NewRedisCache(c, storetest.Prefix(t, c), ttl)
+		return store.NewRedisCache(c, storetest.Prefix(t, c), ttl, store.Breaker{})
 	})
 }
 

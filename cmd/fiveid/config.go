@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"fiveid/store"
 )
 
 // config is every setting, read from the environment and validated before
@@ -23,6 +25,14 @@ type config struct {
 	// Grade thresholds on the total match weight (log2 units).
 	Certain, Probable, Possible, NoID string // FIVEID_THRESHOLD_CERTAIN/PROBABLE/POSSIBLE/NO_ID
 	Margin                            string // FIVEID_AMBIGUITY_MARGIN: a runner-up this close makes review
+	// Redis fails fast: each dial, read, write or wait for a connection
+	// gives up after RedisTimeout, and after BreakerFailures failed cache
+	// operations in a row the cache stops asking Redis for BreakerCooldown
+	// (lookups miss, invalidations raise the cache epoch), then lets one
+	// probe through.
+	RedisTimeout    time.Duration // FIVEID_REDIS_TIMEOUT
+	BreakerFailures int           // FIVEID_REDIS_BREAKER_FAILURES
+	BreakerCooldown time.Duration // FIVEID_REDIS_BREAKER_COOLDOWN
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -40,6 +50,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Margin:      getenv("FIVEID_AMBIGUITY_MARGIN"),
 		CacheTTL:    5 * time.Minute,
 		Candidates:  200,
+
+		RedisTimeout:    store.DefaultRedisTimeout,
+		BreakerFailures: store.DefaultBreakerFailures,
+		BreakerCooldown: store.DefaultBreakerCooldown,
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -58,6 +72,25 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("FIVEID_CACHE_TTL: want a positive duration like 5m, got %q", v)
 		}
 		c.CacheTTL = d
+	}
+	for _, d := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"FIVEID_REDIS_TIMEOUT", &c.RedisTimeout}, {"FIVEID_REDIS_BREAKER_COOLDOWN", &c.BreakerCooldown}} {
+		if v := getenv(d.name); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t <= 0 {
+				return c, fmt.Errorf("%s: want a positive duration like 250ms, got %q", d.name, v)
+			}
+			*d.dst = t
+		}
+	}
+	if v := getenv("FIVEID_REDIS_BREAKER_FAILURES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return c, fmt.Errorf("FIVEID_REDIS_BREAKER_FAILURES: want 1..1000, got %q", v)
+		}
+		c.BreakerFailures = n
 	}
 	if v := getenv("FIVEID_CANDIDATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -99,23 +99,29 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, fmt.Errorf("the %s store keeps no grants", backend)
 	}
+	a.metrics, err = api.NewMetrics(a.reg)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
 	var cache fiveid.Cache
 	if cfg.RedisURL != "" {
-		rc, err := store.OpenRedis(ctx, cfg.RedisURL)
+		rc, err := store.OpenRedis(ctx, cfg.RedisURL, cfg.RedisTimeout)
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("open Redis: %w", err)
 		}
 		a.closers = append(a.closers, rc.Close)
-		cache = store.NewRedisCache(rc, "fiveid", cfg.CacheTTL)
+		cache = store.NewRedisCache(rc, "fiveid", cfg.CacheTTL, store.Breaker{
+			Failures: cfg.BreakerFailures, Cooldown: cfg.BreakerCooldown,
+			OnChange: func(from, to string) {
+				a.metrics.CacheBreaker(from, to)
+				logBreaker(log, from, to)
+			},
+		})
 		a.backend += "+redis"
 	} else {
 		cache = store.NewMemoryCache(cfg.CacheTTL, 100_000)
-	}
-	a.metrics, err = api.NewMetrics(a.reg)
-	if err != nil {
-		a.Close()
-		return nil, err
 	}
 	a.svc, err = fiveid.NewService(ctx, fiveid.Config{
 		Store: st, Grants: grants, Cache: cache, Scorer: sc, Observer: a.metrics,
@@ -127,6 +133,22 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.closers = append(a.closers, func() error { a.svc.Close(); return nil })
 	return a, nil
+}
+
+// logBreaker logs the Redis circuit breaker's changes: opening is a
+// warning (repeated every cooldown while Redis stays down, so the repeat
+// limiter keeps one a period), closing is news; half open is a detail.
+func logBreaker(log *slog.Logger, from, to string) {
+	ctx := context.Background()
+	switch to {
+	case "open":
+		log.LogAttrs(ctx, slog.LevelWarn, "redis circuit breaker open: cache lookups miss and changes raise the cache epoch until a probe succeeds",
+			slog.String("from", from))
+	case "closed":
+		log.LogAttrs(ctx, slog.LevelInfo, "redis circuit breaker closed: the cache is used again", slog.String("from", from))
+	default:
+		log.LogAttrs(ctx, slog.LevelDebug, "redis circuit breaker half open: one probe goes through", slog.String("from", from))
+	}
 }
 
 // serve runs the HTTP service until ctx ends. ready, when not nil, receives
