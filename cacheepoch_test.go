@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ var li = match.Input{Name: "李娜", Sex: "女", BirthDate: "1990-01-01", IDType
 
 // cacheObserver counts cache hits and invalidation outcomes.
 type cacheObserver struct {
-	hits, invalidated, raised atomic.Int64
+	hits, skipped, invalidated, raised atomic.Int64
 }
 
 func (o *cacheObserver) MatchOutcome(string, string) {}
@@ -30,6 +32,9 @@ func (o *cacheObserver) GrantOutcome(string)         {}
 func (o *cacheObserver) CacheLookup(hit bool, err error) {
 	if hit {
 		o.hits.Add(1)
+	}
+	if errors.Is(err, fiveid.ErrCacheSkipped) {
+		o.skipped.Add(1)
 	}
 }
 func (o *cacheObserver) CacheInvalidation(result string) {
@@ -182,6 +187,110 @@ func TestNoStaleAnswerAcrossProcesses(t *testing.T) {
 	if res, err := b.Identify(ctx, p["care"], zhang); !errors.Is(err, fiveid.ErrNoMatch) {
 		t.Fatalf("B answered X after A's change was acknowledged: %+v %v; want no match", res, err)
 	}
+}
+
+// TestNoStaleAnswerAcrossProcesses again, with A's circuit breaker open:
+// A's connection to the shared Redis is cut (B's is not), A's lookups are
+// misses answered from the store without asking Redis, and A's change —
+// whose invalidation the open breaker skips — raises the epoch all the
+// same, so B does not serve X's old answer. When A reaches Redis again, a
+// probe closes its breaker and A uses the cache again.
+func TestNoStaleAnswerWithTheBreakerOpen(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	url := storetest.PostgresURL(t)
+	rurl := storetest.RedisURL(t)
+	live, err := store.OpenRedis(ctx, rurl, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { live.Close() })
+	prefix := storetest.Prefix(t, live)
+	proxy := storetest.StartTCPProxy(t, live.Options().Addr)
+	opt := *live.Options()
+	opt.Addr = proxy.Addr()
+	viaProxy := redis.NewClient(&opt)
+	t.Cleanup(func() { viaProxy.Close() })
+
+	const lease, cooldown = 500 * time.Millisecond, 300 * time.Millisecond
+	var states stateLog
+	var svcs [2]*fiveid.Service
+	var obs [2]*cacheObserver
+	for i, rc := range []*redis.Client{viaProxy, live} {
+		pg, err := store.OpenPostgres(ctx, url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		obs[i] = &cacheObserver{}
+		b := store.Breaker{Failures: 2, Cooldown: cooldown}
+		if i == 0 {
+			b.OnChange = states.add
+		}
+		svcs[i] = newService(t, pg, store.NewRedisCache(rc, prefix, time.Hour, b), obs[i], lease)
+	}
+	a, b := svcs[0], svcs[1]
+	p := setup(t, b, "hosp", "care")
+	x, err := b.Register(ctx, p["hosp"], "P1", zhang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	identifyCached(t, a, obs[0], p["care"], zhang)
+
+	proxy.Cut()
+	for range 2 { // two failures open A's breaker
+		if res, err := a.Identify(ctx, p["care"], zhang); err != nil || res.CustomerID != x.CustomerID {
+			t.Fatalf("identify on A, Redis cut: %+v %v", res, err)
+		}
+	}
+	if s := states.String(); s != "closed>open" {
+		t.Fatalf("A's breaker: %q; want closed>open", s)
+	}
+	for range 5 {
+		if res, err := a.Identify(ctx, p["care"], zhang); err != nil || res.CustomerID != x.CustomerID {
+			t.Fatalf("identify on A, breaker open: %+v %v", res, err)
+		}
+	}
+	if n := obs[0].skipped.Load(); n != 5 {
+		t.Fatalf("%d of A's lookups were skipped; want 5 (misses answered from the store)", n)
+	}
+	identifyCached(t, b, obs[1], p["care"], zhang) // in the shared cache; B's epoch fresh
+
+	y, err := a.Register(ctx, p["hosp"], "P1", li)
+	if err != nil || y.CustomerID != x.CustomerID {
+		t.Fatalf("re-register on A, breaker open: %+v %v", y, err)
+	}
+	if obs[0].raised.Load() != 1 {
+		t.Fatalf("A raised the epoch %d times; want 1 (a skipped invalidation is a failed one)", obs[0].raised.Load())
+	}
+	if res, err := b.Identify(ctx, p["care"], zhang); !errors.Is(err, fiveid.ErrNoMatch) {
+		t.Fatalf("B answered X after A's change was acknowledged: %+v %v; want no match", res, err)
+	}
+
+	proxy.Restore()
+	time.Sleep(cooldown + 50*time.Millisecond)
+	identifyCached(t, a, obs[0], p["care"], li) // the probe closed the breaker
+	if s := states.String(); s != "closed>open open>half_open half_open>closed" {
+		t.Fatalf("A's breaker: %q; want closed again", s)
+	}
+}
+
+// stateLog records a circuit breaker's changes of state.
+type stateLog struct {
+	mu  sync.Mutex
+	log []string
+}
+
+func (s *stateLog) add(from, to string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = append(s.log, from+">"+to)
+}
+
+func (s *stateLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Join(s.log, " ")
 }
 
 // newService is a Service on st with cache; lease 0 is the default.
