@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"net"
 	"sort"
 	"strconv"
@@ -120,7 +121,10 @@ func mapErr(op string, err error) error {
 	}
 	var ne net.Error
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driverBadConn) {
+	// A connection closed under a query (the server went down, or a proxy
+	// or firewall cut it) reads as an unexpected EOF.
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, sql.ErrConnDone) || errors.Is(err, driverBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) {
 		return fmt.Errorf("%s: %v: %w", op, err, fiveid.ErrUnavailable)
 	}
 	return fmt.Errorf("%s: %w", op, err)
