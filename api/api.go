@@ -279,7 +279,7 @@ func (h *handlers) registerBatch(c echo.Context) error {
 		if r.Err != nil {
 			status, e := toError(r.Err)
 			if status >= 500 {
-				h.log.Error("batch record failed", slog.Int("index", i), slog.String("error", r.Err.Error()))
+				h.log.Error("batch record failed", slog.String("code", e.Code), slog.Int("index", i), slog.String("error", r.Err.Error()))
 			}
 			out.Results[i].Error = &e
 			continue

@@ -127,7 +127,9 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 			body.ReviewTaskID = rv.taskID
 		}
 		if status >= 500 {
-			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
+			// "code" is the kind the wiring's repeat limiter counts by: an
+			// outage logs one line per interval, not one per request.
+			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed", slog.String("code", body.Code),
 				slog.String("route", c.Path()), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
 				slog.String("error", err.Error()))
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -158,6 +159,22 @@ func OpenRedis(ctx context.Context, url string, timeout time.Duration) (*redis.C
 		return nil, fmt.Errorf("redis ping: %w", err)
 	}
 	return c, nil
+}
+
+// RedisLogger adapts log to go-redis's logger (redis.SetLogger): each of
+// go-redis's lines becomes a warning "redis client" with the line as
+// "detail". Its lines name addresses, connections and errors, never keys
+// or values (and keys are HMACs).
+func RedisLogger(log *slog.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return redisLogger{log}
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.LogAttrs(ctx, slog.LevelWarn, "redis client", slog.String("detail", strings.TrimSpace(fmt.Sprintf(format, v...))))
 }
 
 // Breaker configures RedisCache's circuit breaker. After Failures

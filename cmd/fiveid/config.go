@@ -33,6 +33,10 @@ type config struct {
 	RedisTimeout    time.Duration // FIVEID_REDIS_TIMEOUT
 	BreakerFailures int           // FIVEID_REDIS_BREAKER_FAILURES
 	BreakerCooldown time.Duration // FIVEID_REDIS_BREAKER_COOLDOWN
+	// LogRepeatInterval: a warning or error of one kind (message and error
+	// code) is written at most once per interval, with the count of those
+	// dropped meanwhile; 0 writes every one.
+	LogRepeatInterval time.Duration // FIVEID_LOG_REPEAT_INTERVAL
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -54,6 +58,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RedisTimeout:    store.DefaultRedisTimeout,
 		BreakerFailures: store.DefaultBreakerFailures,
 		BreakerCooldown: store.DefaultBreakerCooldown,
+
+		LogRepeatInterval: 10 * time.Second,
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -84,6 +90,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			}
 			*d.dst = t
 		}
+	}
+	if v := getenv("FIVEID_LOG_REPEAT_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("FIVEID_LOG_REPEAT_INTERVAL: want a duration like 10s (0: every line), got %q", v)
+		}
+		c.LogRepeatInterval = d
 	}
 	if v := getenv("FIVEID_REDIS_BREAKER_FAILURES"); v != "" {
 		n, err := strconv.Atoi(v)

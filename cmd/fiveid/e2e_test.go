@@ -26,12 +26,18 @@ func env(m map[string]string) func(string) string {
 // base URL. The server stops when the test ends.
 func startServer(t *testing.T, vars map[string]string) string {
 	t.Helper()
+	return startServerLog(t, vars, io.Discard)
+}
+
+// startServerLog is startServer with the server's log written to stderr.
+func startServerLog(t *testing.T, vars map[string]string, stderr io.Writer) string {
+	t.Helper()
 	vars["FIVEID_ADDR"] = "127.0.0.1:0"
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, env(vars), strings.NewReader(""), pw, io.Discard)
+		done <- run(ctx, []string{"serve"}, env(vars), strings.NewReader(""), pw, stderr)
 		pw.Close()
 	}()
 	t.Cleanup(func() {

@@ -38,10 +38,6 @@ func (a *app) Close() error {
 	return errors.Join(errs...)
 }
 
-func newLogger(cfg config, w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: cfg.LogLevel}))
-}
-
 func openStore(ctx context.Context, cfg config) (fiveid.Store, string, error) {
 	if cfg.DatabaseURL != "" {
 		db, err := store.OpenPostgres(ctx, cfg.DatabaseURL)
@@ -106,6 +102,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	var cache fiveid.Cache
 	if cfg.RedisURL != "" {
+		routeRedisLogs(log)
 		rc, err := store.OpenRedis(ctx, cfg.RedisURL, cfg.RedisTimeout)
 		if err != nil {
 			a.Close()
