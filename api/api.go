@@ -31,12 +31,18 @@ type Config struct {
 	Gatherer prometheus.Gatherer
 	// Now is the clock for grant status in listings; nil means time.Now.
 	Now func() time.Time
+	// RateLimit is the requests per second each API key may send after a
+	// burst of RateBurst; 0 means no limit (see rateLimiter).
+	RateLimit float64
+	RateBurst int
 }
 
 type handlers struct {
-	svc *fiveid.Service
-	log *slog.Logger
-	now func() time.Time
+	svc     *fiveid.Service
+	log     *slog.Logger
+	now     func() time.Time
+	metrics *Metrics
+	limiter *rateLimiter // nil: no limit
 }
 
 // New returns the echo instance serving fiveid's API.
@@ -50,7 +56,11 @@ func New(cfg Config) (*echo.Echo, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	h := &handlers{svc: cfg.Service, log: cfg.Logger, now: cfg.Now}
+	if cfg.RateLimit < 0 || cfg.RateLimit > 0 && cfg.RateBurst < 1 {
+		return nil, errors.New("api: RateLimit must be 0 (no limit) or positive with a positive RateBurst")
+	}
+	h := &handlers{svc: cfg.Service, log: cfg.Logger, now: cfg.Now, metrics: cfg.Metrics,
+		limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst, time.Now)}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
@@ -167,6 +177,9 @@ func (h *handlers) auth(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		c.Set(principalKey, p)
+		if err := h.limit(c, p); err != nil {
+			return err
+		}
 		return next(c)
 	}
 }

@@ -43,6 +43,13 @@ func badRequest(field, msg string) error {
 	return &requestError{status: http.StatusBadRequest, code: "bad_request", message: msg, field: field}
 }
 
+// rateLimited is a request over its key's rate limit (429 rate_limited;
+// the limiter sets Retry-After).
+func rateLimited() error {
+	return &requestError{status: http.StatusTooManyRequests, code: "rate_limited",
+		message: "this API key sent more requests than its rate limit allows; retry after the seconds in Retry-After"}
+}
+
 // errorTable is the one mapping from errors to (status, stable code). The
 // codes are listed in openapi.yaml.
 var errorTable = []struct {

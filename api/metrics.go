@@ -19,6 +19,7 @@ type Metrics struct {
 	invalid  *prometheus.CounterVec
 	grants   *prometheus.CounterVec
 	breaker  *prometheus.GaugeVec
+	limited  *prometheus.CounterVec
 }
 
 var _ fiveid.Observer = (*Metrics)(nil)
@@ -55,10 +56,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "The Redis cache's circuit breaker: 1 for its current state (closed, open, half_open), 0 for the others.",
 		}, []string{"state"}),
 	}
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fiveid_rate_limited_total",
+		Help: "Requests answered 429 rate_limited (over their API key's rate limit), by the key's role.",
+	}, []string{"role"})
 	m.breaker.WithLabelValues("closed").Set(1)
 	m.breaker.WithLabelValues("open").Set(0)
 	m.breaker.WithLabelValues("half_open").Set(0)
-	for _, c := range []prometheus.Collector{m.requests, m.outcomes, m.cache, m.invalid, m.grants, m.breaker} {
+	for _, c := range []prometheus.Collector{m.requests, m.outcomes, m.cache, m.invalid, m.grants, m.breaker, m.limited} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -92,6 +97,9 @@ func (m *Metrics) CacheBreaker(from, to string) {
 	m.breaker.WithLabelValues(from).Set(0)
 	m.breaker.WithLabelValues(to).Set(1)
 }
+
+// RateLimited counts a request over its key's rate limit.
+func (m *Metrics) RateLimited(role string) { m.limited.WithLabelValues(role).Inc() }
 
 // GrantOutcome implements fiveid.Observer.
 func (m *Metrics) GrantOutcome(kind string) { m.grants.WithLabelValues(kind).Inc() }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,10 @@ type config struct {
 	// code) is written at most once per interval, with the count of those
 	// dropped meanwhile; 0 writes every one.
 	LogRepeatInterval time.Duration // FIVEID_LOG_REPEAT_INTERVAL
+	// RateLimit is the requests per second each API key may send, after a
+	// burst of RateBurst (default: twice RateLimit); 0 means no limit.
+	RateLimit float64 // FIVEID_RATE_LIMIT
+	RateBurst int     // FIVEID_RATE_BURST
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -60,6 +65,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		BreakerCooldown: store.DefaultBreakerCooldown,
 
 		LogRepeatInterval: 10 * time.Second,
+		RateLimit:         200,
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -97,6 +103,21 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("FIVEID_LOG_REPEAT_INTERVAL: want a duration like 10s (0: every line), got %q", v)
 		}
 		c.LogRepeatInterval = d
+	}
+	if v := getenv("FIVEID_RATE_LIMIT"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+			return c, fmt.Errorf("FIVEID_RATE_LIMIT: want requests per second per API key, 0 for no limit, got %q", v)
+		}
+		c.RateLimit = f
+	}
+	c.RateBurst = int(math.Ceil(2 * c.RateLimit)) // two seconds at the rate
+	if v := getenv("FIVEID_RATE_BURST"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return c, fmt.Errorf("FIVEID_RATE_BURST: want a positive number of requests, got %q", v)
+		}
+		c.RateBurst = n
 	}
 	if v := getenv("FIVEID_REDIS_BREAKER_FAILURES"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -164,7 +164,8 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if secret != "" {
 		fmt.Fprintf(stdout, "bootstrap admin key (shown once, keep it safe):\n%s\n", secret)
 	}
-	e, err := api.New(api.Config{Service: a.svc, Logger: log, Metrics: a.metrics, Gatherer: a.reg})
+	e, err := api.New(api.Config{Service: a.svc, Logger: log, Metrics: a.metrics, Gatherer: a.reg,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst})
 	if err != nil {
 		return err
 	}
