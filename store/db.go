@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -28,8 +29,9 @@ type querier interface {
 
 // conn runs the package's SQL on a pool or a transaction.
 type conn struct {
-	d dialect
-	q querier
+	d     dialect
+	q     querier
+	stmts *stmtCache // the embedded store's read pool only; nil elsewhere
 }
 
 func (c conn) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
@@ -38,11 +40,75 @@ func (c conn) exec(ctx context.Context, op, query string, args ...any) (sql.Resu
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if st := c.stmts.get(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return c.q.QueryContext(ctx, c.d.rebind(query), args...)
 }
 
 func (c conn) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := c.stmts.get(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return c.q.QueryRowContext(ctx, c.d.rebind(query), args...)
+}
+
+// stmtCache keeps the embedded store's reads prepared. SQLite parses and
+// plans a statement each time it is prepared, and database/sql prepares
+// every query anew: the candidate query's parse alone was a fifth of an
+// identify's CPU on a cache miss. A *sql.Stmt is prepared on each pooled
+// connection once, when first used there. (pgx caches its statements
+// itself: PostgreSQL needs none of this.) Query texts are constants plus
+// IN lists of up to a record's blocking keys: maxStmts bounds them anyway.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+const maxStmts = 256
+
+// get returns query prepared, or nil (no cache, full, or the prepare
+// failed: the caller runs it unprepared and meets the error there).
+func (s *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	st, ok := s.m[query]
+	full := len(s.m) >= maxStmts
+	s.mu.Unlock()
+	if ok || full {
+		return st
+	}
+	// Prepared without the lock: preparing waits for a pooled connection,
+	// which a caller needing the lock for a query inside another may hold.
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.m[query]; ok || s.m == nil || len(s.m) >= maxStmts {
+		st.Close() // prepared meanwhile, closed, or full
+		return old
+	}
+	s.m[query] = st
+	return st
+}
+
+func (s *stmtCache) close() error {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, st := range s.m {
+		errs = append(errs, st.Close())
+	}
+	s.m = nil
+	return errors.Join(errs...)
 }
 
 // DB is the master customer index on PostgreSQL or the embedded store. It
@@ -106,7 +172,8 @@ func OpenEmbedded(ctx context.Context, dir string) (*DB, error) {
 		return nil, mapErr("open embedded store", err)
 	}
 	r.SetMaxOpenConns(8)
-	db := &DB{conn: conn{d: embedded, q: r}, write: w, read: r}
+	r.SetMaxIdleConns(8)
+	db := &DB{conn: conn{d: embedded, q: r, stmts: &stmtCache{db: r, m: map[string]*sql.Stmt{}}}, write: w, read: r}
 	if err := Migrate(ctx, db); err != nil {
 		db.Close()
 		return nil, err
@@ -132,10 +199,11 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the pools.
 func (db *DB) Close() error {
+	stmts := db.stmts.close()
 	if db.write == db.read {
-		return db.write.Close()
+		return errors.Join(stmts, db.write.Close())
 	}
-	return errors.Join(db.write.Close(), db.read.Close())
+	return errors.Join(stmts, db.write.Close(), db.read.Close())
 }
 
 // inTx runs fn in one transaction on the write pool, holding locks on keys.
