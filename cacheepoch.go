@@ -48,6 +48,18 @@ import (
 // from the moment the store is back until that retry lands, plus L; if this
 // process dies first, until the answer's TTL ends. That needs Redis and the
 // store to fail around the same write.
+//
+// During a Redis outage the cache's circuit breaker fails every
+// invalidation at once (ErrCacheSkipped), so every change raises the epoch
+// and waits L: a registration takes about L plus one store write instead of
+// Redis's timeouts. Each change must raise again, even while this process
+// already ignores the cache: the breaker is this process's view, and
+// another process that still reaches Redis may have cached answers under
+// the current epoch since the last raise — only a fresh one puts them out
+// of reach. Changes at once wait their leases side by side: the cost is
+// latency, not throughput. (Raises at once could share one write, when it
+// starts after each of their commits; that would save writes to one row,
+// not the wait.)
 
 // settingCacheEpoch names the store setting holding the cache epoch.
 const settingCacheEpoch = "cache_epoch"
