@@ -126,12 +126,13 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("fiveid: hmac key: %w", err)
 	}
 	s.hmacKey = key
-	// The cache tag changes with the decision rules (v2: customer-level
-	// conflicts and ambiguity), the blocking rules, the weights version and
+	// The cache tag changes with the decision rules and the cached
+	// document (v3: customer-level conflicts and ambiguity, decisionDoc),
+	// the blocking rules, the weights version and
 	// the thresholds: answers another build or configuration computed never
 	// hit, in a shared Redis or across a restart with other settings.
 	t := s.scorer.Thresholds()
-	s.cacheTag = fmt.Sprintf("v2|b%d|%s|%g/%g/%g/%g/%g", match.BlockingRules, s.scorer.Version(),
+	s.cacheTag = fmt.Sprintf("v3|b%d|%s|%g/%g/%g/%g/%g", match.BlockingRules, s.scorer.Version(),
 		t.Certain, t.Probable, t.Possible, t.ProbableWithoutID, t.AmbiguityMargin)
 	if err := s.ensureSigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("fiveid: signing key: %w", err)
