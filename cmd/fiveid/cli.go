@@ -21,7 +21,8 @@ import (
 //   - A command line that cannot run (unknown command or flag, bad flag
 //     value, too few or too many arguments) is a *usageError: run prints it
 //     and the command's usage to stderr, and main exits 2.
-//   - Every other failure exits 1.
+//   - Every other failure exits 1, except an import that rejected rows
+//     (errRowsRejected, 3).
 
 // cmdSpec is one command as its usage presents it.
 type cmdSpec struct {
@@ -42,9 +43,10 @@ var commands = []cmdSpec{
 	{"keys create", "", "--role system|auditor|admin [--system CODE] [--name TEXT]", "create an API key\nThe secret is shown once, as the last line of the output."},
 	{"keys list", "", "", "list the API keys"},
 	{"keys revoke", "ID", "", "revoke an API key"},
-	{"import", "FILE.csv", "[--rejects FILE] [--workers N]", "load source records in bulk\n" +
+	{"import", "FILE.csv", "[--rejects FILE] [--workers N] [--allow-rejects]", "load source records in bulk\n" +
 		"Rows that cannot be registered go to the rejects file (default FILE.rejects.csv)\n" +
-		"with their line, code and reason."},
+		"with their line, code and reason. When any row was rejected the import exits 3\n" +
+		"(after loading every other row), unless --allow-rejects is given."},
 	{"policies create", "", "--grantee CODE --scopes medical,... --purposes treatment,... [--max-ttl 1h]", "allow a system to receive grants"},
 	{"policies list", "", "", "list the grant policies"},
 	{"policies delete", "ID", "", "delete a grant policy"},
@@ -65,6 +67,7 @@ var commands = []cmdSpec{
 const (
 	exitFailure  = 1 // the command ran and failed
 	exitUsage    = 2 // the command line is wrong; nothing ran
+	exitRejected = 3 // import: every other row was loaded, some were rejected
 )
 
 // exitCode is the process's exit status for run's result.
@@ -75,9 +78,16 @@ func exitCode(err error) int {
 		return 0
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.Is(err, errRowsRejected):
+		return exitRejected
 	}
 	return exitFailure
 }
+
+// errRowsRejected is an import that loaded what it could and rejected the
+// rest (see importCmd's --allow-rejects). A distinct exit status lets a
+// script tell "some rows need fixing" from "the import failed".
+var errRowsRejected = errors.New("rows were rejected")
 
 // usageError is a command line that cannot run. run prints it with usage
 // to stderr; main exits 2.
@@ -287,7 +297,8 @@ Flags:
 
 Run ` + "`fiveid help COMMAND`" + ` or ` + "`fiveid COMMAND --help`" + ` for a command's flags.
 
-Exit status: 0 success, 1 failure, 2 usage error (nothing ran).
+Exit status: 0 success, 1 failure, 2 usage error (nothing ran),
+3 import loaded every valid row but rejected some (see import --allow-rejects).
 
 Configuration comes from the environment (see README): FIVEID_ADDR,
 FIVEID_DATA_DIR, DATABASE_URL, REDIS_URL, FIVEID_ADMIN_KEY, FIVEID_LOG_LEVEL.

@@ -42,6 +42,7 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 	fs := newCommand("import")
 	rejects := fs.String("rejects", "", "where rejected rows go (default FILE.rejects.csv)")
 	workers := fs.Int("workers", 2*runtime.GOMAXPROCS(0), "parallel registrations")
+	allowRejects := fs.Bool("allow-rejects", false, "exit 0 when rows were rejected (the import itself succeeded)")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
@@ -92,6 +93,9 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 			sum.rows, sum.created, sum.linked, sum.unchanged, sum.review, sum.rejected)
 		if sum.rejected > 0 {
 			fmt.Fprintf(stdout, "rejected rows and reasons: %s\n", *rejects)
+			if !*allowRejects {
+				return fmt.Errorf("import: %d %w (see %s; --allow-rejects exits 0)", sum.rejected, errRowsRejected, *rejects)
+			}
 		}
 		return nil
 	})
