@@ -87,7 +87,7 @@ func exitCode(err error) int {
 // errRowsRejected is an import that loaded what it could and rejected the
 // rest (see importCmd's --allow-rejects). A distinct exit status lets a
 // script tell "some rows need fixing" from "the import failed".
-var errRowsRejected = errors.New("rows were rejected")
+var errRowsRejected = errors.New("rows rejected")
 
 // usageError is a command line that cannot run. run prints it with usage
 // to stderr; main exits 2.

@@ -94,7 +94,7 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		if sum.rejected > 0 {
 			fmt.Fprintf(stdout, "rejected rows and reasons: %s\n", *rejects)
 			if !*allowRejects {
-				return fmt.Errorf("import: %d %w (see %s; --allow-rejects exits 0)", sum.rejected, errRowsRejected, *rejects)
+				return fmt.Errorf("import: %w: %d (see %s; --allow-rejects exits 0)", errRowsRejected, sum.rejected, *rejects)
 			}
 		}
 		return nil
