@@ -12,8 +12,8 @@ import (
 
 // This file is the command line's grammar: the list of commands, their
 // usage texts, and how a command's arguments are parsed. What a command
-// does lives beside it (admin.go, steward.go, ...); run in main.go
-// dispatches.
+// does lives beside it (admin.go, steward.go, ...); dispatch in main.go
+// calls it.
 //
 // Conventions (as in the go and git tools):
 //   - -h, -help or --help, anywhere before a "--", prints the command's usage
