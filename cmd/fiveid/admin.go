@@ -73,14 +73,20 @@ func keysCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 		})
 	case "revoke":
 		fs := newCommand("keys revoke")
+		revokeGrants := fs.Bool("revoke-grants", false, "also revoke every active grant asked for with this key")
 		pos, err := fs.parse(args)
 		if err != nil {
 			return err
 		}
 		id := pos[0]
 		return withApp(ctx, cfg, func(a *app) error {
-			if err := a.svc.RevokeKey(ctx, operator, id); err != nil {
+			n, err := a.svc.RevokeKey(ctx, operator, id, *revokeGrants)
+			if err != nil {
 				return err
+			}
+			if *revokeGrants {
+				fmt.Fprintf(stdout, "revoked %s and %d of its active grants\n", id, n)
+				return nil
 			}
 			fmt.Fprintf(stdout, "revoked %s\n", id)
 			return nil

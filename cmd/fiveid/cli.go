@@ -42,7 +42,7 @@ var commands = []cmdSpec{
 	{"systems list", "", "", "list the source systems"},
 	{"keys create", "", "--role system|auditor|admin [--system CODE] [--name TEXT]", "create an API key\nThe secret is shown once, as the last line of the output."},
 	{"keys list", "", "", "list the API keys"},
-	{"keys revoke", "ID", "", "revoke an API key"},
+	{"keys revoke", "ID", "[--revoke-grants]", "revoke an API key\nWith --revoke-grants also revoke every grant asked for with the key that is\nstill active (each is logged as a revocation); repeat it to sweep again."},
 	{"import", "FILE.csv", "[--rejects FILE] [--workers N] [--allow-rejects]", "load source records in bulk\n" +
 		"Rows that cannot be registered go to the rejects file (default FILE.rejects.csv)\n" +
 		"with their line, code and reason. When any row was rejected the import exits 3\n" +
@@ -50,6 +50,9 @@ var commands = []cmdSpec{
 	{"policies create", "", "--grantee CODE --scopes medical,... --purposes treatment,... [--max-ttl 1h]", "allow a system to receive grants"},
 	{"policies list", "", "", "list the grant policies"},
 	{"policies delete", "ID", "", "delete a grant policy"},
+	{"holders create", "", "--system CODE --scopes medical,...", "record that a system holds data of scopes\nIts keys may then introspect the grants of those scopes presented to it."},
+	{"holders list", "", "", "list the data holders"},
+	{"holders delete", "ID", "", "delete a data holder"},
 	{"signing-key rotate", "", "", "make a new grant signing key; the old one stays published"},
 	{"audit verify", "", "", "check the grant log's hash chain\nExits 1, naming the first broken entry, when the chain is broken."},
 	{"train", "", "[--out weights.json] [--pairs N] [--iterations N] [--random-pairs N]", "estimate match weights from the index (EM)\nLoad the weights file it writes with FIVEID_WEIGHTS."},

@@ -70,6 +70,60 @@ func policiesCmd(ctx context.Context, cfg config, args []string, stdout io.Write
 	return unknownSubcommand("policies", sub)
 }
 
+func holdersCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	sub, args, err := subcommand("holders", args)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		fs := newCommand("holders create")
+		system := fs.String("system", "", "the system code that holds the data")
+		scopes := fs.String("scopes", "", "comma-separated scopes it holds data of, e.g. medical,eldercare")
+		if _, err := fs.parse(args); err != nil {
+			return err
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			h, err := a.svc.CreateHolder(ctx, operator, fiveid.Holder{System: *system, Scopes: splitList(*scopes)})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "created holder %s: %s holds %s data\n", h.ID, h.System, strings.Join(h.Scopes, ","))
+			return nil
+		})
+	case "list":
+		if _, err := newCommand("holders list").parse(args); err != nil {
+			return err
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			hs, err := a.svc.ListHolders(ctx, operator, "")
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSYSTEM\tSCOPES\tCREATED")
+			for _, h := range hs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.ID, h.System, strings.Join(h.Scopes, ","), h.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		})
+	case "delete":
+		pos, err := newCommand("holders delete").parse(args)
+		if err != nil {
+			return err
+		}
+		id := pos[0]
+		return withApp(ctx, cfg, func(a *app) error {
+			if err := a.svc.DeleteHolder(ctx, operator, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "deleted %s\n", id)
+			return nil
+		})
+	}
+	return unknownSubcommand("holders", sub)
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, f := range strings.Split(s, ",") {

@@ -110,6 +110,8 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 		return importCmd(ctx, cfg, rest, stdout, stderr)
 	case "policies":
 		return policiesCmd(ctx, cfg, rest, stdout)
+	case "holders":
+		return holdersCmd(ctx, cfg, rest, stdout)
 	case "signing-key":
 		return signingKeyCmd(ctx, cfg, rest, stdout)
 	case "audit":
