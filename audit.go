@@ -74,8 +74,8 @@ type auditWriter struct {
 	headKnown bool
 }
 
-// GrantStore is a Store that also keeps policies, grants, signing keys and
-// the grant log.
+// GrantStore is a Store that also keeps policies, holders, grants, signing
+// keys and the grant log.
 type GrantStore interface {
 	GrantReader
 	// UpdateGrants runs fn in one transaction, like Store.Update.
