@@ -274,7 +274,7 @@ func TestBinaryExitStatus(t *testing.T) {
 		{[]string{"--help"}, 0, ""},
 		{[]string{"serve", "--help"}, 0, ""},
 		{[]string{"--version"}, 0, ""},
-		{[]string{"keys", "revoke"}, exitUsage, "fiveid: keys revoke: missing ID\n\nUsage: fiveid keys revoke ID\n"},
+		{[]string{"keys", "revoke"}, exitUsage, "fiveid: keys revoke: missing ID\n\nUsage: fiveid keys revoke ID [--revoke-grants]\n"},
 		{[]string{"keys", "revoke", "fk_no_such_key"}, exitFailure, "fiveid: "},
 		{[]string{"import", csv}, exitRejected, "fiveid: import: rows rejected: 1 "},
 		{[]string{"import", csv, "--allow-rejects"}, 0, ""},
