@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -412,6 +414,57 @@ func TestWebhookLegacyLastErrorReadsAsFailed(t *testing.T) {
 		if reason, _ := (fiveid.Webhook{LastError: c.stored}).LastFailure(); reason != c.reason {
 			t.Errorf("LastFailure of %q = %q, want %q", c.stored, reason, c.reason)
 		}
+	}
+}
+
+// The README shows the Go verifier below, verbatim, and a shell verifier
+// that accepts a delivery and refuses it changed.
+func TestREADMEShowsTheVerifiers(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.ReadFile("webhooks_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, goVerifier, _ := strings.Cut(string(self), "// ---- the README's verifier, verbatim (TestREADMEShowsTheVerifiers) ----\n")
+	goVerifier, _, _ = strings.Cut(goVerifier, "// ---- end of the README's verifier ----")
+	if goVerifier = strings.TrimSpace(goVerifier); goVerifier == "" || !strings.Contains(string(readme), goVerifier) {
+		t.Errorf("README does not show the Go verifier of webhooks_test.go:\n%s", goVerifier)
+	}
+
+	const shStart = "# Verify a delivery in a shell"
+	_, shVerifier, ok := strings.Cut(string(readme), "```sh\n"+shStart)
+	shVerifier, _, _ = strings.Cut(shVerifier, "```")
+	shVerifier = shStart + shVerifier
+	if !ok {
+		t.Fatal("README shows no shell verifier (a sh block starting \"# Verify a delivery in a shell\")")
+	}
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("no openssl here to run the README's shell verifier")
+	}
+	secret, body := "5e1f0c", []byte(`{"id":"H01","kind":"created"}`)
+	sig := fiveid.SignWebhook([]byte(secret), time.Now(), body)
+	run := func(body []byte, sig string) (string, error) {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "body"), body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(t.Context(), "sh", "-c", shVerifier)
+		cmd.Dir, cmd.Env = dir, append(os.Environ(), "SIG="+sig, "SECRET="+secret)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(body, sig); err != nil || !strings.Contains(out, "signature ok") {
+		t.Errorf("the README's shell verifier refuses a delivery: %v %s", err, out)
+	}
+	if out, err := run(append(body, ' '), sig); err == nil {
+		t.Errorf("the README's shell verifier accepts a changed body: %s", out)
+	}
+	if out, err := run(body, fiveid.SignWebhook([]byte(secret), time.Now().Add(-10*time.Minute), body)); err == nil {
+		t.Errorf("the README's shell verifier accepts a delivery ten minutes old: %s", out)
 	}
 }
 

@@ -12,10 +12,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"fiveid"
 	"fiveid/api"
@@ -193,5 +197,34 @@ func TestWebhooksOverHTTP(t *testing.T) {
 	}
 	if raw, _ := json.Marshal(w); strings.Contains(string(raw), "10.9.8.7") {
 		t.Errorf("the delivery state shows the receiver's text: %s", raw)
+	}
+}
+
+// The delivery failure reasons are one list: the code's and the
+// openapi.yaml enum of last_error.
+func TestOpenAPIListsDeliveryFailureReasons(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Webhook struct {
+					Properties struct {
+						LastError struct {
+							Enum []string `yaml:"enum"`
+						} `yaml:"last_error"`
+					} `yaml:"properties"`
+				} `yaml:"Webhook"`
+			} `yaml:"schemas"`
+		} `yaml:"components"`
+	}
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Components.Schemas.Webhook.Properties.LastError.Enum; !slices.Equal(got, fiveid.DeliveryFailureReasons) {
+		t.Errorf("openapi.yaml Webhook.last_error enum %v, want %v", got, fiveid.DeliveryFailureReasons)
 	}
 }
