@@ -92,7 +92,7 @@ func (p WebhookPolicy) CheckURL(raw string) (*url.URL, error) {
 	}
 	host := canonicalHost(u.Hostname())
 	switch {
-	case host == "" || strings.ContainsAny(host, "%/\\ "):
+	case host == "" || strings.ContainsAny(host, "%/\\ ") || !isIP(host) && slices.Contains(strings.Split(host, "."), ""):
 		// % would be an IPv6 zone: an interface of this machine.
 		return bad(codeInvalidURL, "url has an invalid host")
 	case isIP(host):

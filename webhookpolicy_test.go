@@ -55,6 +55,7 @@ func TestWebhookPolicyRefusesURLs(t *testing.T) {
 		{"relative", "/v1/hook", "invalid_url"},
 		{"empty", "", "invalid_url"},
 		{"no host", "https:///in", "invalid_url"},
+		{"an empty label", "https://hooks..example/in", "invalid_url"},
 		{"port out of range", "https://hooks.example:99999/", "invalid_url"},
 		{"port zero", "https://hooks.example:0/", "invalid_url"},
 		{"too long", "https://hooks.example/" + strings.Repeat("a", 2048), "invalid_url"},

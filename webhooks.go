@@ -248,6 +248,9 @@ func (s *Service) deliverWebhooks(ctx context.Context, ws WebhookStore, post Pos
 			body, _ := json.Marshal(WebhookEvent{ID: c.ID, CustomerID: c.CustomerID, Kind: string(c.Kind), At: c.At,
 				Actor: c.Actor, System: c.System, LocalID: c.LocalID, Detail: c.Detail})
 			err := s.postWebhook(ctx, post, w, c.ID, body)
+			if err != nil && ctx.Err() != nil {
+				return ctx.Err() // stopping: not the receiver's failure
+			}
 			if err != nil {
 				w.Attempts++
 				delay := opt.Backoff << min(w.Attempts-1, 20)
