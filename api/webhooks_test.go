@@ -45,7 +45,7 @@ func TestPosterReasons(t *testing.T) {
 		io.ReadAll(r.Body) // then the server sees the client go away
 		select {
 		case <-r.Context().Done():
-		case <-time.After(5 * time.Second):
+		case <-time.After(10 * time.Second):
 		}
 	}))
 	defer slow.Close()
@@ -91,7 +91,13 @@ func TestPosterReasons(t *testing.T) {
 		{"unavailable", api.PosterConfig{Policy: loopbackOnly}, status(http.StatusServiceUnavailable).URL, "http_5xx", http.StatusServiceUnavailable},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+			// Long enough for a TLS handshake under the race detector on a
+			// loaded machine; the slow receiver takes longer than its wait.
+			wait := 3 * time.Second
+			if c.reason == "timeout" {
+				wait = 300 * time.Millisecond
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), wait)
 			defer cancel()
 			err := api.NewPoster(c.cfg)(ctx, c.url, []byte(`{}`), map[string]string{"Content-Type": "application/json"})
 			if c.reason == "" {
