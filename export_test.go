@@ -28,3 +28,14 @@ func CustomerFromHistory(s string) (Customer, error) {
 		BirthDate: d.BirthDate, IDType: d.IDType, IDNumber: d.IDNumber, DeathDate: d.DeathDate, DeathSource: d.DeathSource,
 		Version: d.Version}, nil
 }
+
+// DeliverWebhooks is one pass of RunWebhooks, for tests that look at the
+// delivery state after it.
+func (s *Service) DeliverWebhooks(ctx context.Context, post Poster, opt WebhookOptions) error {
+	opt.defaults()
+	ws, err := s.webhookStore()
+	if err != nil {
+		return err
+	}
+	return s.deliverWebhooks(ctx, ws, post, opt)
+}

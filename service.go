@@ -42,6 +42,11 @@ type Config struct {
 	// DefaultCacheEpochLease. Every process sharing a store must use the
 	// same value.
 	CacheEpochLease time.Duration
+	// Webhooks says which URLs webhooks may be created for and checked
+	// again before each delivery; the zero value allows https to public
+	// addresses only. The Poster given to RunWebhooks must apply the same
+	// policy's AddrAllowed to every address it connects to.
+	Webhooks WebhookPolicy
 }
 
 // Service is fiveid's use cases. It is safe for concurrent use.
@@ -63,6 +68,8 @@ type Service struct {
 	names    *memo[nameFreq]
 	policies *memo[[]Policy]
 	holders  *memo[[]Holder]
+	// webhookPolicy is Config.Webhooks.
+	webhookPolicy WebhookPolicy
 
 	closeOnce sync.Once
 }
@@ -89,6 +96,9 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.CacheEpochLease < 0 {
 		return nil, errors.New("fiveid: Config.CacheEpochLease must not be negative")
 	}
+	if err := cfg.Webhooks.validate(); err != nil {
+		return nil, fmt.Errorf("fiveid: Config.Webhooks: %w", err)
+	}
 	s := &Service{
 		store:  cfg.Store,
 		cache:  cfg.Cache,
@@ -98,6 +108,8 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		now:    cfg.Clock,
 		limit:  cfg.CandidateLimit,
 		grants: cfg.Grants,
+		// Webhook URLs are checked at creation and before each delivery.
+		webhookPolicy: cfg.Webhooks,
 		// Systems are created, never changed: a short memo is safe.
 		systems: newMemo[System](10*time.Second, 1000),
 		names:   newMemo[nameFreq](30*time.Second, 100_000),

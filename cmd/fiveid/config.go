@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +27,18 @@ type config struct {
 	// Grade thresholds on the total match weight (log2 units).
 	Certain, Probable, Possible, NoID string // FIVEID_THRESHOLD_CERTAIN/PROBABLE/POSSIBLE/NO_ID
 	Margin                            string // FIVEID_AMBIGUITY_MARGIN: a runner-up this close makes review
+	// Webhooks: https to public addresses only, unless these allow more.
+	WebhookAllowHTTPHosts []string       // FIVEID_WEBHOOK_ALLOW_HTTP_HOSTS: hosts that may receive plain http, comma-separated
+	WebhookAllowPrivate   []netip.Prefix // FIVEID_WEBHOOK_ALLOW_PRIVATE: inside address ranges (CIDR or address) webhooks may reach, comma-separated
 }
+
+// webhookPolicy is the service's and the poster's one WebhookPolicy.
+func (c config) webhookPolicy() fiveid.WebhookPolicy {
+	return fiveid.WebhookPolicy{AllowHTTPHosts: c.WebhookAllowHTTPHosts, AllowPrivate: c.WebhookAllowPrivate}
+}
+
+// hostName is a DNS name as a configuration may list one.
+var hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$`)
 
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
@@ -80,6 +93,24 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return c, fmt.Errorf("REDIS_URL: want redis://..., got another scheme")
+	}
+	for _, h := range splitList(getenv("FIVEID_WEBHOOK_ALLOW_HTTP_HOSTS")) {
+		h = strings.ToLower(strings.Trim(h, "[]"))
+		if _, err := netip.ParseAddr(h); err != nil && !hostName.MatchString(h) {
+			return c, fmt.Errorf("FIVEID_WEBHOOK_ALLOW_HTTP_HOSTS: want host names or IP addresses without port, got %q", h)
+		}
+		c.WebhookAllowHTTPHosts = append(c.WebhookAllowHTTPHosts, h)
+	}
+	for _, v := range splitList(getenv("FIVEID_WEBHOOK_ALLOW_PRIVATE")) {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil || a.Zone() != "" {
+				return c, fmt.Errorf("FIVEID_WEBHOOK_ALLOW_PRIVATE: want CIDR ranges (10.1.0.0/16) or addresses, got %q", v)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		c.WebhookAllowPrivate = append(c.WebhookAllowPrivate, p.Masked())
 	}
 	for name, v := range map[string]string{"FIVEID_THRESHOLD_CERTAIN": c.Certain, "FIVEID_THRESHOLD_PROBABLE": c.Probable, "FIVEID_THRESHOLD_POSSIBLE": c.Possible, "FIVEID_THRESHOLD_NO_ID": c.NoID, "FIVEID_AMBIGUITY_MARGIN": c.Margin} {
 		if v == "" {

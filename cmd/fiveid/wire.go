@@ -119,7 +119,7 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.svc, err = fiveid.NewService(ctx, fiveid.Config{
 		Store: st, Grants: grants, Cache: cache, Scorer: sc, Observer: a.metrics,
-		Logger: log, CandidateLimit: cfg.Candidates,
+		Logger: log, CandidateLimit: cfg.Candidates, Webhooks: cfg.webhookPolicy(),
 	})
 	if err != nil {
 		a.Close()
@@ -176,7 +176,7 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
-		a.svc.RunWebhooks(hooksCtx, api.NewPoster(nil), fiveid.WebhookOptions{})
+		a.svc.RunWebhooks(hooksCtx, api.NewPoster(api.PosterConfig{Policy: cfg.webhookPolicy()}), fiveid.WebhookOptions{})
 	}()
 	// Keep the planner's statistics fresh: registrations can outgrow them
 	// on a server whose autovacuum is off.
