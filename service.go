@@ -42,6 +42,18 @@ type Config struct {
 	// DefaultCacheEpochLease. Every process sharing a store must use the
 	// same value.
 	CacheEpochLease time.Duration
+	// Idempotency keeps the records of requests sent with an
+	// Idempotency-Key; usually the same object as Store. Nil: such
+	// requests answer ErrUnavailable.
+	Idempotency IdempotencyStore
+	// IdempotencyTTL is how long an answer is replayed to retries; 0 means
+	// DefaultIdempotencyTTL (24 h), else MinIdempotencyTTL to
+	// MaxIdempotencyTTL.
+	IdempotencyTTL time.Duration
+	// IdempotencyWait is how long a duplicate of a request still running
+	// waits for its answer before ErrIdempotencyInProgress; 0 means
+	// DefaultIdempotencyWait, negative not at all.
+	IdempotencyWait time.Duration
 }
 
 // Service is fiveid's use cases. It is safe for concurrent use.
@@ -62,6 +74,9 @@ type Service struct {
 	systems  *memo[System]
 	names    *memo[nameFreq]
 	policies *memo[[]Policy]
+	idem     IdempotencyStore
+	idemTTL  time.Duration
+	idemWait time.Duration
 
 	closeOnce sync.Once
 }
@@ -88,6 +103,9 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.CacheEpochLease < 0 {
 		return nil, errors.New("fiveid: Config.CacheEpochLease must not be negative")
 	}
+	if cfg.IdempotencyTTL != 0 && (cfg.IdempotencyTTL < MinIdempotencyTTL || cfg.IdempotencyTTL > MaxIdempotencyTTL) {
+		return nil, fmt.Errorf("fiveid: Config.IdempotencyTTL must be between %s and %s", MinIdempotencyTTL, MaxIdempotencyTTL)
+	}
 	s := &Service{
 		store:  cfg.Store,
 		cache:  cfg.Cache,
@@ -103,6 +121,18 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		// A deleted policy stops granting within this lifetime on other
 		// instances (at once on this one).
 		policies: newMemo[[]Policy](5*time.Second, 1000),
+		idem:     cfg.Idempotency,
+		idemTTL:  cfg.IdempotencyTTL,
+		idemWait: cfg.IdempotencyWait,
+	}
+	if s.idemTTL == 0 {
+		s.idemTTL = DefaultIdempotencyTTL
+	}
+	switch {
+	case s.idemWait == 0:
+		s.idemWait = DefaultIdempotencyWait
+	case s.idemWait < 0:
+		s.idemWait = 0
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}
