@@ -37,11 +37,12 @@ import (
 // that grant, signed again, instead of a new one. A run that dies leaves
 // its record running until its lease (idempotencyLease) runs out: until
 // then retries get ErrIdempotencyInProgress, after it one retry takes the
-// run over. A run that may grant must finish within half its lease (a
-// deadline on its context), so that it has committed its grant or given up
-// before a retry can take over; a process stalled longer than that and then
-// committing races the takeover, and the primary key refuses the second
-// grant (that grant log batch fails: still no second grant).
+// run over. A run that may grant has half its lease (a deadline on its
+// context) to queue its grant in the grant log or give up, so it commits
+// after a takeover only when its process or the log's write stalls for
+// longer than that; then both runs mint under one ID and the primary key
+// refuses the second grant (that grant log batch fails: still no second
+// grant).
 
 // IdempotencyRecord is one Idempotency-Key of one API key.
 type IdempotencyRecord struct {
