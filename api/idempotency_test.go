@@ -15,6 +15,12 @@ import (
 	"fiveid/store/storetest"
 )
 
+// patient is zhang's record, a fresh map: TestRoleMatrix edits the shared
+// one while other tests run.
+func patient() map[string]string {
+	return map[string]string{"local_id": "P1", "name": "张伟", "sex": "女", "birth_date": "1949-12-31", "id_type": "01", "id_number": "11010519491231002X"}
+}
+
 // idemEnvs is an env on each store: embedded always, PostgreSQL when
 // reachable (skipped otherwise, failed when CI=true). clock may be nil.
 func idemEnvs(t *testing.T, clock fiveid.Clock) map[string]*env {
@@ -68,18 +74,19 @@ func decodeBody(t *testing.T, rec *httptest.ResponseRecorder) map[string]any {
 }
 
 // grantsWith lets the env's hosp system receive medical data for
-// treatment and registers zhang, so that identify finds him.
+// treatment and registers the patient, so that identify finds her.
 func (en *env) grantsWith(t *testing.T) map[string]any {
 	t.Helper()
 	if _, err := en.svc.CreatePolicy(t.Context(), fiveid.Principal{Role: fiveid.RoleAdmin, KeyID: "test"}, fiveid.Policy{
 		Grantee: "hosp", Scopes: []string{"medical"}, Purposes: []string{"treatment"}}); err != nil {
 		t.Fatal(err)
 	}
-	if rec := en.send(t, "/v1/customers", en.keys["system"], "", zhang); rec.Code != 201 {
+	z := patient()
+	if rec := en.send(t, "/v1/customers", en.keys["system"], "", z); rec.Code != 201 {
 		t.Fatalf("register: %d %s", rec.Code, rec.Body)
 	}
-	return map[string]any{"name": zhang["name"], "sex": zhang["sex"], "birth_date": zhang["birth_date"], "id_type": zhang["id_type"],
-		"id_number": zhang["id_number"], "scopes": []string{"medical"}, "purpose": "treatment", "ttl_seconds": 600}
+	return map[string]any{"name": z["name"], "sex": z["sex"], "birth_date": z["birth_date"], "id_type": z["id_type"],
+		"id_number": z["id_number"], "scopes": []string{"medical"}, "purpose": "treatment", "ttl_seconds": 600}
 }
 
 func (en *env) grantCount(t *testing.T) int {
@@ -133,7 +140,7 @@ func TestIdempotentIdentifyMintsOneGrant(t *testing.T) {
 				other[k] = v
 			}
 			other["ttl_seconds"] = 60
-			for path, b := range map[string]any{"/v1/identify": other, "/v1/customers": zhang} {
+			for path, b := range map[string]any{"/v1/identify": other, "/v1/customers": patient()} {
 				rec := en.send(t, path, key, "order-4711", b)
 				if out := decodeBody(t, rec); rec.Code != 422 || out["code"] != "idempotency_key_reused" {
 					t.Errorf("%s under a used key: %d %v", path, rec.Code, out)
@@ -283,7 +290,8 @@ func TestIdempotentRegisterAndBatchReplay(t *testing.T) {
 	for name, en := range idemEnvs(t, nil) {
 		t.Run(name, func(t *testing.T) {
 			key := en.keys["system"]
-			first := en.send(t, "/v1/customers", key, "reg-1", zhang)
+			z := patient()
+			first := en.send(t, "/v1/customers", key, "reg-1", z)
 			if first.Code != 201 {
 				t.Fatalf("register: %d %s", first.Code, first.Body)
 			}
@@ -297,7 +305,7 @@ func TestIdempotentRegisterAndBatchReplay(t *testing.T) {
 			}
 			before := history()
 			for range 5 {
-				again := en.send(t, "/v1/customers", key, "reg-1", zhang)
+				again := en.send(t, "/v1/customers", key, "reg-1", z)
 				if again.Code != 201 || again.Header().Get("Idempotent-Replayed") != "true" || !bytes.Equal(again.Body.Bytes(), first.Body.Bytes()) {
 					t.Fatalf("replay: %d %v %s", again.Code, again.Header(), again.Body)
 				}
@@ -327,7 +335,7 @@ func TestIdempotencyKeyRules(t *testing.T) {
 	for name, k := range map[string]string{
 		"empty quotes": `""`, "too long": strings.Repeat("k", 256), "space": "a b", "non-ASCII": "订单1", "control": "a\tb",
 	} {
-		rec := en.send(t, "/v1/customers", key, k, zhang)
+		rec := en.send(t, "/v1/customers", key, k, patient())
 		if out := decodeBody(t, rec); rec.Code != 400 || out["code"] != "invalid_idempotency_key" {
 			t.Errorf("%s: %d %v", name, rec.Code, out)
 		}
@@ -341,7 +349,7 @@ func TestIdempotencyKeyRules(t *testing.T) {
 	if rec.Code != 400 {
 		t.Errorf("two keys: %d", rec.Code)
 	}
-	if rec := en.send(t, "/v1/customers", key, strings.Repeat("k", 255), zhang); rec.Code != 201 {
+	if rec := en.send(t, "/v1/customers", key, strings.Repeat("k", 255), patient()); rec.Code != 201 {
 		t.Errorf("a 255-character key: %d %s", rec.Code, rec.Body)
 	}
 
