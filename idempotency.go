@@ -219,10 +219,14 @@ func (s *Service) runIdempotent(ctx context.Context, rec IdempotencyRecord, run 
 		defer cancel()
 	}
 	resp, err := run(runCtx, rec.GrantID)
+	f := idempotentFate(err)
+	if f == fateKeep && (resp.Status < 200 || resp.Status > 499) {
+		// Only answers of these statuses are kept (the table's CHECK).
+		f, err = fateRelease, fmt.Errorf("idempotent run answered status %d without an error", resp.Status)
+	}
 	// The record's fate is written even when the caller has gone away.
 	wctx := context.WithoutCancel(ctx)
 	var serr error
-	f := idempotentFate(err)
 	switch f {
 	case fateKeep:
 		serr = s.idem.FinishIdempotency(wctx, rec.KeyID, rec.Key, rec.Owner, resp.Status, resp.Body)

@@ -246,3 +246,25 @@ func TestIdempotentDuplicateWaitsForTheAnswer(t *testing.T) {
 		})
 	}
 }
+
+// A run that claims success must answer a status that can be kept; one
+// that does not is an error and leaves the key to a retry.
+func TestIdempotentRunWithoutAStatusIsNotKept(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
+	svc := idemServices(t, clock, -1)["embedded"]
+	ctx := t.Context()
+	p := fiveid.Principal{KeyID: "k1", Role: fiveid.RoleSystem, System: "hosp"}
+	req := fiveid.IdempotentRequest{Key: "k", Op: "POST /v1/customers", Body: []byte(`{}`)}
+	if _, err := svc.Idempotent(ctx, p, req, func(context.Context, string) (fiveid.IdempotentResponse, error) {
+		return fiveid.IdempotentResponse{}, nil
+	}); err == nil {
+		t.Fatal("a run without a status was kept")
+	}
+	res, err := svc.Idempotent(ctx, p, req, func(context.Context, string) (fiveid.IdempotentResponse, error) {
+		return fiveid.IdempotentResponse{Status: 201, Body: []byte("ok")}, nil
+	})
+	if err != nil || res.Replayed || res.Status != 201 {
+		t.Errorf("the retry: %+v %v", res, err)
+	}
+}
