@@ -22,12 +22,16 @@ import (
 // another request is ErrIdempotencyKeyReused. The run's answer is kept and
 // replayed until the record expires (IdempotencyTTL, 24 h by default).
 //
-// What is kept (idempotentFate): answers, and the answers that are a
-// decision — no_match, needs_review, policy_denied (each is in the grant
-// log; the same key asks the same question). A request refused before it
-// did anything (validation, role) is forgotten, so that a corrected
-// request may reuse its key, as Stripe does. Any other failure (5xx) is
-// not kept either: the record is released and a retry runs again.
+// What is kept (idempotentFate): successful answers, and the errors that
+// are a decision — no_match, needs_review, policy_denied (each is in the
+// grant log; the same key asks the same question). A request refused
+// before it did anything (validation, role) is forgotten, so that a
+// corrected request may reuse its key, as Stripe does. Any other failure
+// (a 5xx, a conflict with the current state) is not kept either: the
+// record is released and a retry of the same request runs again.
+//
+// A kept answer holds no grant token, a bearer credential: the adapter
+// keeps the answer without it, and a replay signs it again (GrantToken).
 //
 // Crashes. The order is reserve, run, keep. A request that may mint a grant
 // reserves the grant's ID with the key, and every run of the record mints
