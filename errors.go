@@ -22,6 +22,12 @@ var (
 	// people (HTTP 409 identifier_conflict). Only an admin's override with
 	// a reason lets it through.
 	ErrIdentifierConflict = errors.New("identifier conflict")
+	// ErrIdempotencyKeyReused: an Idempotency-Key came back with another
+	// request (HTTP 422 idempotency_key_reused).
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused")
+	// ErrIdempotencyInProgress: the request first sent with this
+	// Idempotency-Key is still running (HTTP 409 idempotency_in_progress).
+	ErrIdempotencyInProgress = errors.New("idempotency key in progress")
 )
 
 // IdentifierConflictError names the records whose identifiers conflict

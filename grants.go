@@ -34,6 +34,11 @@ type GrantRequest struct {
 	Scopes  []string
 	Purpose string
 	TTL     time.Duration // 0 = the policy's maximum
+	// ID, when set, is the grant's ID, reserved by an idempotent request
+	// (see idempotency.go) so that none of its runs mints a second grant:
+	// when a grant with this ID exists, an earlier run minted it, and it is
+	// answered again instead of a new one. Other callers leave it empty.
+	ID string
 }
 
 // IssuedGrant is a grant with its signed token.
@@ -455,6 +460,17 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 		}
 		return res, nil
 	}
+	if req.ID != "" {
+		// An earlier run of this idempotent request may have minted the
+		// grant. (A run that now finds nobody answers so, and that answer
+		// is kept; the earlier grant stays in the log, its token unserved.)
+		switch g, err := s.grants.Grant(ctx, req.ID); {
+		case err == nil:
+			return s.identifiedAgain(ctx, p, req, res, ev, g)
+		case !errors.Is(err, ErrNotFound):
+			return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+		}
+	}
 	maxTTL, ok, err := s.allow(ctx, p.System, req.Scopes, req.Purpose)
 	if err != nil {
 		return IdentifyResult{}, fmt.Errorf("identify: policy: %w", err)
@@ -477,8 +493,12 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
 	}
 	now := s.now().UTC().Truncate(time.Second)
+	id := req.ID
+	if id == "" {
+		id = newID("gr_")
+	}
 	g := Grant{
-		ID: newID("gr_"), CustomerID: res.CustomerID, Grantee: p.System, GranteeKey: p.KeyID,
+		ID: id, CustomerID: res.CustomerID, Grantee: p.System, GranteeKey: p.KeyID,
 		Scopes: req.Scopes, Purpose: req.Purpose, Grade: string(res.Grade), Score: res.Score,
 		IssuedAt: now, ExpiresAt: now.Add(ttl), SigningKey: key.ID, RequestID: requestID(ctx),
 	}
@@ -493,6 +513,73 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 	s.obs.GrantOutcome("issued")
 	res.Grant = &IssuedGrant{Grant: g, Token: token}
 	return res, nil
+}
+
+// identifiedAgain answers an idempotent request's grant that an earlier
+// run minted (and then failed, or its process died, before the answer was
+// kept): the same grant and token, never a second grant. The identify
+// itself ran again and is logged as identify.matched naming the grant.
+func (s *Service) identifiedAgain(ctx context.Context, p Principal, req GrantRequest, res IdentifyResult, ev AuditEvent, g Grant) (IdentifyResult, error) {
+	if g.GranteeKey != p.KeyID || g.Purpose != req.Purpose || !slices.Equal(g.Scopes, req.Scopes) {
+		return IdentifyResult{}, fmt.Errorf("identify: grant %s belongs to another request: %w", g.ID, ErrConflict)
+	}
+	c, _, err := s.follow(ctx, g.CustomerID)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+	}
+	if c.ID != res.CustomerID {
+		return IdentifyResult{}, fmt.Errorf("identify: the grant an earlier attempt minted names another customer than this one found: %w", ErrConflict)
+	}
+	token, err := s.signAgain(ctx, g)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+	}
+	ev.Action, ev.GrantID, ev.Detail = ActionIdentifyMatched, g.ID, "grant_recovered"
+	if err := s.appendAudit(ctx, ev, nil); err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
+	}
+	res.Grant = &IssuedGrant{Grant: g, Token: token}
+	return res, nil
+}
+
+// GrantToken returns the token of a grant issued to the caller's key
+// (system key), signed again: Ed25519 signatures are deterministic (RFC
+// 8032), so it is the very token the grant was issued with. An idempotent
+// replay serves the token this way; fiveid never stores one.
+func (s *Service) GrantToken(ctx context.Context, p Principal, id string) (string, error) {
+	if err := require(p, RoleSystem); err != nil {
+		return "", err
+	}
+	g, err := s.grants.Grant(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("grant token: %w", err)
+	}
+	if g.GranteeKey != p.KeyID {
+		// Do not confirm that another key's grant exists.
+		return "", fmt.Errorf("grant token: %w", ErrNotFound)
+	}
+	token, err := s.signAgain(ctx, g)
+	if err != nil {
+		return "", fmt.Errorf("grant token: %w", err)
+	}
+	return token, nil
+}
+
+// signAgain signs a stored grant with the key that signed it (retired keys
+// are kept).
+func (s *Service) signAgain(ctx context.Context, g Grant) (string, error) {
+	for _, force := range []bool{false, true} {
+		keys, err := s.loadSigningKeys(ctx, force)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range keys {
+			if k.ID == g.SigningKey {
+				return signGrant(g, k)
+			}
+		}
+	}
+	return "", fmt.Errorf("grant %s: its signing key %s is not in the store", g.ID, g.SigningKey)
 }
 
 func signGrant(g Grant, k SigningKey) (string, error) {

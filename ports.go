@@ -167,6 +167,31 @@ type GrantTx interface {
 	RetireSigningKey(ctx context.Context, id string, at time.Time) error
 }
 
+// IdempotencyStore keeps the records of requests sent with an
+// Idempotency-Key (see idempotency.go). A record is identified by (KeyID,
+// Key). Every method takes the time from its caller; a record whose
+// ExpiresAt is not after now counts as absent.
+type IdempotencyStore interface {
+	// ReserveIdempotency inserts r as running, or replaces a record of the
+	// same key that has expired; false when a live record exists.
+	ReserveIdempotency(ctx context.Context, r IdempotencyRecord, now time.Time) (bool, error)
+	// IdempotencyRecord reads a record, expired or not.
+	IdempotencyRecord(ctx context.Context, keyID, key string) (IdempotencyRecord, error)
+	// ClaimIdempotency makes owner the runner of a live, unfinished record
+	// with this fingerprint whose lease has run out (or was released);
+	// false when it is not such a record any more.
+	ClaimIdempotency(ctx context.Context, keyID, key, fingerprint, owner string, leaseUntil, now time.Time) (bool, error)
+	// FinishIdempotency keeps owner's answer; ReleaseIdempotency ends
+	// owner's run without one (a retry runs again, with the same
+	// GrantID); ForgetIdempotency deletes the record. Each returns
+	// ErrConflict when owner no longer runs it.
+	FinishIdempotency(ctx context.Context, keyID, key, owner string, status int, body []byte) error
+	ReleaseIdempotency(ctx context.Context, keyID, key, owner string) error
+	ForgetIdempotency(ctx context.Context, keyID, key, owner string) error
+	// DeleteExpiredIdempotency deletes up to limit records expired at now.
+	DeleteExpiredIdempotency(ctx context.Context, now time.Time, limit int) (int64, error)
+}
+
 // RecordKeys is the blocking keys computed from a record at Version.
 type RecordKeys struct {
 	System, LocalID string

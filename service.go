@@ -47,6 +47,18 @@ type Config struct {
 	// addresses only. The Poster given to RunWebhooks must apply the same
 	// policy's AddrAllowed to every address it connects to.
 	Webhooks WebhookPolicy
+	// Idempotency keeps the records of requests sent with an
+	// Idempotency-Key; usually the same object as Store. Nil: such
+	// requests answer ErrUnavailable.
+	Idempotency IdempotencyStore
+	// IdempotencyTTL is how long an answer is replayed to retries; 0 means
+	// DefaultIdempotencyTTL (24 h), else MinIdempotencyTTL to
+	// MaxIdempotencyTTL.
+	IdempotencyTTL time.Duration
+	// IdempotencyWait is how long a duplicate of a request still running
+	// waits for its answer before ErrIdempotencyInProgress; 0 means
+	// DefaultIdempotencyWait, negative not at all.
+	IdempotencyWait time.Duration
 }
 
 // Service is fiveid's use cases. It is safe for concurrent use.
@@ -70,6 +82,9 @@ type Service struct {
 	holders  *memo[[]Holder]
 	// webhookPolicy is Config.Webhooks.
 	webhookPolicy WebhookPolicy
+	idem          IdempotencyStore
+	idemTTL       time.Duration
+	idemWait      time.Duration
 
 	closeOnce sync.Once
 }
@@ -99,6 +114,9 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if err := cfg.Webhooks.validate(); err != nil {
 		return nil, fmt.Errorf("fiveid: Config.Webhooks: %w", err)
 	}
+	if cfg.IdempotencyTTL != 0 && (cfg.IdempotencyTTL < MinIdempotencyTTL || cfg.IdempotencyTTL > MaxIdempotencyTTL) {
+		return nil, fmt.Errorf("fiveid: Config.IdempotencyTTL must be between %s and %s", MinIdempotencyTTL, MaxIdempotencyTTL)
+	}
 	s := &Service{
 		store:  cfg.Store,
 		cache:  cfg.Cache,
@@ -117,7 +135,19 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		// instances (at once on this one).
 		policies: newMemo[[]Policy](5*time.Second, 1000),
 		// Likewise a deleted holder stops learning about grants.
-		holders: newMemo[[]Holder](5*time.Second, 1000),
+		holders:  newMemo[[]Holder](5*time.Second, 1000),
+		idem:     cfg.Idempotency,
+		idemTTL:  cfg.IdempotencyTTL,
+		idemWait: cfg.IdempotencyWait,
+	}
+	if s.idemTTL == 0 {
+		s.idemTTL = DefaultIdempotencyTTL
+	}
+	switch {
+	case s.idemWait == 0:
+		s.idemWait = DefaultIdempotencyWait
+	case s.idemWait < 0:
+		s.idemWait = 0
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -267,15 +268,17 @@ func (h *handlers) register(c echo.Context) error {
 	if err := decode(c, maxBody, &req); err != nil {
 		return err
 	}
-	res, err := h.svc.Register(c.Request().Context(), principal(c), req.LocalID, req.input())
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	return c.JSON(status, registerResponse(res))
+	return h.idempotent(c, req, false, func(ctx context.Context, _ string) (answer, error) {
+		res, err := h.svc.Register(ctx, principal(c), req.LocalID, req.input())
+		if err != nil {
+			return answer{}, err
+		}
+		status := http.StatusOK
+		if res.Created {
+			status = http.StatusCreated
+		}
+		return answer{status: status, body: registerResponse(res)}, nil
+	})
 }
 
 func (h *handlers) registerBatch(c echo.Context) error {
@@ -287,25 +290,27 @@ func (h *handlers) registerBatch(c echo.Context) error {
 	for i, r := range req.Records {
 		items[i] = fiveid.RegisterItem{LocalID: r.LocalID, Input: r.input()}
 	}
-	results, err := h.svc.RegisterBatch(c.Request().Context(), principal(c), items)
-	if err != nil {
-		return err
-	}
-	out := BatchResponse{Results: make([]BatchResult, len(results))}
-	for i, r := range results {
-		out.Results[i].Index = i
-		if r.Err != nil {
-			status, e := toError(r.Err)
-			if status >= 500 {
-				h.log.Error("batch record failed", slog.Int("index", i), slog.String("error", r.Err.Error()))
-			}
-			out.Results[i].Error = &e
-			continue
+	return h.idempotent(c, req, false, func(ctx context.Context, _ string) (answer, error) {
+		results, err := h.svc.RegisterBatch(ctx, principal(c), items)
+		if err != nil {
+			return answer{}, err
 		}
-		rr := registerResponse(r.Result)
-		out.Results[i].OK, out.Results[i].Result = true, &rr
-	}
-	return c.JSON(http.StatusOK, out)
+		out := BatchResponse{Results: make([]BatchResult, len(results))}
+		for i, r := range results {
+			out.Results[i].Index = i
+			if r.Err != nil {
+				status, e := toError(r.Err)
+				if status >= 500 {
+					h.log.Error("batch record failed", slog.Int("index", i), slog.String("error", r.Err.Error()))
+				}
+				out.Results[i].Error = &e
+				continue
+			}
+			rr := registerResponse(r.Result)
+			out.Results[i].OK, out.Results[i].Result = true, &rr
+		}
+		return answer{status: http.StatusOK, body: out}, nil
+	})
 }
 
 func (h *handlers) customer(c echo.Context) error {
@@ -324,21 +329,29 @@ func (h *handlers) identify(c echo.Context) error {
 	if req.TTLSeconds < 0 || req.TTLSeconds > int64(fiveid.MaxGrantTTL/time.Second) {
 		return &fiveid.ValidationError{Problems: []fiveid.FieldProblem{{Field: "ttl_seconds", Code: "out_of_range", Message: "ttl_seconds must be between 1 and 86400"}}}
 	}
-	res, err := h.svc.IdentifyAndGrant(c.Request().Context(), principal(c), req.input(), fiveid.GrantRequest{
-		Scopes: req.Scopes, Purpose: req.Purpose, TTL: time.Duration(req.TTLSeconds) * time.Second})
-	if errors.Is(err, fiveid.ErrNeedsReview) {
-		return &reviewError{err: err, taskID: res.ReviewTaskID}
-	}
-	if err != nil {
-		return err
-	}
-	out := IdentifyResponse{CustomerID: res.CustomerID, Grade: string(res.Grade), Score: res.Score,
-		Match: callerExplanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
-	if res.Grant != nil {
+	return h.idempotent(c, req, len(req.Scopes) > 0, func(ctx context.Context, grantID string) (answer, error) {
+		res, err := h.svc.IdentifyAndGrant(ctx, principal(c), req.input(), fiveid.GrantRequest{
+			Scopes: req.Scopes, Purpose: req.Purpose, TTL: time.Duration(req.TTLSeconds) * time.Second, ID: grantID})
+		if errors.Is(err, fiveid.ErrNeedsReview) {
+			return answer{}, &reviewError{err: err, taskID: res.ReviewTaskID}
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		out := IdentifyResponse{CustomerID: res.CustomerID, Grade: string(res.Grade), Score: res.Score,
+			Match: callerExplanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
+		if res.Grant == nil {
+			return answer{status: http.StatusOK, body: out}, nil
+		}
 		g := grantWire(res.Grant.Grant, res.Grant.Token, h.now())
 		out.Grant = &g
-	}
-	return c.JSON(http.StatusOK, out)
+		// A grant token is a bearer credential: the kept answer has none
+		// (a replay signs it again).
+		kept, kg := out, g
+		kg.Token = ""
+		kept.Grant = &kg
+		return answer{status: http.StatusOK, body: out, kept: kept}, nil
+	})
 }
 
 func (h *handlers) xref(c echo.Context) error {

@@ -33,24 +33,31 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ctx := t.Context()
-	db, err := store.OpenEmbedded(ctx, filepath.Join(t.TempDir(), "data"))
+	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newEnvOn(t, db, nil)
+}
+
+// newEnvOn is newEnv on a given store, with a clock (nil: time.Now).
+func newEnvOn(t testing.TB, db *store.DB, clock fiveid.Clock) *env {
+	t.Helper()
+	ctx := t.Context()
 	reg := prometheus.NewRegistry()
 	m, err := api.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Observer: m})
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Idempotency: db, Cache: store.NewMemoryCache(time.Minute, 100),
+		Scorer: sc, Observer: m, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	e, err := api.New(api.Config{Service: svc, Metrics: m, Gatherer: reg})
+	e, err := api.New(api.Config{Service: svc, Metrics: m, Gatherer: reg, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,6 +57,8 @@ var errorTable = []struct {
 	{fiveid.ErrNoMatch, http.StatusNotFound, "no_match", "no customer matches these identity elements"},
 	{fiveid.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
 	{fiveid.ErrNeedsReview, http.StatusConflict, "needs_review", "only a possible match: a data steward must review it"},
+	{fiveid.ErrIdempotencyKeyReused, http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was first used with another request (method, path or body): use a new key for a new request"},
+	{fiveid.ErrIdempotencyInProgress, http.StatusConflict, "idempotency_in_progress", "the request first sent with this Idempotency-Key is still running: retry in a moment"},
 	{fiveid.ErrIdentifierConflict, http.StatusConflict, "identifier_conflict", "the customers' records hold different identifiers of one namespace (two people): merging them needs \"override\": true and a reason"},
 	{fiveid.ErrConflict, http.StatusConflict, "conflict", "conflicts with the current state"},
 	{fiveid.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "a backing service is unavailable; retry later"},
@@ -121,11 +123,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if c.Response().Committed {
 			return
 		}
-		status, body := toError(err)
-		var rv *reviewError
-		if errors.As(err, &rv) {
-			body.ReviewTaskID = rv.taskID
-		}
+		status, body := errorBody(err)
 		if status >= 500 {
 			log.LogAttrs(c.Request().Context(), slog.LevelError, "request failed",
 				slog.String("route", c.Path()), slog.String("request_id", c.Response().Header().Get(echo.HeaderXRequestID)),
@@ -137,6 +135,17 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		}
 		c.JSON(status, body)
 	}
+}
+
+// errorBody is an error's response: toError's, and the review task of a
+// needs_review answer.
+func errorBody(err error) (int, Error) {
+	status, body := toError(err)
+	var rv *reviewError
+	if errors.As(err, &rv) {
+		body.ReviewTaskID = rv.taskID
+	}
+	return status, body
 }
 
 // reviewError carries the review task of a needs_review answer.

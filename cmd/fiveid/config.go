@@ -24,6 +24,7 @@ type config struct {
 	CacheTTL    time.Duration // FIVEID_CACHE_TTL: lifetime of cached answers
 	Candidates  int           // FIVEID_CANDIDATE_LIMIT: records scored per request
 	WeightsFile string        // FIVEID_WEIGHTS: weights file written by fiveid train
+	IdemTTL     time.Duration // FIVEID_IDEMPOTENCY_TTL: how long an Idempotency-Key's answer is replayed
 	// Grade thresholds on the total match weight (log2 units).
 	Certain, Probable, Possible, NoID string // FIVEID_THRESHOLD_CERTAIN/PROBABLE/POSSIBLE/NO_ID
 	Margin                            string // FIVEID_AMBIGUITY_MARGIN: a runner-up this close makes review
@@ -55,6 +56,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		Margin:      getenv("FIVEID_AMBIGUITY_MARGIN"),
 		CacheTTL:    5 * time.Minute,
 		Candidates:  200,
+		IdemTTL:     fiveid.DefaultIdempotencyTTL,
 	}
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
@@ -73,6 +75,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("FIVEID_CACHE_TTL: want a positive duration like 5m, got %q", v)
 		}
 		c.CacheTTL = d
+	}
+	if v := getenv("FIVEID_IDEMPOTENCY_TTL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < fiveid.MinIdempotencyTTL || d > fiveid.MaxIdempotencyTTL {
+			return c, fmt.Errorf("FIVEID_IDEMPOTENCY_TTL: want a duration from %s to %s like 24h, got %q", fiveid.MinIdempotencyTTL, fiveid.MaxIdempotencyTTL, v)
+		}
+		c.IdemTTL = d
 	}
 	if v := getenv("FIVEID_CANDIDATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -21,6 +21,7 @@ type Store interface {
 	fiveid.GrantStore
 	fiveid.RecordScanner
 	fiveid.StatisticsRefresher
+	fiveid.IdempotencyStore
 }
 
 var t0 = time.Date(2026, 11, 22, 8, 0, 0, 123456000, time.UTC)
@@ -697,6 +698,10 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if err := st.AppendAudit(ctx, 10, e10.Hash, nil, nil); !errors.Is(err, fiveid.ErrInvalid) {
 			t.Errorf("empty append: %v", err)
 		}
+	})
+	t.Run("idempotency keys", func(t *testing.T) {
+		t.Parallel()
+		runIdempotency(t, open(t))
 	})
 }
 
