@@ -21,11 +21,7 @@ type migration struct {
 }
 
 // migrations returns the embedded migrations in order and rejects
-// duplicate numbers. A number may be missing: branches developed in
-// parallel each take their own number, and one may land before another.
-// Migrate applies every migration not yet applied, in number order, so a
-// missing number that arrives later is applied then (after higher ones):
-// a migration must not depend on one with a higher number.
+// duplicate or missing numbers.
 func migrations() ([]migration, error) {
 	return loadMigrations(migrationFS, "migrations")
 }
@@ -53,9 +49,9 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 		out = append(out, migration{version: v, name: name, sql: string(b)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same number (numbers are unique)", out[i-1].name, out[i].name)
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: want number %d (numbers are consecutive and unique)", m.name, i+1)
 		}
 	}
 	return out, nil
