@@ -28,7 +28,7 @@ func TestIdempotencyKeyEndToEnd(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			vars := setup(t)
-			vars["FIVEID_ADMIN_KEY"] = "fk_test_admin_key_0123456789"
+			vars["FIVEID_ADMIN_KEY"] = "fk_test_admin_key_0123456789_ABCDEFGH"
 			vars["FIVEID_IDEMPOTENCY_TTL"] = "1h"
 			base := startServer(t, vars)
 			admin := client{t, base, vars["FIVEID_ADMIN_KEY"]}
