@@ -117,9 +117,11 @@ type authed struct {
 	auth echo.MiddlewareFunc
 }
 
-func (a authed) GET(p string, h echo.HandlerFunc)    { a.g.GET(p, h, a.auth) }
-func (a authed) POST(p string, h echo.HandlerFunc)   { a.g.POST(p, h, a.auth) }
-func (a authed) DELETE(p string, h echo.HandlerFunc) { a.g.DELETE(p, h, a.auth) }
+// Every /v1 route authenticates, then refuses parameters that are not
+// text (textParams): a caller without a key learns nothing more.
+func (a authed) GET(p string, h echo.HandlerFunc)    { a.g.GET(p, h, a.auth, textParams) }
+func (a authed) POST(p string, h echo.HandlerFunc)   { a.g.POST(p, h, a.auth, textParams) }
+func (a authed) DELETE(p string, h echo.HandlerFunc) { a.g.DELETE(p, h, a.auth, textParams) }
 
 // observe runs a request and reports its route pattern, final status
 // (the error's, when the handler returned one: the error handler writes

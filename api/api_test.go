@@ -22,6 +22,7 @@ import (
 	"fiveid/api"
 	"fiveid/match"
 	"fiveid/store"
+	"fiveid/store/storetest"
 )
 
 type env struct {
@@ -31,14 +32,34 @@ type env struct {
 	other string            // a system key of a second system
 }
 
+// newEnv serves the API on the embedded store.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ctx := t.Context()
-	db, err := store.OpenEmbedded(ctx, filepath.Join(t.TempDir(), "data"))
+	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newEnvOn(t, db)
+}
+
+// envs serves the API on each store: the embedded one, and PostgreSQL
+// (storetest: skipped when unreachable, unless CI=true).
+func envs(t testing.TB) map[string]*env {
+	t.Helper()
+	out := map[string]*env{"embedded": newEnv(t)}
+	pg, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	out["postgres"] = newEnvOn(t, pg)
+	return out
+}
+
+func newEnvOn(t testing.TB, db *store.DB) *env {
+	t.Helper()
+	ctx := t.Context()
 	reg := prometheus.NewRegistry()
 	m, err := api.NewMetrics(reg)
 	if err != nil {

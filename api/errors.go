@@ -1,8 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -149,19 +151,27 @@ func (e *reviewError) Error() string { return e.err.Error() }
 func (e *reviewError) Unwrap() error { return e.err }
 
 // decode reads a JSON body strictly: unknown fields, wrong types, trailing
-// data and oversized bodies are 4xx errors naming the field.
+// data, text the stores cannot keep (bodyText) and oversized bodies are 4xx
+// errors naming the field.
 func decode(c echo.Context, limit int64, v any) error {
 	r := c.Request()
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &requestError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "request body too large"}
+		}
+		return badRequest("", "the request body could not be read")
+	}
+	if p, bad := bodyText(body); bad {
+		return &fiveid.ValidationError{Problems: []fiveid.FieldProblem{p}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
 		var ute *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
-		case errors.As(err, &mbe):
-			return &requestError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "request body too large"}
 		case errors.As(err, &ute):
 			return badRequest(ute.Field, "field "+ute.Field+" must be "+ute.Type.String())
 		case errors.As(err, &se):

@@ -1,0 +1,147 @@
+package api_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// A NUL or invalid UTF-8 anywhere — a body field at any depth, a member
+// name, a path segment, a query parameter — is the same 400 naming the
+// field on both stores: PostgreSQL cannot store it (it said 500), SQLite
+// would (it said 201 or 404).
+func TestUnstorableTextIs400NamingTheField(t *testing.T) {
+	t.Parallel()
+	for name, en := range envs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sys, adm, aud := en.keys["system"], en.keys["admin"], en.keys["auditor"]
+			tests := []struct {
+				name, method, path, key, body string
+				field                         string
+			}{
+				{"NUL in a name", "POST", "/v1/customers", sys, `{"local_id":"N1","name":"张\u0000伟","birth_date":"1949-12-31"}`, "name"},
+				{"NUL in a local ID", "POST", "/v1/customers", sys, `{"local_id":"N\u00001","name":"张伟","birth_date":"1949-12-31"}`, "local_id"},
+				{"invalid UTF-8 in a name", "POST", "/v1/customers", sys, "{\"local_id\":\"N2\",\"name\":\"\xe5\xbc\",\"birth_date\":\"1949-12-31\"}", "name"},
+				{"a batch record", "POST", "/v1/customers/batch", sys, `{"records":[{"local_id":"B1","name":"张伟"},{"local_id":"B2","id_number":"\u0000"}]}`, "records[1].id_number"},
+				{"a scope", "POST", "/v1/identify", sys, `{"name":"张伟","birth_date":"1949-12-31","scopes":["medical","x\u0000"],"purpose":"treatment"}`, "scopes[1]"},
+				{"a member name", "POST", "/v1/normalize", sys, `{"na\u0000me":"张伟"}`, `na\u0000me`},
+				{"a system name", "POST", "/v1/systems", adm, `{"code":"s1","name":"\u0000","kind":"medical"}`, "name"},
+				{"a key name", "POST", "/v1/keys", adm, "{\"role\":\"auditor\",\"name\":\"\xff\"}", "name"},
+				{"a link", "POST", "/v1/links", adm, `{"system":"hosp","local_id":"\u0000","customer_id":"C1"}`, "local_id"},
+				{"a merge reason", "POST", "/v1/merges", adm, `{"from":"a","into":"b","override":true,"reason":"\u0000"}`, "reason"},
+				{"a webhook URL", "POST", "/v1/webhooks", adm, `{"url":"http://127.0.0.1:9/\u0000"}`, "url"},
+				{"a token", "POST", "/v1/grants/introspect", sys, `{"token":"\u0000"}`, "token"},
+				{"a path segment", "GET", "/v1/customers/%00", adm, "", "id"},
+				{"invalid UTF-8 in a path segment", "GET", "/v1/customers/%E5%BC/history", adm, "", "id"},
+				{"a path segment of a POST", "POST", "/v1/customers/%00/death", adm, `{"date":"2026-11-20"}`, "id"},
+				{"a deletion", "DELETE", "/v1/keys/%00", adm, "", "id"},
+				{"a query parameter", "GET", "/v1/xref?system=hosp&local_id=%00", sys, "", "local_id"},
+				{"invalid UTF-8 in a query parameter", "GET", "/v1/grants?grantee=%FF", adm, "", "grantee"},
+				{"an audit filter", "GET", "/v1/audit/events?customer_id=C%00&format=csv", aud, "", "customer_id"},
+				{"a query parameter's name", "GET", "/v1/review-tasks?st%00atus=open", adm, "", `st\u0000atus`},
+			}
+			for _, tc := range tests {
+				var body any
+				if tc.body != "" {
+					body = tc.body
+				}
+				code, out := en.do(t, tc.method, tc.path, tc.key, body)
+				fields, _ := out["fields"].([]any)
+				if code != http.StatusBadRequest || out["code"] != "validation_failed" || len(fields) != 1 {
+					t.Errorf("%s: %d %v, want 400 validation_failed with one field", tc.name, code, out)
+					continue
+				}
+				if f := fields[0].(map[string]any); f["field"] != tc.field || f["code"] != "invalid_text" {
+					t.Errorf("%s: field %v, want %s invalid_text", tc.name, f, tc.field)
+				}
+			}
+			// An escaped backslash before u0000 is text like any other.
+			if code, out := en.do(t, "POST", "/v1/normalize", sys, `{"name":"张\\u0000伟","birth_date":"1949-12-31"}`); code != http.StatusOK {
+				t.Errorf("a literal \\u0000: %d %v", code, out)
+			}
+			// Nothing was registered on the way.
+			if code, out := en.do(t, "GET", "/v1/xref?system=hosp&local_id=N1", sys, nil); code != http.StatusNotFound {
+				t.Errorf("a refused record was stored: %d %v", code, out)
+			}
+			// Without a key the answer is still 401.
+			if code, _ := en.do(t, "GET", "/v1/customers/%00", "", nil); code != http.StatusUnauthorized {
+				t.Errorf("no key: %d, want 401", code)
+			}
+		})
+	}
+}
+
+// fuzzRoutes are the JSON endpoints the body fuzz drives, each with a
+// template whose «slots» take hostile values one at a time (the others
+// keep their «defaults»).
+var fuzzRoutes = []struct {
+	method, path, role, template string
+}{
+	{"POST", "/v1/customers", "system", `{"local_id":«"F1"»,"name":«"张伟"»,"sex":«"女"»,"birth_date":«"1949-12-31"»,"id_type":«"01"»,"id_number":«"11010519491231002X"»}`},
+	{"POST", "/v1/customers/batch", "system", `{"records":[{"local_id":«"F2"»,"name":«"张伟"»,"birth_date":"1949-12-31"},{"local_id":"F3","id_number":«"110105491231002"»}]}`},
+	{"POST", "/v1/identify", "system", `{"name":«"张伟"»,"birth_date":«"1949-12-31"»,"scopes":[«"medical"»],"purpose":«"treatment"»,"ttl_seconds":«60»}`},
+	{"POST", "/v1/normalize", "system", `{"name":«"阿卜杜拉•艾力"»,"id_type":«"身份证"»,"id_number":«"110105491231002"»,"id_table":«"ws364"»}`},
+	{"POST", "/v1/grants/introspect", "system", `{"token":«"eyJhbGciOiJFZERTQSJ9.e30.x"»,"presenter":«"care"»}`},
+	{"POST", "/v1/systems", "admin", `{"code":«"fz"»,"name":«"第一医院"»,"kind":«"medical"»,"id_table":«"ws364"»}`},
+	{"POST", "/v1/keys", "admin", `{"role":«"system"»,"system":«"hosp"»,"name":«"HIS"»}`},
+	{"POST", "/v1/policies", "admin", `{"grantee":«"care"»,"scopes":[«"medical"»],"purposes":[«"treatment"»],"max_ttl_seconds":«3600»}`},
+	{"POST", "/v1/links", "admin", `{"system":«"hosp"»,"local_id":«"F1"»,"customer_id":«"C1"»}`},
+	{"POST", "/v1/unlink", "admin", `{"system":«"hosp"»,"local_id":«"F1"»}`},
+	{"POST", "/v1/merges/preview", "admin", `{"from":«"C1"»,"into":«"C2"»}`},
+	{"POST", "/v1/merges", "admin", `{"from":«"C1"»,"into":«"C2"»,"override":«true»,"reason":«"same person"»}`},
+	{"POST", "/v1/review-tasks/R1/resolve", "admin", `{"version":«1»,"resolution":«"link"»,"customer_id":«"C1"»,"reason":«"ok"»}`},
+	{"POST", "/v1/customers/C1/death", "admin", `{"date":«"2026-11-20"»,"source":«"hospital"»}`},
+	{"POST", "/v1/webhooks", "admin", `{"url":«"https://his.example/hook"»}`},
+}
+
+// hostile JSON values, as raw bytes: the JSON encoder would have repaired
+// the invalid UTF-8 ones.
+var hostile = []string{`"\u0000"`, `"张\u0000伟"`, "\"\xff\xfe\"", "\"\xed\xa0\x80\"", "\"张\xe4\xbc\"", `"\ud800"`, `"\\u0000"`,
+	`"\u202e伟张"`, `""`, `null`, `-1`, `1e999`, `9223372036854775808`, `[]`, `{}`, `"` + strings.Repeat("王", 3000) + `"`}
+
+var slot = regexp.MustCompile(`«(.*?)»`)
+
+// FuzzBodies drives the real echo instance on both stores — PostgreSQL
+// refuses text SQLite keeps — and asserts that no body is a 5xx and that
+// both stores answer alike. make test runs the seeds (every slot of every
+// route with every hostile value); `make fuzz` mutates them.
+func FuzzBodies(f *testing.F) {
+	for i, r := range fuzzRoutes {
+		slots := slot.FindAllStringSubmatchIndex(r.template, -1)
+		for s := range slots {
+			for _, h := range hostile {
+				n := 0
+				body := slot.ReplaceAllStringFunc(r.template, func(m string) string {
+					n++
+					if n-1 == s {
+						return h
+					}
+					return slot.FindStringSubmatch(m)[1]
+				})
+				f.Add(uint8(i), body)
+			}
+		}
+	}
+	ens := envs(f)
+	f.Fuzz(func(t *testing.T, route uint8, body string) {
+		r := fuzzRoutes[int(route)%len(fuzzRoutes)]
+		codes := map[string]int{}
+		for name, en := range ens {
+			req := httptest.NewRequestWithContext(t.Context(), r.method, r.path, strings.NewReader(body))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+en.keys[r.role])
+			rec := httptest.NewRecorder()
+			en.e.ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				t.Fatalf("%s: %s %s %q: %d %s", name, r.method, r.path, body, rec.Code, rec.Body.String())
+			}
+			codes[name] = rec.Code
+		}
+		if pg, ok := codes["postgres"]; ok && pg != codes["embedded"] {
+			t.Fatalf("%s %s %q: embedded %d, postgres %d", r.method, r.path, body, codes["embedded"], pg)
+		}
+	})
+}
