@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -54,11 +55,7 @@ func New(cfg Config) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		RequestIDHandler: func(c echo.Context, id string) {
-			c.SetRequest(c.Request().WithContext(fiveid.WithRequestID(c.Request().Context(), id)))
-		},
-	}))
+	e.Use(requestID)
 	e.Use(cfg.Metrics.middleware)
 	e.Use(h.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -110,6 +107,22 @@ func New(cfg Config) (*echo.Echo, error) {
 	v1.GET("/audit/events", h.auditEvents)
 	v1.GET("/audit/verify", h.auditVerify)
 	return e, nil
+}
+
+// requestID takes the client's X-Request-Id only when it is short and
+// plain (fiveid.ValidRequestID: it is logged, echoed and kept in the grant
+// log forever) and makes a fresh one otherwise, then carries it in the
+// response and the request's context.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !fiveid.ValidRequestID(id) {
+			id = rand.Text()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.SetRequest(c.Request().WithContext(fiveid.WithRequestID(c.Request().Context(), id)))
+		return next(c)
+	}
 }
 
 type authed struct {

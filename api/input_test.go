@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"fiveid"
 )
 
 // A NUL or invalid UTF-8 anywhere — a body field at any depth, a member
@@ -144,4 +146,50 @@ func FuzzBodies(f *testing.F) {
 			t.Fatalf("%s %s %q: embedded %d, postgres %d", r.method, r.path, body, codes["embedded"], pg)
 		}
 	})
+}
+
+// A client's X-Request-Id is taken only when short and plain; anything else
+// gets a fresh one, which is what the response, the log and the grant log
+// carry. On both stores.
+func TestRequestIDIsTakenOnlyWhenPlain(t *testing.T) {
+	t.Parallel()
+	for name, en := range envs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			identify := func(rid string) string {
+				req := httptest.NewRequestWithContext(t.Context(), "POST", "/v1/identify",
+					strings.NewReader(`{"name":"李娜","birth_date":"1990-01-01"}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+en.keys["system"])
+				req.Header.Set("X-Request-Id", rid)
+				rec := httptest.NewRecorder()
+				en.e.ServeHTTP(rec, req)
+				if rec.Code != http.StatusNotFound {
+					t.Fatalf("identify: %d %s", rec.Code, rec.Body.String())
+				}
+				return rec.Header().Get("X-Request-Id")
+			}
+			var sent []string
+			for _, rid := range []string{"req-42.a:b_c", strings.Repeat("x", 500_000), "<img src=x>", "=HYPERLINK(\"http://evil\")", ""} {
+				got := identify(rid)
+				if !fiveid.ValidRequestID(got) {
+					t.Fatalf("X-Request-Id %q answered with %.80q", rid, got)
+				}
+				if (rid == "req-42.a:b_c") != (got == rid) {
+					t.Errorf("X-Request-Id %.80q answered with %q", rid, got)
+				}
+				sent = append(sent, got)
+			}
+			code, out := en.do(t, "GET", "/v1/audit/events?action=identify.no_match", en.keys["auditor"], nil)
+			evs, _ := out["events"].([]any)
+			if code != http.StatusOK || len(evs) != len(sent) {
+				t.Fatalf("audit: %d %v", code, out)
+			}
+			for i, e := range evs {
+				if rid := e.(map[string]any)["request_id"]; rid != sent[i] {
+					t.Errorf("entry %d: request_id %.80q, want %q", i, rid, sent[i])
+				}
+			}
+		})
+	}
 }
