@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"encoding/csv"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -189,6 +191,52 @@ func TestRequestIDIsTakenOnlyWhenPlain(t *testing.T) {
 				if rid := e.(map[string]any)["request_id"]; rid != sent[i] {
 					t.Errorf("entry %d: request_id %.80q, want %q", i, rid, sent[i])
 				}
+			}
+		})
+	}
+}
+
+// The CSV export neutralizes cells a spreadsheet would run as formulas
+// (the system code and request ID here start with "-"); NDJSON carries the
+// values unchanged. On both stores.
+func TestAuditCSVIsFormulaSafe(t *testing.T) {
+	t.Parallel()
+	for name, en := range envs(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if code, out := en.do(t, "POST", "/v1/systems", en.keys["admin"], map[string]string{"code": "-2-3", "name": "X", "kind": "medical"}); code != http.StatusCreated {
+				t.Fatalf("system: %d %v", code, out)
+			}
+			code, key := en.do(t, "POST", "/v1/keys", en.keys["admin"], map[string]string{"role": "system", "system": "-2-3"})
+			if code != http.StatusCreated {
+				t.Fatalf("key: %d %v", code, key)
+			}
+			req := httptest.NewRequestWithContext(t.Context(), "POST", "/v1/identify", strings.NewReader(`{"name":"李娜","birth_date":"1990-01-01"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+key["key"].(string))
+			req.Header.Set("X-Request-Id", "-A1-A2")
+			en.e.ServeHTTP(httptest.NewRecorder(), req)
+
+			export := func(format string) string {
+				req := httptest.NewRequestWithContext(t.Context(), "GET", "/v1/audit/events?action=identify.no_match&format="+format, nil)
+				req.Header.Set("Authorization", "Bearer "+en.keys["auditor"])
+				rec := httptest.NewRecorder()
+				en.e.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					t.Fatalf("%s export: %d %s", format, rec.Code, rec.Body.String())
+				}
+				return rec.Body.String()
+			}
+			rows, err := csv.NewReader(strings.NewReader(export("csv"))).ReadAll()
+			if err != nil || len(rows) != 2 {
+				t.Fatalf("csv: %v %q", err, rows)
+			}
+			cell := func(col string) string { return rows[1][slices.Index(rows[0], col)] }
+			if cell("actor_system") != "'-2-3" || cell("request_id") != "'-A1-A2" {
+				t.Errorf("csv cells actor_system %q, request_id %q: want them neutralized", cell("actor_system"), cell("request_id"))
+			}
+			if nd := export("ndjson"); !strings.Contains(nd, `"actor_system":"-2-3"`) || !strings.Contains(nd, `"request_id":"-A1-A2"`) {
+				t.Errorf("ndjson changed the values: %s", nd)
 			}
 		})
 	}
