@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -239,5 +240,64 @@ func TestAuditCSVIsFormulaSafe(t *testing.T) {
 				t.Errorf("ndjson changed the values: %s", nd)
 			}
 		})
+	}
+}
+
+// A JSON endpoint takes application/json (parameters allowed; a charset
+// only if UTF-8) or an unlabelled body; any other type is 415 before the
+// body is read.
+func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t)
+	body := `{"name":"张伟","birth_date":"1949-12-31"}`
+	for ct, want := range map[string]int{
+		"application/json":                  http.StatusOK,
+		"application/json; charset=utf-8":   http.StatusOK,
+		`Application/JSON; charset="UTF-8"`: http.StatusOK,
+		"":                                  http.StatusOK,
+		"application/x-www-form-urlencoded": http.StatusUnsupportedMediaType, // curl -d without -H
+		"text/plain;charset=UTF-8":          http.StatusUnsupportedMediaType, // a browser's fetch default
+		"multipart/form-data; boundary=x":   http.StatusUnsupportedMediaType,
+		"application/xml":                   http.StatusUnsupportedMediaType,
+		"application/json; charset=gbk":     http.StatusUnsupportedMediaType,
+		"application/json;;":                http.StatusUnsupportedMediaType,
+	} {
+		req := httptest.NewRequestWithContext(t.Context(), "POST", "/v1/normalize", strings.NewReader(body))
+		if ct != "" {
+			req.Header.Set("Content-Type", ct)
+		}
+		req.Header.Set("Authorization", "Bearer "+en.keys["system"])
+		rec := httptest.NewRecorder()
+		en.e.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("Content-Type %q: %d %s, want %d", ct, rec.Code, rec.Body.String(), want)
+		}
+		if want == http.StatusUnsupportedMediaType && !strings.Contains(rec.Body.String(), `"code":"unsupported_media_type"`) {
+			t.Errorf("Content-Type %q: %s", ct, rec.Body.String())
+		}
+	}
+}
+
+// README's curl examples that send a body say it is JSON: curl -d alone
+// sends application/x-www-form-urlencoded, which is 415.
+func TestREADMECurlBodiesAreJSON(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmds := strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n")
+	n := 0
+	for _, c := range cmds {
+		if !strings.Contains(c, "curl ") || !regexp.MustCompile(`\s(-d|--data\S*)\s`).MatchString(c) {
+			continue
+		}
+		n++
+		if !strings.Contains(c, "Content-Type: application/json") && !strings.Contains(c, "--json") {
+			t.Errorf("README sends a body without Content-Type: application/json:\n%s", c)
+		}
+	}
+	if n == 0 {
+		t.Error("found no curl example with a body in README.md")
 	}
 }
