@@ -301,3 +301,58 @@ func TestREADMECurlBodiesAreJSON(t *testing.T) {
 		t.Error("found no curl example with a body in README.md")
 	}
 }
+
+// Every response — data, errors, exports, probes — carries no-store (but
+// the JWKS, which holds public keys only) and the usual security headers.
+func TestEveryResponseCarriesSecurityHeaders(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t)
+	code, reg := en.do(t, "POST", "/v1/customers", en.keys["system"], zhang)
+	if code != http.StatusCreated {
+		t.Fatalf("register: %d %v", code, reg)
+	}
+	want := map[string]string{
+		"Cache-Control":           "no-store",
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+		"X-Frame-Options":         "DENY",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+	}
+	for _, tc := range []struct {
+		method, path, key, body string
+		status                  int
+	}{
+		{"GET", "/v1/customers/" + reg["customer_id"].(string), en.keys["admin"], "", http.StatusOK},
+		{"POST", "/v1/identify", en.keys["system"], `{"name":"张伟","birth_date":"1949-12-31","id_type":"01","id_number":"11010519491231002X"}`, http.StatusOK},
+		{"GET", "/v1/keys", en.keys["admin"], "", http.StatusOK},
+		{"GET", "/v1/audit/events?format=csv", en.keys["auditor"], "", http.StatusOK},
+		{"GET", "/v1/audit/events?format=ndjson", en.keys["auditor"], "", http.StatusOK},
+		{"GET", "/v1/customers/nope", en.keys["admin"], "", http.StatusNotFound},
+		{"GET", "/v1/customers/nope", "", "", http.StatusUnauthorized},
+		{"POST", "/v1/customers", en.keys["system"], `{"local_id":`, http.StatusBadRequest},
+		{"PUT", "/v1/identify", en.keys["system"], "", http.StatusMethodNotAllowed},
+		{"GET", "/nowhere", "", "", http.StatusNotFound},
+		{"GET", "/healthz", "", "", http.StatusOK},
+		{"GET", "/metrics", "", "", http.StatusOK},
+		{"GET", "/.well-known/jwks.json", "", "", http.StatusOK},
+	} {
+		req := httptest.NewRequestWithContext(t.Context(), tc.method, tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Content-Type", "application/json")
+		if tc.key != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.key)
+		}
+		rec := httptest.NewRecorder()
+		en.e.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, rec.Code, tc.status)
+		}
+		for h, v := range want {
+			if h == "Cache-Control" && tc.path == "/.well-known/jwks.json" {
+				continue // public keys, no personal data: its handler lets verifiers cache them
+			}
+			if got := rec.Header().Get(h); got != v {
+				t.Errorf("%s %s: %s %q, want %q", tc.method, tc.path, h, got, v)
+			}
+		}
+	}
+}
