@@ -208,7 +208,7 @@ func decode(c echo.Context, limit int64, v any) error {
 			return badRequest(ute.Field, "field "+ute.Field+" must be "+ute.Type.String())
 		case errors.As(err, &se):
 			return badRequest("", "malformed JSON: "+se.Error())
-		case err.Error() == "EOF":
+		case errors.Is(err, io.EOF):
 			return badRequest("", "a JSON body is required")
 		}
 		if f, ok := unknownField(err); ok {
