@@ -131,11 +131,14 @@ type Observer interface {
 // Clock tells the time.
 type Clock func() time.Time
 
-// GrantReader reads policies, grants, signing keys and the grant log.
+// GrantReader reads policies, holders, grants, signing keys and the grant log.
 type GrantReader interface {
 	// Policies lists policies in force for one grantee ("" = all), oldest first.
 	Policies(ctx context.Context, grantee string) ([]Policy, error)
 	Policy(ctx context.Context, id string) (Policy, error)
+	// Holders lists holders in force for one system ("" = all), oldest first.
+	Holders(ctx context.Context, system string) ([]Holder, error)
+	Holder(ctx context.Context, id string) (Holder, error)
 	Grant(ctx context.Context, id string) (Grant, error)
 	// ListGrants lists grants by ascending ID after f.AfterID; Status is
 	// evaluated at now.
@@ -148,12 +151,18 @@ type GrantReader interface {
 	AuditTip(ctx context.Context) (seq int64, hash string, err error)
 }
 
-// GrantTx changes policies, grants, signing keys and the grant log.
+// GrantTx changes policies, holders, grants, signing keys and the grant log.
 type GrantTx interface {
 	CreatePolicy(ctx context.Context, p Policy) error
 	DeletePolicy(ctx context.Context, id string, at time.Time) error
+	CreateHolder(ctx context.Context, h Holder) error
+	DeleteHolder(ctx context.Context, id string, at time.Time) error // ErrNotFound unless in force
 	InsertGrant(ctx context.Context, g Grant) error
 	RevokeGrant(ctx context.Context, id string, at time.Time, by string) error
+	// RevokeGrantsOfKey revokes every grant asked for with the API key
+	// that is still active at `at`, and returns exactly those grants (as
+	// they were before), so each revocation can be logged once.
+	RevokeGrantsOfKey(ctx context.Context, key string, at time.Time, by string) ([]Grant, error)
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	RetireSigningKey(ctx context.Context, id string, at time.Time) error
 }

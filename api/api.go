@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -102,6 +103,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	v1.POST("/policies", h.createPolicy)
 	v1.GET("/policies", h.listPolicies)
 	v1.DELETE("/policies/:id", h.deletePolicy)
+	v1.POST("/holders", h.createHolder)
+	v1.GET("/holders", h.listHolders)
+	v1.DELETE("/holders/:id", h.deleteHolder)
 	v1.GET("/grants", h.listGrants)
 	v1.DELETE("/grants/:id", h.revokeGrant)
 	v1.POST("/grants/introspect", h.introspect)
@@ -271,11 +275,25 @@ func (h *handlers) listKeys(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"keys": out})
 }
 
+// revokeKey revokes a key: 204. With ?revoke_grants=true it also revokes
+// the key's active grants and says how many: 200 {id, revoked_grants}.
 func (h *handlers) revokeKey(c echo.Context) error {
-	if err := h.svc.RevokeKey(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+	revokeGrants := false
+	if v := c.QueryParam("revoke_grants"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return badRequest("revoke_grants", "revoke_grants must be true or false")
+		}
+		revokeGrants = b
+	}
+	n, err := h.svc.RevokeKey(c.Request().Context(), principal(c), c.Param("id"), revokeGrants)
+	if err != nil {
 		return err
 	}
-	return c.NoContent(http.StatusNoContent)
+	if !revokeGrants {
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": c.Param("id"), "revoked_grants": n})
 }
 
 // ---- customers ----

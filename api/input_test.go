@@ -93,6 +93,7 @@ var fuzzRoutes = []struct {
 	{"POST", "/v1/systems", "admin", `{"code":«"fz"»,"name":«"第一医院"»,"kind":«"medical"»,"id_table":«"ws364"»}`},
 	{"POST", "/v1/keys", "admin", `{"role":«"system"»,"system":«"hosp"»,"name":«"HIS"»}`},
 	{"POST", "/v1/policies", "admin", `{"grantee":«"care"»,"scopes":[«"medical"»],"purposes":[«"treatment"»],"max_ttl_seconds":«3600»}`},
+	{"POST", "/v1/holders", "admin", `{"system":«"hosp"»,"scopes":[«"medical"»]}`},
 	{"POST", "/v1/links", "admin", `{"system":«"hosp"»,"local_id":«"F1"»,"customer_id":«"C1"»}`},
 	{"POST", "/v1/unlink", "admin", `{"system":«"hosp"»,"local_id":«"F1"»}`},
 	{"POST", "/v1/merges/preview", "admin", `{"from":«"C1"»,"into":«"C2"»}`},

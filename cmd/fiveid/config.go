@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"fiveid"
 )
 
 // config is every setting, read from the environment and validated before
@@ -15,7 +17,7 @@ type config struct {
 	DataDir     string        // FIVEID_DATA_DIR: embedded store directory
 	DatabaseURL string        // DATABASE_URL: PostgreSQL instead of the embedded store
 	RedisURL    string        // REDIS_URL: Redis instead of the in-process cache
-	AdminKey    string        // FIVEID_ADMIN_KEY: ensure this admin key exists
+	AdminKey    string        // FIVEID_ADMIN_KEY: ensure this admin key exists (refused when weak)
 	LogLevel    slog.Level    // FIVEID_LOG_LEVEL: debug, info, warn, error
 	CacheTTL    time.Duration // FIVEID_CACHE_TTL: lifetime of cached answers
 	Candidates  int           // FIVEID_CANDIDATE_LIMIT: records scored per request
@@ -65,6 +67,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("FIVEID_CANDIDATE_LIMIT: want 1..10000, got %q", v)
 		}
 		c.Candidates = n
+	}
+	// Refused here, before anything connects; Bootstrap applies the same
+	// rule to whoever calls it.
+	if c.AdminKey != "" {
+		if err := fiveid.CheckAdminSecret(c.AdminKey); err != nil {
+			return c, err
+		}
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return c, fmt.Errorf("DATABASE_URL: want postgres://..., got another scheme")

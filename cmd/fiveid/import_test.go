@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,13 @@ func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
 	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := runCLI(t, vars, "import", file)
+	// Rejected rows make the import exit 3, after it loaded the others.
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"import", file}, env(vars), strings.NewReader(""), &stdout, &stderr)
+	if !errors.Is(err, errRowsRejected) || exitCode(err) != exitRejected {
+		t.Fatalf("import with rejected rows: %v (exit %d), want exit %d", err, exitCode(err), exitRejected)
+	}
+	out := stdout.String()
 	if !strings.Contains(out, "imported 5 rows: 2 new customers, 1 linked, 0 unchanged, 0 for review, 2 rejected") {
 		t.Fatalf("first import summary: %s", out)
 	}
@@ -44,7 +51,8 @@ func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
 	if strings.Contains(string(rej), "440524198802290027") || strings.Contains(string(rej), "李娜") {
 		t.Errorf("reject file holds raw identity data:\n%s", rej)
 	}
-	out = runCLI(t, vars, "import", file)
+	// --allow-rejects: the same rows rejected, exit 0.
+	out = runCLI(t, vars, "import", file, "--allow-rejects")
 	if !strings.Contains(out, "imported 5 rows: 0 new customers, 0 linked, 3 unchanged") {
 		t.Fatalf("re-import changed something: %s", out)
 	}
@@ -77,8 +85,12 @@ func TestImportRejectsTextTheStoresCannotKeep(t *testing.T) {
 			if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			out := runCLI(t, vars, "import", file)
-			if !strings.Contains(out, "imported 4 rows: 1 new customers, 0 linked, 0 unchanged, 0 for review, 3 rejected") {
+			var stdout, stderr bytes.Buffer
+			err := run(t.Context(), []string{"import", file}, env(vars), strings.NewReader(""), &stdout, &stderr)
+			if exitCode(err) != exitRejected {
+				t.Fatalf("import: %v (exit %d), want exit %d: %s", err, exitCode(err), exitRejected, stderr.String())
+			}
+			if out := stdout.String(); !strings.Contains(out, "imported 4 rows: 1 new customers, 0 linked, 0 unchanged, 0 for review, 3 rejected") {
 				t.Fatalf("summary: %s", out)
 			}
 			rej, err := os.ReadFile(strings.TrimSuffix(file, ".csv") + ".rejects.csv")

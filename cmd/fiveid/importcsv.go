@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -40,24 +39,15 @@ type importSummary struct {
 }
 
 func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("import")
 	rejects := fs.String("rejects", "", "where rejected rows go (default FILE.rejects.csv)")
 	workers := fs.Int("workers", 2*runtime.GOMAXPROCS(0), "parallel registrations")
-	// Go's flag package stops at the first non-flag: accept FILE first too.
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	allowRejects := fs.Bool("allow-rejects", false, "exit 0 when rows were rejected (the import itself succeeded)")
+	pos, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
-	}
-	if file == "" {
-		return errors.New("import: want a CSV file")
-	}
+	file := pos[0]
 	if *workers < 1 {
 		*workers = 1
 	}
@@ -103,6 +93,9 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 			sum.rows, sum.created, sum.linked, sum.unchanged, sum.review, sum.rejected)
 		if sum.rejected > 0 {
 			fmt.Fprintf(stdout, "rejected rows and reasons: %s\n", *rejects)
+			if !*allowRejects {
+				return fmt.Errorf("import: %w: %d (see %s; --allow-rejects exits 0)", errRowsRejected, sum.rejected, *rejects)
+			}
 		}
 		return nil
 	})
