@@ -61,8 +61,35 @@ var wordRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 // requestIDKey carries the HTTP request ID into the grant log.
 type requestIDKey struct{}
 
-// WithRequestID returns ctx carrying the request ID of the call.
+// MaxRequestIDLength bounds a request ID: it is kept in the grant log for
+// good.
+const MaxRequestIDLength = 64
+
+// ValidRequestID reports whether id may serve as a request ID: 1 to
+// MaxRequestIDLength characters of [A-Za-z0-9._:-]. A client's ID is input
+// like any other, and it is logged, echoed in a header and stored in the
+// hash-chained grant log forever: an adapter takes one only when it is
+// short and plain, and makes its own otherwise.
+func ValidRequestID(id string) bool {
+	if id == "" || len(id) > MaxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// WithRequestID returns ctx carrying the request ID of the call, when it is
+// a ValidRequestID; any other is dropped, so the grant log never stores an
+// unchecked one.
 func WithRequestID(ctx context.Context, id string) context.Context {
+	if !ValidRequestID(id) {
+		return ctx
+	}
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 

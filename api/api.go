@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -56,11 +57,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		RequestIDHandler: func(c echo.Context, id string) {
-			c.SetRequest(c.Request().WithContext(fiveid.WithRequestID(c.Request().Context(), id)))
-		},
-	}))
+	e.Use(securityHeaders)
+	e.Use(requestID)
 	e.Use(cfg.Metrics.middleware)
 	e.Use(h.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -117,14 +115,52 @@ func New(cfg Config) (*echo.Echo, error) {
 	return e, nil
 }
 
+// securityHeaders go on every response, errors included; they are set
+// before the handler runs, so a handler may still override one (the JWKS,
+// public keys only, lets verifiers cache it).
+// Cache-Control: no-store keeps personal data and secrets (customers, keys,
+// grant tokens, the grant log) out of shared and browser caches; the rest
+// tell a browser that happens to load a response not to sniff, frame,
+// refer or run anything (OWASP REST Security Cheat Sheet). HSTS belongs to
+// the TLS terminator in front of fiveid.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set(echo.HeaderCacheControl, "no-store")
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
+		h.Set(echo.HeaderReferrerPolicy, "no-referrer")
+		h.Set(echo.HeaderXFrameOptions, "DENY")
+		h.Set(echo.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'")
+		return next(c)
+	}
+}
+
+// requestID takes the client's X-Request-Id only when it is short and
+// plain (fiveid.ValidRequestID: it is logged, echoed and kept in the grant
+// log forever) and makes a fresh one otherwise, then carries it in the
+// response and the request's context.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !fiveid.ValidRequestID(id) {
+			id = rand.Text()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.SetRequest(c.Request().WithContext(fiveid.WithRequestID(c.Request().Context(), id)))
+		return next(c)
+	}
+}
+
 type authed struct {
 	g    *echo.Group
 	auth echo.MiddlewareFunc
 }
 
-func (a authed) GET(p string, h echo.HandlerFunc)    { a.g.GET(p, h, a.auth) }
-func (a authed) POST(p string, h echo.HandlerFunc)   { a.g.POST(p, h, a.auth) }
-func (a authed) DELETE(p string, h echo.HandlerFunc) { a.g.DELETE(p, h, a.auth) }
+// Every /v1 route authenticates, then refuses parameters that are not
+// text (textParams): a caller without a key learns nothing more.
+func (a authed) GET(p string, h echo.HandlerFunc)    { a.g.GET(p, h, a.auth, textParams) }
+func (a authed) POST(p string, h echo.HandlerFunc)   { a.g.POST(p, h, a.auth, textParams) }
+func (a authed) DELETE(p string, h echo.HandlerFunc) { a.g.DELETE(p, h, a.auth, textParams) }
 
 // observe runs a request and reports its route pattern, final status
 // (the error's, when the handler returned one: the error handler writes

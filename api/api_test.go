@@ -22,6 +22,7 @@ import (
 	"fiveid/api"
 	"fiveid/match"
 	"fiveid/store"
+	"fiveid/store/storetest"
 )
 
 type env struct {
@@ -31,6 +32,7 @@ type env struct {
 	other string            // a system key of a second system
 }
 
+// newEnv serves the API on the embedded store.
 func newEnv(t testing.TB) *env {
 	t.Helper()
 	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
@@ -39,6 +41,20 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(func() { db.Close() })
 	return newEnvOn(t, db, nil)
+}
+
+// envs serves the API on each store: the embedded one, and PostgreSQL
+// (storetest: skipped when unreachable, unless CI=true).
+func envs(t testing.TB) map[string]*env {
+	t.Helper()
+	out := map[string]*env{"embedded": newEnv(t)}
+	pg, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	out["postgres"] = newEnvOn(t, pg, nil)
+	return out
 }
 
 // newEnvOn is newEnv on a given store, with a clock (nil: time.Now).

@@ -249,10 +249,24 @@ func auditWire(e fiveid.AuditEvent) AuditEventWire {
 var auditCSVHeader = []string{"seq", "id", "time", "action", "actor_key", "actor_system", "customer_id", "grant_id", "grade",
 	"score", "purpose", "scopes", "request_id", "subject", "id_masked", "detail", "prev_hash", "hash"}
 
+// csvRow is one CSV row: the numbers fiveid formats itself (seq, score)
+// as they are, every text cell through csvText.
 func (e AuditEventWire) csvRow() []string {
-	return []string{strconv.FormatInt(e.Seq, 10), e.ID, e.Time.Format(time.RFC3339Nano), e.Action, e.ActorKey, e.ActorSystem,
-		e.CustomerID, e.GrantID, e.Grade, strconv.FormatFloat(e.Score, 'f', -1, 64), e.Purpose, strings.Join(e.Scopes, " "),
-		e.RequestID, e.Subject, e.IDMasked, e.Detail, e.PrevHash, e.Hash}
+	t := csvText
+	return []string{strconv.FormatInt(e.Seq, 10), t(e.ID), t(e.Time.Format(time.RFC3339Nano)), t(e.Action), t(e.ActorKey),
+		t(e.ActorSystem), t(e.CustomerID), t(e.GrantID), t(e.Grade), strconv.FormatFloat(e.Score, 'f', -1, 64), t(e.Purpose),
+		t(strings.Join(e.Scopes, " ")), t(e.RequestID), t(e.Subject), t(e.IDMasked), t(e.Detail), t(e.PrevHash), t(e.Hash)}
+}
+
+// csvText neutralizes a text cell a spreadsheet would run as a formula
+// (CSV injection): one starting with =, +, -, @, tab or carriage return
+// gets a leading single quote, as OWASP recommends. Only the CSV export
+// does this; NDJSON carries the values as they are.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func intParam(c echo.Context, name string, def int64) (int64, error) {

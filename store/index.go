@@ -426,11 +426,20 @@ func (c txConn) InsertReviewTask(ctx context.Context, t fiveid.ReviewTask) error
 		return fmt.Errorf("insert review task: %w", err)
 	}
 	lo, hi := min(t.CustomerID, t.CandidateID), max(t.CustomerID, t.CandidateID)
-	_, err = c.exec(ctx, "insert review task", `INSERT INTO review_tasks (`+taskCols+`, pair_lo, pair_hi)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// ON CONFLICT DO NOTHING, not a failed INSERT: callers go on in the
+	// same transaction when the pair's task is already open, and a failed
+	// statement aborts a PostgreSQL transaction (SQLSTATE 25P02).
+	res, err := c.exec(ctx, "insert review task", `INSERT INTO review_tasks (`+taskCols+`, pair_lo, pair_hi)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		t.ID, string(t.Status), t.Reason, t.CustomerID, t.CandidateID, t.System, t.LocalID, t.Score, expl,
 		t.Resolution, t.ResolvedBy, t.Version, micros(t.CreatedAt), micros(t.UpdatedAt), lo, hi)
-	return err
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("insert review task: the pair's task is open already: %w", fiveid.ErrConflict)
+	}
+	return nil
 }
 
 // ---- secrets ----

@@ -210,6 +210,11 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		mu.Lock()
 		sum.rows++
 		mu.Unlock()
+		if err := rowText(get); err != nil {
+			code, field, reason := rejectReason(err)
+			reject(line, printable(row.system), printable(row.localID), code, field, reason+" (is the file UTF-8? convert GBK or GB18030 files first)")
+			continue
+		}
 		if row.system == "" {
 			reject(line, "", row.localID, "validation_failed", "system", "system is required")
 			continue
@@ -227,6 +232,28 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		readErr = fmt.Errorf("import: writing rejects: %w", err)
 	}
 	return sum, readErr
+}
+
+// rowText refuses a row with a cell that is not fiveid.ValidText (a NUL,
+// bytes that are not UTF-8): PostgreSQL cannot store it and the embedded
+// store would keep it, so both stores reject it the same way, naming the
+// columns, as the API does.
+func rowText(get func(column string) string) error {
+	var problems []fiveid.FieldProblem
+	for _, c := range importColumns {
+		if !fiveid.ValidText(get(c)) {
+			problems = append(problems, fiveid.InvalidText(c))
+		}
+	}
+	if len(problems) > 0 {
+		return &fiveid.ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+// printable is s for the reject file without NUL or broken bytes.
+func printable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", `\u0000`)
 }
 
 // registerRetry retries transient store failures (a busy embedded store, a

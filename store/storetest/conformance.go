@@ -373,6 +373,18 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.InsertReviewTask(ctx, rev) }); !errors.Is(err, fiveid.ErrConflict) {
 			t.Errorf("second open task for the same pair in the other order: %v", err)
 		}
+		// The conflict leaves the transaction usable: registration opens
+		// a task when none is open and goes on (PostgreSQL aborts a
+		// transaction at its first failed statement).
+		err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			if err := tx.InsertReviewTask(ctx, rev); !errors.Is(err, fiveid.ErrConflict) {
+				t.Errorf("second open task inside a transaction: %v", err)
+			}
+			return tx.PutSecret(ctx, "after-conflict", []byte("x"))
+		})
+		if err != nil {
+			t.Errorf("a write after the conflict, in the same transaction: %v", err)
+		}
 		ts, err := st.ListReviewTasks(ctx, fiveid.ReviewOpen, 10)
 		if err != nil || len(ts) != 1 {
 			t.Errorf("list: %+v %v", ts, err)
