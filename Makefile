@@ -28,9 +28,10 @@ lint: ## gofmt, go vet, staticcheck
 bench: ## microbenchmarks (normalize, compare)
 	$(GO) test -run '^$$' -bench . -benchmem ./match/...
 
-fuzz: ## fuzz normalization and scoring for FUZZTIME each (default 2m)
+fuzz: ## fuzz normalization, scoring and request bodies (both stores) for FUZZTIME each (default 2m)
 	$(GO) test -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $${FUZZTIME:-2m} ./match
 	$(GO) test -run '^$$' -fuzz '^FuzzCompare$$' -fuzztime $${FUZZTIME:-2m} ./match
+	$(GO) test -run '^$$' -fuzz '^FuzzBodies$$' -fuzztime $${FUZZTIME:-2m} ./api
 
 generate: ## regenerate generated code (traditional->simplified table needs Debian's opencc)
 	$(GO) generate ./...

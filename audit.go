@@ -74,8 +74,8 @@ type auditWriter struct {
 	headKnown bool
 }
 
-// GrantStore is a Store that also keeps policies, grants, signing keys and
-// the grant log.
+// GrantStore is a Store that also keeps policies, holders, grants, signing
+// keys and the grant log.
 type GrantStore interface {
 	GrantReader
 	// UpdateGrants runs fn in one transaction, like Store.Update.
@@ -194,6 +194,35 @@ func (w *auditWriter) append(ctx context.Context, ev AuditEvent, g *Grant) error
 	// Wait for the outcome even if ctx ends: the entry may commit, and the
 	// caller must not be told otherwise.
 	return <-done
+}
+
+// appendAll writes entries without grants durably: all are queued at once,
+// so that the writer commits them in one or a few batches, and it waits for
+// every outcome. It returns the first failure; entries queued before ctx
+// ended may still commit.
+func (w *auditWriter) appendAll(ctx context.Context, evs []AuditEvent) error {
+	dones := make([]chan error, 0, len(evs))
+	var err error
+queue:
+	for _, ev := range evs {
+		done := make(chan error, 1)
+		select {
+		case w.reqs <- auditReq{ev: ev, done: done}:
+			dones = append(dones, done)
+		case <-ctx.Done():
+			err = ctx.Err()
+			break queue
+		case <-w.stop:
+			err = fmt.Errorf("grant log closed: %w", ErrUnavailable)
+			break queue
+		}
+	}
+	for _, done := range dones {
+		if e := <-done; e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
 }
 
 // VerifyResult is the outcome of checking the whole grant log.

@@ -216,6 +216,6 @@ type Webhook struct {
 	Delivered    int64
 	Attempts     int64
 	NextAttempt  time.Time
-	LastError    string
+	LastError    string // why the last delivery failed: a reason and a status, never text (see LastFailure)
 	FailingSince time.Time
 }

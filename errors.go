@@ -27,6 +27,12 @@ var (
 	// clients: a lookup falls back to the store, an invalidation raises
 	// the cache epoch (see Cache).
 	ErrCacheSkipped = errors.New("cache skipped: circuit breaker open")
+	// ErrIdempotencyKeyReused: an Idempotency-Key came back with another
+	// request (HTTP 422 idempotency_key_reused).
+	ErrIdempotencyKeyReused = errors.New("idempotency key reused")
+	// ErrIdempotencyInProgress: the request first sent with this
+	// Idempotency-Key is still running (HTTP 409 idempotency_in_progress).
+	ErrIdempotencyInProgress = errors.New("idempotency key in progress")
 )
 
 // IdentifierConflictError names the records whose identifiers conflict

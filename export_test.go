@@ -2,6 +2,8 @@ package fiveid
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 
 	"fiveid/match"
 )
@@ -10,4 +12,30 @@ import (
 // fiveid_test.
 func (s *Service) Resolve(ctx context.Context, rec match.Record) (Decision, error) {
 	return s.resolve(ctx, rec)
+}
+
+// CustomerFromHistory reads the customer document of a history entry's
+// before or after.
+func CustomerFromHistory(s string) (Customer, error) {
+	var d customerDoc
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return Customer{}, err
+	}
+	if d.V != docVersion {
+		return Customer{}, fmt.Errorf("history document version %d, want %d", d.V, docVersion)
+	}
+	return Customer{ID: d.ID, Status: CustomerStatus(d.Status), MergedInto: d.MergedInto, Name: d.Name, Sex: d.Sex,
+		BirthDate: d.BirthDate, IDType: d.IDType, IDNumber: d.IDNumber, DeathDate: d.DeathDate, DeathSource: d.DeathSource,
+		Version: d.Version}, nil
+}
+
+// DeliverWebhooks is one pass of RunWebhooks, for tests that look at the
+// delivery state after it.
+func (s *Service) DeliverWebhooks(ctx context.Context, post Poster, opt WebhookOptions) error {
+	opt.defaults()
+	ws, err := s.webhookStore()
+	if err != nil {
+		return err
+	}
+	return s.deliverWebhooks(ctx, ws, post, opt)
 }

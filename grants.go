@@ -34,6 +34,11 @@ type GrantRequest struct {
 	Scopes  []string
 	Purpose string
 	TTL     time.Duration // 0 = the policy's maximum
+	// ID, when set, is the grant's ID, reserved by an idempotent request
+	// (see idempotency.go) so that none of its runs mints a second grant:
+	// when a grant with this ID exists, an earlier run minted it, and it is
+	// answered again instead of a new one. Other callers leave it empty.
+	ID string
 }
 
 // IssuedGrant is a grant with its signed token.
@@ -56,8 +61,35 @@ var wordRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
 // requestIDKey carries the HTTP request ID into the grant log.
 type requestIDKey struct{}
 
-// WithRequestID returns ctx carrying the request ID of the call.
+// MaxRequestIDLength bounds a request ID: it is kept in the grant log for
+// good.
+const MaxRequestIDLength = 64
+
+// ValidRequestID reports whether id may serve as a request ID: 1 to
+// MaxRequestIDLength characters of [A-Za-z0-9._:-]. A client's ID is input
+// like any other, and it is logged, echoed in a header and stored in the
+// hash-chained grant log forever: an adapter takes one only when it is
+// short and plain, and makes its own otherwise.
+func ValidRequestID(id string) bool {
+	if id == "" || len(id) > MaxRequestIDLength {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// WithRequestID returns ctx carrying the request ID of the call, when it is
+// a ValidRequestID; any other is dropped, so the grant log never stores an
+// unchecked one.
 func WithRequestID(ctx context.Context, id string) context.Context {
+	if !ValidRequestID(id) {
+		return ctx
+	}
 	return context.WithValue(ctx, requestIDKey{}, id)
 }
 
@@ -292,6 +324,68 @@ func (s *Service) allow(ctx context.Context, grantee string, scopes []string, pu
 	return best, best > 0, nil
 }
 
+// ---- holders ----
+
+// CreateHolder records that a system holds data of scopes (admin): it may
+// then learn, by introspection, about the grants of those scopes that
+// grantees present to it.
+func (s *Service) CreateHolder(ctx context.Context, p Principal, h Holder) (Holder, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return Holder{}, err
+	}
+	var err error
+	if h.Scopes, err = normalizeWords("scopes", h.Scopes); err != nil {
+		return Holder{}, err
+	}
+	if len(h.Scopes) == 0 {
+		return Holder{}, invalid("scopes", "required", "a holder holds data of at least one scope")
+	}
+	if _, err := s.store.System(ctx, h.System); errors.Is(err, ErrNotFound) {
+		return Holder{}, invalid("system", "unknown_system", "no registered system has this code")
+	} else if err != nil {
+		return Holder{}, err
+	}
+	h.ID = newID("hol_")
+	h.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	h.CreatedBy = p.KeyID
+	if err := s.grants.UpdateGrants(ctx, func(tx GrantTx) error { return tx.CreateHolder(ctx, h) }); err != nil {
+		return Holder{}, fmt.Errorf("create holder: %w", err)
+	}
+	s.holders.forget(h.System)
+	s.audit(ctx, AuditEvent{Action: ActionHolderCreated, ActorKey: p.KeyID, ActorSystem: h.System, Scopes: h.Scopes, Detail: h.ID})
+	return h, nil
+}
+
+// ListHolders lists holders in force, of one system or all ("") (admin,
+// auditor).
+func (s *Service) ListHolders(ctx context.Context, p Principal, system string) ([]Holder, error) {
+	if err := require(p, RoleAdmin, RoleAuditor); err != nil {
+		return nil, err
+	}
+	return s.grants.Holders(ctx, system)
+}
+
+// DeleteHolder ends a holder (admin): its system no longer learns about
+// grants of those scopes (unless another holder or its own grants say so).
+func (s *Service) DeleteHolder(ctx context.Context, p Principal, id string) error {
+	if err := require(p, RoleAdmin); err != nil {
+		return err
+	}
+	h, err := s.grants.Holder(ctx, id)
+	if err != nil {
+		return fmt.Errorf("delete holder: %w", err)
+	}
+	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
+		return tx.DeleteHolder(ctx, id, s.now().UTC().Truncate(time.Microsecond))
+	})
+	if err != nil {
+		return fmt.Errorf("delete holder: %w", err)
+	}
+	s.holders.forget(h.System)
+	s.audit(ctx, AuditEvent{Action: ActionHolderDeleted, ActorKey: p.KeyID, ActorSystem: h.System, Scopes: h.Scopes, Detail: id})
+	return nil
+}
+
 // ---- the grant log ----
 
 // audit writes an entry that no caller waits on the content of (policy
@@ -304,6 +398,20 @@ func (s *Service) audit(ctx context.Context, ev AuditEvent) {
 }
 
 func (s *Service) appendAudit(ctx context.Context, ev AuditEvent, g *Grant) error {
+	return s.auditw.append(ctx, s.stamp(ctx, ev), g)
+}
+
+// appendAudits writes many entries durably, in one or a few group commits,
+// and waits for all of them.
+func (s *Service) appendAudits(ctx context.Context, evs []AuditEvent) error {
+	for i := range evs {
+		evs[i] = s.stamp(ctx, evs[i])
+	}
+	return s.auditw.appendAll(ctx, evs)
+}
+
+// stamp gives an entry its ID, time and request ID unless it has them.
+func (s *Service) stamp(ctx context.Context, ev AuditEvent) AuditEvent {
 	if ev.ID == "" {
 		ev.ID = newID("ev_")
 	}
@@ -313,7 +421,7 @@ func (s *Service) appendAudit(ctx context.Context, ev AuditEvent, g *Grant) erro
 	if ev.RequestID == "" {
 		ev.RequestID = requestID(ctx)
 	}
-	return s.auditw.append(ctx, ev, g)
+	return ev
 }
 
 // ---- identify with grant ----
@@ -379,6 +487,17 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 		}
 		return res, nil
 	}
+	if req.ID != "" {
+		// An earlier run of this idempotent request may have minted the
+		// grant. (A run that now finds nobody answers so, and that answer
+		// is kept; the earlier grant stays in the log, its token unserved.)
+		switch g, err := s.grants.Grant(ctx, req.ID); {
+		case err == nil:
+			return s.identifiedAgain(ctx, p, req, res, ev, g)
+		case !errors.Is(err, ErrNotFound):
+			return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+		}
+	}
 	maxTTL, ok, err := s.allow(ctx, p.System, req.Scopes, req.Purpose)
 	if err != nil {
 		return IdentifyResult{}, fmt.Errorf("identify: policy: %w", err)
@@ -401,8 +520,12 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
 	}
 	now := s.now().UTC().Truncate(time.Second)
+	id := req.ID
+	if id == "" {
+		id = newID("gr_")
+	}
 	g := Grant{
-		ID: newID("gr_"), CustomerID: res.CustomerID, Grantee: p.System, GranteeKey: p.KeyID,
+		ID: id, CustomerID: res.CustomerID, Grantee: p.System, GranteeKey: p.KeyID,
 		Scopes: req.Scopes, Purpose: req.Purpose, Grade: string(res.Grade), Score: res.Score,
 		IssuedAt: now, ExpiresAt: now.Add(ttl), SigningKey: key.ID, RequestID: requestID(ctx),
 	}
@@ -417,6 +540,73 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 	s.obs.GrantOutcome("issued")
 	res.Grant = &IssuedGrant{Grant: g, Token: token}
 	return res, nil
+}
+
+// identifiedAgain answers an idempotent request's grant that an earlier
+// run minted (and then failed, or its process died, before the answer was
+// kept): the same grant and token, never a second grant. The identify
+// itself ran again and is logged as identify.matched naming the grant.
+func (s *Service) identifiedAgain(ctx context.Context, p Principal, req GrantRequest, res IdentifyResult, ev AuditEvent, g Grant) (IdentifyResult, error) {
+	if g.GranteeKey != p.KeyID || g.Purpose != req.Purpose || !slices.Equal(g.Scopes, req.Scopes) {
+		return IdentifyResult{}, fmt.Errorf("identify: grant %s belongs to another request: %w", g.ID, ErrConflict)
+	}
+	c, _, err := s.follow(ctx, g.CustomerID)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+	}
+	if c.ID != res.CustomerID {
+		return IdentifyResult{}, fmt.Errorf("identify: the grant an earlier attempt minted names another customer than this one found: %w", ErrConflict)
+	}
+	token, err := s.signAgain(ctx, g)
+	if err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
+	}
+	ev.Action, ev.GrantID, ev.Detail = ActionIdentifyMatched, g.ID, "grant_recovered"
+	if err := s.appendAudit(ctx, ev, nil); err != nil {
+		return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
+	}
+	res.Grant = &IssuedGrant{Grant: g, Token: token}
+	return res, nil
+}
+
+// GrantToken returns the token of a grant issued to the caller's key
+// (system key), signed again: Ed25519 signatures are deterministic (RFC
+// 8032), so it is the very token the grant was issued with. An idempotent
+// replay serves the token this way; fiveid never stores one.
+func (s *Service) GrantToken(ctx context.Context, p Principal, id string) (string, error) {
+	if err := require(p, RoleSystem); err != nil {
+		return "", err
+	}
+	g, err := s.grants.Grant(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("grant token: %w", err)
+	}
+	if g.GranteeKey != p.KeyID {
+		// Do not confirm that another key's grant exists.
+		return "", fmt.Errorf("grant token: %w", ErrNotFound)
+	}
+	token, err := s.signAgain(ctx, g)
+	if err != nil {
+		return "", fmt.Errorf("grant token: %w", err)
+	}
+	return token, nil
+}
+
+// signAgain signs a stored grant with the key that signed it (retired keys
+// are kept).
+func (s *Service) signAgain(ctx context.Context, g Grant) (string, error) {
+	for _, force := range []bool{false, true} {
+		keys, err := s.loadSigningKeys(ctx, force)
+		if err != nil {
+			return "", err
+		}
+		for _, k := range keys {
+			if k.ID == g.SigningKey {
+				return signGrant(g, k)
+			}
+		}
+	}
+	return "", fmt.Errorf("grant %s: its signing key %s is not in the store", g.ID, g.SigningKey)
 }
 
 func signGrant(g Grant, k SigningKey) (string, error) {
@@ -440,44 +630,115 @@ func signGrant(g Grant, k SigningKey) (string, error) {
 	return t.SignedString(k.Private)
 }
 
-// Introspection is what a data holder learns about a token.
+// TokenType is the kind of token introspection describes (RFC 7662
+// token_type): the grantee presents a grant token the way an OAuth 2.0
+// bearer token is presented, and the data holder checks that the presenter
+// is the grantee.
+const TokenType = "Bearer"
+
+// Introspection is what introspection tells a caller entitled to know about
+// a token. An inactive one carries nothing but Active false, whatever the
+// reason: the reason goes to the grant log, which only auditors read.
 type Introspection struct {
 	Active     bool
-	Reason     string // why inactive: malformed, bad_signature, expired, revoked, unknown_grant, wrong_grantee
 	GrantID    string
 	CustomerID string // the surviving customer when the granted one was merged
 	MergedFrom []string
 	Grantee    string
 	Scopes     []string
 	Purpose    string
+	Grade      string
+	IssuedAt   time.Time
 	ExpiresAt  time.Time
 }
 
-// Introspect checks a grant token for a data holder (system or admin key).
-// presenter, when given, is the system that presented the token: a token
-// presented by anyone but its grantee is inactive. Bad tokens are inactive,
-// never errors.
-func (s *Service) Introspect(ctx context.Context, p Principal, token, presenter string) (Introspection, error) {
+// Introspection outcomes written to the grant log (Detail) besides
+// "active": why the caller was told the token is inactive.
+const (
+	introspectMalformed    = "malformed"
+	introspectBadSignature = "bad_signature"
+	introspectExpired      = "expired"
+	introspectRevoked      = "revoked"
+	introspectUnknownGrant = "unknown_grant"
+	// The token is active, but the caller is neither an admin, nor the
+	// grantee, nor a holder of one of its scopes.
+	introspectNotEntitled = "not_entitled"
+)
+
+// Introspect checks a grant token for its caller (a system key or an admin).
+// Only an admin, the grantee itself, or a system that holds data of one of
+// the grant's scopes (a Holder) learns that it is active and what it grants;
+// to anyone else an active token is inactive, exactly like a forged,
+// expired or revoked one. Bad tokens are inactive, never errors.
+//
+// The caller is the authenticated principal and nothing else: what a caller
+// says about who presented the token counts for nothing. A data holder that
+// is presented a token checks that the presenter it authenticated is the
+// grantee (Introspection.Grantee); the grant log records the holder's key
+// as the one that used the token.
+func (s *Service) Introspect(ctx context.Context, p Principal, token string) (Introspection, error) {
 	if err := require(p, RoleSystem, RoleAdmin); err != nil {
 		return Introspection{}, err
 	}
-	in := s.introspect(ctx, token, presenter)
+	in, reason := s.introspect(ctx, token)
+	if in.Active {
+		ok, err := s.mayIntrospect(ctx, p, in)
+		if err != nil {
+			return Introspection{}, fmt.Errorf("introspect: %w", err)
+		}
+		if !ok {
+			in.Active, reason = false, introspectNotEntitled
+		}
+	}
 	ev := AuditEvent{Action: ActionGrantIntrospected, ActorKey: p.KeyID, ActorSystem: p.System,
-		GrantID: in.GrantID, CustomerID: in.CustomerID, Purpose: in.Purpose, Scopes: in.Scopes, Detail: "active"}
+		GrantID: in.GrantID, CustomerID: in.CustomerID, Purpose: in.Purpose, Scopes: in.Scopes, Grade: in.Grade, Detail: "active"}
 	if !in.Active {
-		ev.Detail = in.Reason
+		ev.Detail = reason
 	}
 	if err := s.appendAudit(ctx, ev, nil); err != nil {
 		return Introspection{}, fmt.Errorf("introspect: grant log: %w", err)
 	}
 	s.obs.GrantOutcome("introspected")
 	if !in.Active { // say nothing about grants the caller cannot use
-		return Introspection{Active: false, Reason: in.Reason}, nil
+		return Introspection{}, nil
 	}
 	return in, nil
 }
 
-func (s *Service) introspect(ctx context.Context, token, presenter string) Introspection {
+// mayIntrospect: an admin, the grantee, or a holder of one of the grant's
+// scopes may learn about an active grant.
+func (s *Service) mayIntrospect(ctx context.Context, p Principal, in Introspection) (bool, error) {
+	switch {
+	case p.Role == RoleAdmin:
+		return true, nil
+	case p.Role != RoleSystem || p.System == "":
+		return false, nil
+	case p.System == in.Grantee:
+		return true, nil
+	}
+	// Holders are memoized like policies: creating or deleting one here
+	// forgets the system's entry at once (other instances within the
+	// memo's lifetime).
+	hs, err := s.holders.get(ctx, p.System, s.now(), func(ctx context.Context) ([]Holder, error) {
+		return s.grants.Holders(ctx, p.System)
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, h := range hs {
+		for _, sc := range h.Scopes {
+			if slices.Contains(in.Scopes, sc) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// introspect verifies a token and finds its grant. Inactive results name
+// what the grant log may record about them (GrantID, CustomerID) and the
+// reason.
+func (s *Service) introspect(ctx context.Context, token string) (Introspection, string) {
 	var claims GrantClaims
 	_, err := jwt.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
@@ -500,34 +761,31 @@ func (s *Service) introspect(ctx context.Context, token, presenter string) Intro
 		jwt.WithAudience(TokenAudience), jwt.WithExpirationRequired(), jwt.WithTimeFunc(s.now))
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return Introspection{Reason: "expired", GrantID: claims.ID}
+		return Introspection{GrantID: claims.ID}, introspectExpired
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid), errors.Is(err, jwt.ErrTokenUnverifiable):
-		return Introspection{Reason: "bad_signature"}
+		return Introspection{}, introspectBadSignature
 	case err != nil:
-		return Introspection{Reason: "malformed"}
+		return Introspection{}, introspectMalformed
 	}
 	g, err := s.grants.Grant(ctx, claims.ID)
 	if err != nil {
-		return Introspection{Reason: "unknown_grant"}
+		return Introspection{}, introspectUnknownGrant
 	}
 	if g.CustomerID != claims.Subject || g.Grantee != claims.Grantee {
-		return Introspection{Reason: "malformed", GrantID: g.ID}
+		return Introspection{GrantID: g.ID}, introspectMalformed
 	}
 	switch g.Status(s.now()) {
 	case "revoked":
-		return Introspection{Reason: "revoked", GrantID: g.ID, CustomerID: g.CustomerID}
+		return Introspection{GrantID: g.ID, CustomerID: g.CustomerID}, introspectRevoked
 	case "expired":
-		return Introspection{Reason: "expired", GrantID: g.ID, CustomerID: g.CustomerID}
-	}
-	if presenter != "" && presenter != g.Grantee {
-		return Introspection{Reason: "wrong_grantee", GrantID: g.ID, CustomerID: g.CustomerID}
+		return Introspection{GrantID: g.ID, CustomerID: g.CustomerID}, introspectExpired
 	}
 	out := Introspection{Active: true, GrantID: g.ID, CustomerID: g.CustomerID, Grantee: g.Grantee,
-		Scopes: g.Scopes, Purpose: g.Purpose, ExpiresAt: g.ExpiresAt}
+		Scopes: g.Scopes, Purpose: g.Purpose, Grade: g.Grade, IssuedAt: g.IssuedAt, ExpiresAt: g.ExpiresAt}
 	if c, from, err := s.follow(ctx, g.CustomerID); err == nil {
 		out.CustomerID, out.MergedFrom = c.ID, from
 	}
-	return out
+	return out, ""
 }
 
 // RevokeGrant revokes a grant (admin, or the grantee system itself).

@@ -31,12 +31,25 @@ type Policy struct {
 	DeletedAt time.Time // zero while in force
 }
 
+// Holder says that a system holds data of some scopes: a data holder that
+// grantees present their tokens to. Introspection shows a grant's details
+// to a holder of one of its scopes (besides the grantee and admins); other
+// systems learn nothing.
+type Holder struct {
+	ID        string
+	System    string // system code
+	Scopes    []string
+	CreatedAt time.Time
+	CreatedBy string    // key ID
+	DeletedAt time.Time // zero while in force
+}
+
 // Grant is a cross-system access permission to one customer's data.
 type Grant struct {
 	ID         string
 	CustomerID string
 	Grantee    string // the system that asked
-	GranteeKey string // the key it asked with
+	GranteeKey string // the key it asked with (revoking the key can revoke its grants)
 	Scopes     []string
 	Purpose    string
 	Grade      string
@@ -80,6 +93,8 @@ const (
 	ActionIdentifyReview    = "identify.needs_review"
 	ActionPolicyCreated     = "policy.created"
 	ActionPolicyDeleted     = "policy.deleted"
+	ActionHolderCreated     = "holder.created"
+	ActionHolderDeleted     = "holder.deleted"
 	ActionSigningKeyRotated = "signing_key.rotated"
 )
 

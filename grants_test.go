@@ -110,21 +110,31 @@ func TestGrantLifecycle(t *testing.T) {
 	if err != nil || c.Subject != g.CustomerID || c.Grantee != "care" || c.Scope != "medical" || c.Purpose != "treatment" || c.ID != g.ID {
 		t.Fatalf("offline verification: %+v %v", c, err)
 	}
-	// Online.
-	in, err := svc.Introspect(ctx, p["hosp"], g.Token, "care")
-	if err != nil || !in.Active || in.CustomerID != g.CustomerID {
+	// Online: a holder of medical data learns about it; a system that holds
+	// none of its scopes learns nothing, as if the token were forged.
+	if in, err := svc.Introspect(ctx, p["hosp"], g.Token); err != nil || in.Active {
+		t.Fatalf("introspect before hosp holds medical data: %+v %v", in, err)
+	}
+	if e := lastIntrospection(t, svc); e.Detail != "not_entitled" || e.ActorSystem != "hosp" || e.GrantID != g.ID {
+		t.Fatalf("log of an introspection by a system not entitled: %+v", e)
+	}
+	if _, err := svc.CreateHolder(ctx, admin, fiveid.Holder{System: "hosp", Scopes: []string{"medical"}}); err != nil {
+		t.Fatal(err)
+	}
+	in, err := svc.Introspect(ctx, p["hosp"], g.Token)
+	if err != nil || !in.Active || in.CustomerID != g.CustomerID || in.Grantee != "care" {
 		t.Fatalf("introspect: %+v %v", in, err)
 	}
-	if in, _ := svc.Introspect(ctx, p["hosp"], g.Token, "funeral"); in.Active || in.Reason != "wrong_grantee" {
-		t.Fatalf("token presented by another system: %+v", in)
+	if in, _ := svc.Introspect(ctx, p["funeral"], g.Token); in.Active || in.GrantID != "" {
+		t.Fatalf("a system holding none of the scopes: %+v", in)
 	}
 	// Forged: same claims signed by another key; tampered payload.
 	parts := strings.Split(g.Token, ".")
 	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
-	if in, _ := svc.Introspect(ctx, p["hosp"], forged, ""); in.Active || in.Reason != "bad_signature" {
+	if in, _ := svc.Introspect(ctx, p["hosp"], forged); in.Active || lastIntrospection(t, svc).Detail != "bad_signature" {
 		t.Fatalf("forged signature: %+v", in)
 	}
-	if in, _ := svc.Introspect(ctx, p["hosp"], "not a token", ""); in.Active || in.Reason != "malformed" {
+	if in, _ := svc.Introspect(ctx, p["hosp"], "not a token"); in.Active || lastIntrospection(t, svc).Detail != "malformed" {
 		t.Fatalf("malformed: %+v", in)
 	}
 
@@ -150,12 +160,12 @@ func TestGrantLifecycle(t *testing.T) {
 	if err := svc.RevokeGrant(ctx, p["care"], g.ID); err != nil {
 		t.Fatal(err)
 	}
-	if in, _ := svc.Introspect(ctx, p["hosp"], g.Token, ""); in.Active || in.Reason != "revoked" {
+	if in, _ := svc.Introspect(ctx, p["hosp"], g.Token); in.Active || lastIntrospection(t, svc).Detail != "revoked" {
 		t.Fatalf("revoked token: %+v", in)
 	}
 	// Expiry.
 	clock.Add(2 * time.Hour)
-	if in, _ := svc.Introspect(ctx, p["hosp"], res2.Grant.Token, ""); in.Active || in.Reason != "expired" {
+	if in, _ := svc.Introspect(ctx, p["hosp"], res2.Grant.Token); in.Active || lastIntrospection(t, svc).Detail != "expired" {
 		t.Fatalf("expired token: %+v", in)
 	}
 
@@ -189,6 +199,16 @@ func TestGrantLifecycle(t *testing.T) {
 	if _, err := svc.IdentifyAndGrant(ctx, auditor, zhang, req); !errors.Is(err, fiveid.ErrDenied) {
 		t.Fatalf("an auditor asked for a grant: %v", err)
 	}
+}
+
+// lastIntrospection returns the newest grant.introspected entry of the log.
+func lastIntrospection(t *testing.T, svc *fiveid.Service) fiveid.AuditEvent {
+	t.Helper()
+	evs, err := svc.AuditEvents(t.Context(), fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionGrantIntrospected, Limit: 5000})
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("no introspection in the grant log: %v", err)
+	}
+	return evs[len(evs)-1]
 }
 
 func TestIdentifyOutcomesAreLogged(t *testing.T) {

@@ -242,9 +242,9 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 		overridden = "; identifier conflict overridden"
 	}
 	for _, c := range []Change{
-		{CustomerID: fromID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.From), After: snapshot(mergeEntry{from, note}),
+		{CustomerID: fromID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: customerSnapshot(plan.From, nil), After: customerSnapshot(from, &note),
 			Detail: "merged into " + intoID + " (" + m.ID + ")" + overridden},
-		{CustomerID: intoID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: snapshot(plan.intoBefore), After: snapshot(mergeEntry{plan.Into, note}),
+		{CustomerID: intoID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: customerSnapshot(plan.intoBefore, nil), After: customerSnapshot(plan.Into, &note),
 			Detail: "absorbed " + fromID + " (" + m.ID + ")" + overridden},
 	} {
 		if err := s.change(ctx, tx, c); err != nil {
@@ -254,13 +254,7 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 	return m, nil
 }
 
-// mergeEntry is the after of a merge's history entries: the customer as
-// the merge left it, and the merge.
-type mergeEntry struct {
-	Customer
-	Merge mergeNote `json:"merge"`
-}
-
+// mergeNote is the merge in the after of a merge's history entries.
 type mergeNote struct {
 	ID        string `json:"id"`
 	Override  bool   `json:"override"`
@@ -396,8 +390,8 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 		}
 		detail := fmt.Sprintf("unmerged %s (%d records back to %s)", mergeID, back, m.From)
 		for _, c := range []Change{
-			{CustomerID: m.From, At: now, Kind: ChangeUnmerged, Actor: p.KeyID, Before: snapshot(from), After: snapshot(fromAfter), Detail: detail},
-			{CustomerID: m.Into, At: now, Kind: ChangeUnmerged, Actor: p.KeyID, Before: snapshot(into), After: snapshot(intoAfter), Detail: detail},
+			{CustomerID: m.From, At: now, Kind: ChangeUnmerged, Actor: p.KeyID, Before: customerSnapshot(from, nil), After: customerSnapshot(fromAfter, nil), Detail: detail},
+			{CustomerID: m.Into, At: now, Kind: ChangeUnmerged, Actor: p.KeyID, Before: customerSnapshot(into, nil), After: customerSnapshot(intoAfter, nil), Detail: detail},
 		} {
 			if err := s.change(ctx, tx, c); err != nil {
 				return err

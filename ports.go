@@ -136,11 +136,14 @@ type Observer interface {
 // Clock tells the time.
 type Clock func() time.Time
 
-// GrantReader reads policies, grants, signing keys and the grant log.
+// GrantReader reads policies, holders, grants, signing keys and the grant log.
 type GrantReader interface {
 	// Policies lists policies in force for one grantee ("" = all), oldest first.
 	Policies(ctx context.Context, grantee string) ([]Policy, error)
 	Policy(ctx context.Context, id string) (Policy, error)
+	// Holders lists holders in force for one system ("" = all), oldest first.
+	Holders(ctx context.Context, system string) ([]Holder, error)
+	Holder(ctx context.Context, id string) (Holder, error)
 	Grant(ctx context.Context, id string) (Grant, error)
 	// ListGrants lists grants by ascending ID after f.AfterID; Status is
 	// evaluated at now.
@@ -153,14 +156,45 @@ type GrantReader interface {
 	AuditTip(ctx context.Context) (seq int64, hash string, err error)
 }
 
-// GrantTx changes policies, grants, signing keys and the grant log.
+// GrantTx changes policies, holders, grants, signing keys and the grant log.
 type GrantTx interface {
 	CreatePolicy(ctx context.Context, p Policy) error
 	DeletePolicy(ctx context.Context, id string, at time.Time) error
+	CreateHolder(ctx context.Context, h Holder) error
+	DeleteHolder(ctx context.Context, id string, at time.Time) error // ErrNotFound unless in force
 	InsertGrant(ctx context.Context, g Grant) error
 	RevokeGrant(ctx context.Context, id string, at time.Time, by string) error
+	// RevokeGrantsOfKey revokes every grant asked for with the API key
+	// that is still active at `at`, and returns exactly those grants (as
+	// they were before), so each revocation can be logged once.
+	RevokeGrantsOfKey(ctx context.Context, key string, at time.Time, by string) ([]Grant, error)
 	InsertSigningKey(ctx context.Context, k SigningKey) error
 	RetireSigningKey(ctx context.Context, id string, at time.Time) error
+}
+
+// IdempotencyStore keeps the records of requests sent with an
+// Idempotency-Key (see idempotency.go). A record is identified by (KeyID,
+// Key). Every method takes the time from its caller; a record whose
+// ExpiresAt is not after now counts as absent.
+type IdempotencyStore interface {
+	// ReserveIdempotency inserts r as running, or replaces a record of the
+	// same key that has expired; false when a live record exists.
+	ReserveIdempotency(ctx context.Context, r IdempotencyRecord, now time.Time) (bool, error)
+	// IdempotencyRecord reads a record, expired or not.
+	IdempotencyRecord(ctx context.Context, keyID, key string) (IdempotencyRecord, error)
+	// ClaimIdempotency makes owner the runner of a live, unfinished record
+	// with this fingerprint whose lease has run out (or was released);
+	// false when it is not such a record any more.
+	ClaimIdempotency(ctx context.Context, keyID, key, fingerprint, owner string, leaseUntil, now time.Time) (bool, error)
+	// FinishIdempotency keeps owner's answer; ReleaseIdempotency ends
+	// owner's run without one (a retry runs again, with the same
+	// GrantID); ForgetIdempotency deletes the record. Each returns
+	// ErrConflict when owner no longer runs it.
+	FinishIdempotency(ctx context.Context, keyID, key, owner string, status int, body []byte) error
+	ReleaseIdempotency(ctx context.Context, keyID, key, owner string) error
+	ForgetIdempotency(ctx context.Context, keyID, key, owner string) error
+	// DeleteExpiredIdempotency deletes up to limit records expired at now.
+	DeleteExpiredIdempotency(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
 // RecordKeys is the blocking keys computed from a record at Version.

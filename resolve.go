@@ -2,7 +2,6 @@ package fiveid
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -220,7 +219,7 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 	if exists && existing.CustomerID == customerID {
 		// The same record with new values: an edit of the customer's data.
 		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeEdited, Actor: sys.Code,
-			System: sys.Code, LocalID: localID, Before: snapshot(existing.Raw), After: snapshot(in), Detail: "source record updated"}); err != nil {
+			System: sys.Code, LocalID: localID, Before: elementsSnapshot(existing.Raw), After: elementsSnapshot(in), Detail: "source record updated"}); err != nil {
 			return RegisterResult{}, err
 		}
 	}
@@ -230,7 +229,7 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 			detail = fmt.Sprintf("matched %s %.1f", link.Grade, link.Score)
 		}
 		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeLinked, Actor: sys.Code,
-			System: sys.Code, LocalID: localID, After: snapshot(link), Detail: detail}); err != nil {
+			System: sys.Code, LocalID: localID, After: linkSnapshot(link), Detail: detail}); err != nil {
 			return RegisterResult{}, err
 		}
 	}
@@ -550,8 +549,7 @@ func (s *Service) resolve(ctx context.Context, rec match.Record) (Decision, erro
 		val, hit, stamp, err = s.cache.Get(ctx, ck, keys)
 		s.obs.CacheLookup(hit, err)
 		if hit {
-			var d Decision
-			if json.Unmarshal(val, &d) == nil {
+			if d, ok := decodeDecision(val); ok {
 				return d, nil
 			}
 		}
@@ -569,10 +567,8 @@ func (s *Service) resolve(ctx context.Context, rec match.Record) (Decision, erro
 		d = *best
 	}
 	if stamp != "" {
-		if b, err := json.Marshal(d); err == nil {
-			if err := s.cache.Set(ctx, ck, stamp, b); err != nil {
-				s.obs.CacheLookup(false, err)
-			}
+		if err := s.cache.Set(ctx, ck, stamp, encodeDecision(d)); err != nil {
+			s.obs.CacheLookup(false, err)
 		}
 	}
 	return d, nil

@@ -42,6 +42,23 @@ type Config struct {
 	// DefaultCacheEpochLease. Every process sharing a store must use the
 	// same value.
 	CacheEpochLease time.Duration
+	// Webhooks says which URLs webhooks may be created for and checked
+	// again before each delivery; the zero value allows https to public
+	// addresses only. The Poster given to RunWebhooks must apply the same
+	// policy's AddrAllowed to every address it connects to.
+	Webhooks WebhookPolicy
+	// Idempotency keeps the records of requests sent with an
+	// Idempotency-Key; usually the same object as Store. Nil: such
+	// requests answer ErrUnavailable.
+	Idempotency IdempotencyStore
+	// IdempotencyTTL is how long an answer is replayed to retries; 0 means
+	// DefaultIdempotencyTTL (24 h), else MinIdempotencyTTL to
+	// MaxIdempotencyTTL.
+	IdempotencyTTL time.Duration
+	// IdempotencyWait is how long a duplicate of a request still running
+	// waits for its answer before ErrIdempotencyInProgress; 0 means
+	// DefaultIdempotencyWait, negative not at all.
+	IdempotencyWait time.Duration
 }
 
 // Service is fiveid's use cases. It is safe for concurrent use.
@@ -62,6 +79,12 @@ type Service struct {
 	systems  *memo[System]
 	names    *memo[nameFreq]
 	policies *memo[[]Policy]
+	holders  *memo[[]Holder]
+	// webhookPolicy is Config.Webhooks.
+	webhookPolicy WebhookPolicy
+	idem          IdempotencyStore
+	idemTTL       time.Duration
+	idemWait      time.Duration
 
 	closeOnce sync.Once
 }
@@ -88,6 +111,12 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.CacheEpochLease < 0 {
 		return nil, errors.New("fiveid: Config.CacheEpochLease must not be negative")
 	}
+	if err := cfg.Webhooks.validate(); err != nil {
+		return nil, fmt.Errorf("fiveid: Config.Webhooks: %w", err)
+	}
+	if cfg.IdempotencyTTL != 0 && (cfg.IdempotencyTTL < MinIdempotencyTTL || cfg.IdempotencyTTL > MaxIdempotencyTTL) {
+		return nil, fmt.Errorf("fiveid: Config.IdempotencyTTL must be between %s and %s", MinIdempotencyTTL, MaxIdempotencyTTL)
+	}
 	s := &Service{
 		store:  cfg.Store,
 		cache:  cfg.Cache,
@@ -97,12 +126,28 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		now:    cfg.Clock,
 		limit:  cfg.CandidateLimit,
 		grants: cfg.Grants,
+		// Webhook URLs are checked at creation and before each delivery.
+		webhookPolicy: cfg.Webhooks,
 		// Systems are created, never changed: a short memo is safe.
 		systems: newMemo[System](10*time.Second, 1000),
 		names:   newMemo[nameFreq](30*time.Second, 100_000),
 		// A deleted policy stops granting within this lifetime on other
 		// instances (at once on this one).
 		policies: newMemo[[]Policy](5*time.Second, 1000),
+		// Likewise a deleted holder stops learning about grants.
+		holders:  newMemo[[]Holder](5*time.Second, 1000),
+		idem:     cfg.Idempotency,
+		idemTTL:  cfg.IdempotencyTTL,
+		idemWait: cfg.IdempotencyWait,
+	}
+	if s.idemTTL == 0 {
+		s.idemTTL = DefaultIdempotencyTTL
+	}
+	switch {
+	case s.idemWait == 0:
+		s.idemWait = DefaultIdempotencyWait
+	case s.idemWait < 0:
+		s.idemWait = 0
 	}
 	if s.obs == nil {
 		s.obs = nopObserver{}
@@ -126,12 +171,13 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("fiveid: hmac key: %w", err)
 	}
 	s.hmacKey = key
-	// The cache tag changes with the decision rules (v2: customer-level
-	// conflicts and ambiguity), the blocking rules, the weights version and
+	// The cache tag changes with the decision rules and the cached
+	// document (v3: customer-level conflicts and ambiguity, decisionDoc),
+	// the blocking rules, the weights version and
 	// the thresholds: answers another build or configuration computed never
 	// hit, in a shared Redis or across a restart with other settings.
 	t := s.scorer.Thresholds()
-	s.cacheTag = fmt.Sprintf("v2|b%d|%s|%g/%g/%g/%g/%g", match.BlockingRules, s.scorer.Version(),
+	s.cacheTag = fmt.Sprintf("v3|b%d|%s|%g/%g/%g/%g/%g", match.BlockingRules, s.scorer.Version(),
 		t.Certain, t.Probable, t.Possible, t.ProbableWithoutID, t.AmbiguityMargin)
 	if err := s.ensureSigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("fiveid: signing key: %w", err)
@@ -368,26 +414,93 @@ func (s *Service) ListKeys(ctx context.Context, p Principal) ([]APIKey, error) {
 }
 
 // RevokeKey revokes an API key (admin). Revoking twice is not an error.
-func (s *Service) RevokeKey(ctx context.Context, p Principal, id string) error {
+//
+// With revokeGrants it also revokes every grant asked for with the key that
+// is still active, each written to the grant log like any revocation (with
+// detail key_revoked), and returns how many it revoked. It may be repeated
+// on a revoked key: a request that authenticated just before the key was
+// revoked can still be granted after the first sweep.
+func (s *Service) RevokeKey(ctx context.Context, p Principal, id string, revokeGrants bool) (int, error) {
 	if err := require(p, RoleAdmin); err != nil {
-		return err
+		return 0, err
 	}
-	err := s.store.Update(ctx, nil, func(tx Tx) error {
-		return tx.RevokeKey(ctx, id, s.now().UTC().Truncate(time.Microsecond))
+	now := s.now().UTC().Truncate(time.Microsecond)
+	err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.RevokeKey(ctx, id, now) })
+	if err != nil {
+		return 0, fmt.Errorf("revoke key: %w", err)
+	}
+	if !revokeGrants {
+		return 0, nil
+	}
+	var revoked []Grant
+	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
+		var err error
+		revoked, err = tx.RevokeGrantsOfKey(ctx, id, now, p.KeyID)
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("revoke key: %w", err)
+		return 0, fmt.Errorf("revoke key: grants: %w", err)
+	}
+	evs := make([]AuditEvent, len(revoked))
+	for i, g := range revoked {
+		evs[i] = AuditEvent{Action: ActionGrantRevoked, ActorKey: p.KeyID, ActorSystem: p.System,
+			GrantID: g.ID, CustomerID: g.CustomerID, Purpose: g.Purpose, Scopes: g.Scopes, Detail: "key_revoked"}
+	}
+	if err := s.appendAudits(ctx, evs); err != nil {
+		return 0, fmt.Errorf("revoke key: grant log: %w", err)
+	}
+	for range revoked {
+		s.obs.GrantOutcome("revoked")
+	}
+	return len(revoked), nil
+}
+
+// MinAdminSecretLength is the shortest FIVEID_ADMIN_KEY accepted. Generated
+// keys (NewKeySecret) have 46 characters ("fk_" and 256 random bits), so
+// they always pass.
+const MinAdminSecretLength = 32
+
+// CheckAdminSecret refuses an admin secret chosen by a person that is weak:
+// shorter than MinAdminSecretLength characters, or made of one character
+// class only (all digits, all lower-case letters, all upper-case letters,
+// or all other characters). The error says which, never the secret.
+func CheckAdminSecret(secret string) error {
+	if n := utf8.RuneCountInString(secret); n < MinAdminSecretLength {
+		return fmt.Errorf("FIVEID_ADMIN_KEY is too weak: %d characters, at least %d are needed (fiveid keys create --role admin makes a strong one)", n, MinAdminSecretLength)
+	}
+	var lower, upper, digit, other bool
+	for _, r := range secret {
+		switch {
+		case unicode.IsLower(r):
+			lower = true
+		case unicode.IsUpper(r):
+			upper = true
+		case unicode.IsDigit(r):
+			digit = true
+		default:
+			other = true
+		}
+	}
+	classes := 0
+	for _, has := range []bool{lower, upper, digit, other} {
+		if has {
+			classes++
+		}
+	}
+	if classes < 2 {
+		return errors.New("FIVEID_ADMIN_KEY is too weak: it is made of one character class only; mix at least two of lower-case letters, upper-case letters, digits and other characters (fiveid keys create --role admin makes a strong one)")
 	}
 	return nil
 }
 
 // Bootstrap makes sure an admin can get in. With adminSecret set it ensures
-// that secret exists as an admin key (automation). Otherwise, when no active
-// admin key exists, it creates one and returns its secret to be shown once.
+// that secret exists as an admin key (automation); a weak one is refused
+// (CheckAdminSecret). Otherwise, when no active admin key exists, it
+// creates one and returns its secret to be shown once.
 func (s *Service) Bootstrap(ctx context.Context, adminSecret string) (string, error) {
 	if adminSecret != "" {
-		if len(adminSecret) < 16 {
-			return "", errors.New("FIVEID_ADMIN_KEY must be at least 16 characters")
+		if err := CheckAdminSecret(adminSecret); err != nil {
+			return "", err
 		}
 		_, err := s.store.KeyByHash(ctx, hashSecret(adminSecret))
 		if err == nil {

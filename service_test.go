@@ -247,7 +247,7 @@ func TestValidationAndRoles(t *testing.T) {
 			if pr, err := svc.Authenticate(ctx, secret); err != nil || pr.Role != fiveid.RoleAuditor {
 				t.Fatalf("authenticate: %+v %v", pr, err)
 			}
-			if err := svc.RevokeKey(ctx, admin, k.ID); err != nil {
+			if _, err := svc.RevokeKey(ctx, admin, k.ID, false); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := svc.Authenticate(ctx, secret); !errors.Is(err, fiveid.ErrUnauthenticated) {

@@ -2,7 +2,6 @@ package fiveid
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,12 +10,6 @@ import (
 
 	"fiveid/match"
 )
-
-// snapshot is a customer's JSON form in history entries.
-func snapshot(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
-}
 
 func (s *Service) change(ctx context.Context, tx Tx, c Change) error {
 	c.ID = newID("H")
@@ -35,7 +28,16 @@ func (s *Service) History(ctx context.Context, p Principal, customerID string) (
 	if _, err := s.store.Customer(ctx, customerID); err != nil {
 		return nil, fmt.Errorf("history: %w", err)
 	}
-	return s.store.History(ctx, customerID, 10_000)
+	hs, err := s.store.History(ctx, customerID, 10_000)
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	for i := range hs {
+		// Entries written before the documents were versioned read as
+		// the documents they are now (docs.go).
+		hs[i].Before, hs[i].After = upgradeDoc(hs[i].Before), upgradeDoc(hs[i].After)
+	}
+	return hs, nil
 }
 
 // RecordDeath records a death on a customer (admin, or a funeral system).
@@ -80,7 +82,7 @@ func (s *Service) RecordDeath(ctx context.Context, p Principal, customerID, date
 		}
 		out = cur
 		return s.change(ctx, tx, Change{CustomerID: cur.ID, Kind: ChangeDeathRecorded, Actor: p.KeyID,
-			Before: snapshot(before), After: snapshot(cur), Detail: source})
+			Before: customerSnapshot(before, nil), After: customerSnapshot(cur, nil), Detail: source})
 	})
 	if err != nil {
 		return Customer{}, fmt.Errorf("record death: %w", err)
@@ -158,8 +160,8 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 			return err
 		}
 		for _, c := range []Change{
-			{CustomerID: from, Kind: ChangeUnlinked, Actor: p.KeyID, System: system, LocalID: localID, Before: snapshot(before.Link), After: snapshot(cur.Link), Detail: detail + " to " + to},
-			{CustomerID: to, Kind: ChangeLinked, Actor: p.KeyID, System: system, LocalID: localID, Before: snapshot(before.Link), After: snapshot(cur.Link), Detail: detail + " from " + from},
+			{CustomerID: from, Kind: ChangeUnlinked, Actor: p.KeyID, System: system, LocalID: localID, Before: linkSnapshot(before.Link), After: linkSnapshot(cur.Link), Detail: detail + " to " + to},
+			{CustomerID: to, Kind: ChangeLinked, Actor: p.KeyID, System: system, LocalID: localID, Before: linkSnapshot(before.Link), After: linkSnapshot(cur.Link), Detail: detail + " from " + from},
 		} {
 			if err := s.change(ctx, tx, c); err != nil {
 				return err

@@ -9,12 +9,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
 // Poster delivers one signed webhook body; a non-nil error (including a
-// non-2xx answer) means "not delivered, retry". The HTTP adapter is in api.
+// non-2xx answer) means "not delivered, retry", and should be a
+// *DeliveryFailure (anything else is recorded as FailureOther). A Poster
+// must connect only to addresses the service's WebhookPolicy.AddrAllowed
+// accepts. The HTTP adapter is in api.
 type Poster func(ctx context.Context, url string, body []byte, headers map[string]string) error
 
 // WebhookEvent is a delivered change: identifiers only, never identity
@@ -30,11 +36,86 @@ type WebhookEvent struct {
 	Detail     string    `json:"detail,omitempty"`
 }
 
-// SignWebhook is the X-Fiveid-Signature header value of body.
-func SignWebhook(secret, body []byte) string {
+// SignWebhook is the X-Fiveid-Signature header value of body sent at t:
+// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>". The
+// timestamp is signed with the body, so a receiver that refuses old
+// timestamps (README: five minutes) refuses a replayed delivery; the v1
+// label leaves room for another algorithm beside it later.
+func SignWebhook(secret []byte, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
 	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts))
+	m.Write([]byte("."))
 	m.Write(body)
-	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// Why a webhook delivery failed: a closed set of coarse reasons, listed in
+// openapi.yaml. The delivery state shows a reason and the receiver's HTTP
+// status, never the receiver's answer or the network's error text: those
+// would turn webhooks into a scanner of what fiveid can reach.
+const (
+	FailureURLNotAllowed  = "url_not_allowed" // the URL no longer passes the WebhookPolicy
+	FailureBlockedAddress = "blocked_address" // the name resolved to an inside address
+	FailureDNS            = "dns"             // the name did not resolve
+	FailureConnectRefused = "connect_refused"
+	FailureConnect        = "connect_failed" // unreachable, reset, ...
+	FailureTimeout        = "timeout"
+	FailureTLS            = "tls"      // handshake or certificate
+	FailureRedirect       = "redirect" // a 3xx answer: redirects are not followed
+	FailureHTTP4xx        = "http_4xx"
+	FailureHTTP5xx        = "http_5xx"
+	FailureOther          = "failed"
+)
+
+// DeliveryFailureReasons are the Failure* reasons, in the order openapi.yaml
+// lists them.
+var DeliveryFailureReasons = []string{FailureURLNotAllowed, FailureBlockedAddress, FailureDNS, FailureConnectRefused,
+	FailureConnect, FailureTimeout, FailureTLS, FailureRedirect, FailureHTTP4xx, FailureHTTP5xx, FailureOther}
+
+// DeliveryFailure is a Poster's error: a Failure* reason, the receiver's
+// HTTP status when it answered, and the cause for the operator's log
+// (never stored or served).
+type DeliveryFailure struct {
+	Reason string
+	Status int
+	Err    error
+}
+
+func (f *DeliveryFailure) Error() string {
+	if f.Status != 0 {
+		return fmt.Sprintf("webhook delivery: %s (%d)", f.Reason, f.Status)
+	}
+	return "webhook delivery: " + f.Reason
+}
+
+func (f *DeliveryFailure) Unwrap() error { return f.Err }
+
+// stored is the delivery state's last_error: the reason, then the status
+// when there is one ("http_5xx 503").
+func (f *DeliveryFailure) stored() string {
+	if f.Status != 0 {
+		return f.Reason + " " + strconv.Itoa(f.Status)
+	}
+	return f.Reason
+}
+
+// LastFailure reads LastError: a Failure* reason and the receiver's HTTP
+// status (0 when none), or "" when the last delivery succeeded. Anything
+// else stored there (free error text written by an earlier version) reads
+// as FailureOther: it is never served.
+func (w Webhook) LastFailure() (reason string, status int) {
+	if w.LastError == "" {
+		return "", 0
+	}
+	r, st, _ := strings.Cut(w.LastError, " ")
+	if !slices.Contains(DeliveryFailureReasons, r) {
+		return FailureOther, 0
+	}
+	if n, err := strconv.Atoi(st); err == nil && n >= 100 && n <= 599 {
+		status = n
+	}
+	return r, status
 }
 
 func (s *Service) webhookStore() (WebhookStore, error) {
@@ -46,14 +127,15 @@ func (s *Service) webhookStore() (WebhookStore, error) {
 }
 
 // CreateWebhook subscribes url to every customer change from now on
-// (admin). The signing secret is returned once.
+// (admin), when the WebhookPolicy allows the URL. The signing secret is
+// returned once.
 func (s *Service) CreateWebhook(ctx context.Context, p Principal, rawURL string) (Webhook, string, error) {
 	if err := require(p, RoleAdmin); err != nil {
 		return Webhook{}, "", err
 	}
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Webhook{}, "", invalid("url", "invalid_url", "url must be an absolute http(s) URL")
+	u, err := s.webhookPolicy.CheckURL(rawURL)
+	if err != nil {
+		return Webhook{}, "", err
 	}
 	ws, err := s.webhookStore()
 	if err != nil {
@@ -165,10 +247,10 @@ func (s *Service) deliverWebhooks(ctx context.Context, ws WebhookStore, post Pos
 			}
 			body, _ := json.Marshal(WebhookEvent{ID: c.ID, CustomerID: c.CustomerID, Kind: string(c.Kind), At: c.At,
 				Actor: c.Actor, System: c.System, LocalID: c.LocalID, Detail: c.Detail})
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := post(pctx, w.URL, body, map[string]string{
-				"Content-Type": "application/json", "X-Fiveid-Event": c.ID, "X-Fiveid-Signature": SignWebhook(w.Secret, body)})
-			cancel()
+			err := s.postWebhook(ctx, post, w, c.ID, body)
+			if err != nil && ctx.Err() != nil {
+				return ctx.Err() // stopping: not the receiver's failure
+			}
 			if err != nil {
 				w.Attempts++
 				delay := opt.Backoff << min(w.Attempts-1, 20)
@@ -178,11 +260,12 @@ func (s *Service) deliverWebhooks(ctx context.Context, ws WebhookStore, post Pos
 				if w.FailingSince.IsZero() {
 					w.FailingSince = now
 				}
-				msg := err.Error()
-				if len(msg) > 500 {
-					msg = msg[:500]
-				}
-				if ferr := ws.FailWebhook(ctx, w.ID, w.Attempts, now.Add(delay), msg, w.FailingSince); ferr != nil {
+				f := deliveryFailure(err)
+				// The cause is for the operator only: it may name an inside
+				// address. The URL is left out (its query may hold a token).
+				s.log.LogAttrs(ctx, slogWarn, "webhook delivery failed", attr("webhook_id", w.ID), attr("event_id", c.ID),
+					attr("reason", f.Reason), slog.Int("status", f.Status), slog.Int64("attempts", w.Attempts), attr("error", errText(f.Err)))
+				if ferr := ws.FailWebhook(ctx, w.ID, w.Attempts, now.Add(delay), f.stored(), w.FailingSince); ferr != nil {
 					return ferr
 				}
 				break
@@ -194,4 +277,34 @@ func (s *Service) deliverWebhooks(ctx context.Context, ws WebhookStore, post Pos
 		}
 	}
 	return nil
+}
+
+// postWebhook checks w's URL against the policy again (the configuration
+// may have changed since the webhook was created), then posts body signed
+// now.
+func (s *Service) postWebhook(ctx context.Context, post Poster, w Webhook, eventID string, body []byte) error {
+	if _, err := s.webhookPolicy.CheckURL(w.URL); err != nil {
+		return &DeliveryFailure{Reason: FailureURLNotAllowed, Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return post(ctx, w.URL, body, map[string]string{
+		"Content-Type": "application/json", "X-Fiveid-Event": eventID, "X-Fiveid-Signature": SignWebhook(w.Secret, s.now(), body)})
+}
+
+// deliveryFailure is err as a DeliveryFailure; an error a Poster did not
+// classify is FailureOther.
+func deliveryFailure(err error) *DeliveryFailure {
+	var f *DeliveryFailure
+	if errors.As(err, &f) && slices.Contains(DeliveryFailureReasons, f.Reason) {
+		return f
+	}
+	return &DeliveryFailure{Reason: FailureOther, Err: err}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }

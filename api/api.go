@@ -1,10 +1,13 @@
 package api
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,11 +67,8 @@ func New(cfg Config) (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler(cfg.Logger)
-	e.Use(middleware.RequestIDWithConfig(middleware.RequestIDConfig{
-		RequestIDHandler: func(c echo.Context, id string) {
-			c.SetRequest(c.Request().WithContext(fiveid.WithRequestID(c.Request().Context(), id)))
-		},
-	}))
+	e.Use(securityHeaders)
+	e.Use(requestID)
 	e.Use(cfg.Metrics.middleware)
 	e.Use(h.accessLog)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
@@ -114,6 +114,9 @@ func New(cfg Config) (*echo.Echo, error) {
 	v1.POST("/policies", h.createPolicy)
 	v1.GET("/policies", h.listPolicies)
 	v1.DELETE("/policies/:id", h.deletePolicy)
+	v1.POST("/holders", h.createHolder)
+	v1.GET("/holders", h.listHolders)
+	v1.DELETE("/holders/:id", h.deleteHolder)
 	v1.GET("/grants", h.listGrants)
 	v1.DELETE("/grants/:id", h.revokeGrant)
 	v1.POST("/grants/introspect", h.introspect)
@@ -122,14 +125,52 @@ func New(cfg Config) (*echo.Echo, error) {
 	return e, nil
 }
 
+// securityHeaders go on every response, errors included; they are set
+// before the handler runs, so a handler may still override one (the JWKS,
+// public keys only, lets verifiers cache it).
+// Cache-Control: no-store keeps personal data and secrets (customers, keys,
+// grant tokens, the grant log) out of shared and browser caches; the rest
+// tell a browser that happens to load a response not to sniff, frame,
+// refer or run anything (OWASP REST Security Cheat Sheet). HSTS belongs to
+// the TLS terminator in front of fiveid.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set(echo.HeaderCacheControl, "no-store")
+		h.Set(echo.HeaderXContentTypeOptions, "nosniff")
+		h.Set(echo.HeaderReferrerPolicy, "no-referrer")
+		h.Set(echo.HeaderXFrameOptions, "DENY")
+		h.Set(echo.HeaderContentSecurityPolicy, "default-src 'none'; frame-ancestors 'none'")
+		return next(c)
+	}
+}
+
+// requestID takes the client's X-Request-Id only when it is short and
+// plain (fiveid.ValidRequestID: it is logged, echoed and kept in the grant
+// log forever) and makes a fresh one otherwise, then carries it in the
+// response and the request's context.
+func requestID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !fiveid.ValidRequestID(id) {
+			id = rand.Text()
+		}
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		c.SetRequest(c.Request().WithContext(fiveid.WithRequestID(c.Request().Context(), id)))
+		return next(c)
+	}
+}
+
 type authed struct {
 	g    *echo.Group
 	auth echo.MiddlewareFunc
 }
 
-func (a authed) GET(p string, h echo.HandlerFunc)    { a.g.GET(p, h, a.auth) }
-func (a authed) POST(p string, h echo.HandlerFunc)   { a.g.POST(p, h, a.auth) }
-func (a authed) DELETE(p string, h echo.HandlerFunc) { a.g.DELETE(p, h, a.auth) }
+// Every /v1 route authenticates, then refuses parameters that are not
+// text (textParams): a caller without a key learns nothing more.
+func (a authed) GET(p string, h echo.HandlerFunc)    { a.g.GET(p, h, a.auth, textParams) }
+func (a authed) POST(p string, h echo.HandlerFunc)   { a.g.POST(p, h, a.auth, textParams) }
+func (a authed) DELETE(p string, h echo.HandlerFunc) { a.g.DELETE(p, h, a.auth, textParams) }
 
 // observe runs a request and reports its route pattern, final status
 // (the error's, when the handler returned one: the error handler writes
@@ -248,11 +289,25 @@ func (h *handlers) listKeys(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"keys": out})
 }
 
+// revokeKey revokes a key: 204. With ?revoke_grants=true it also revokes
+// the key's active grants and says how many: 200 {id, revoked_grants}.
 func (h *handlers) revokeKey(c echo.Context) error {
-	if err := h.svc.RevokeKey(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+	revokeGrants := false
+	if v := c.QueryParam("revoke_grants"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return badRequest("revoke_grants", "revoke_grants must be true or false")
+		}
+		revokeGrants = b
+	}
+	n, err := h.svc.RevokeKey(c.Request().Context(), principal(c), c.Param("id"), revokeGrants)
+	if err != nil {
 		return err
 	}
-	return c.NoContent(http.StatusNoContent)
+	if !revokeGrants {
+		return c.NoContent(http.StatusNoContent)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"id": c.Param("id"), "revoked_grants": n})
 }
 
 // ---- customers ----
@@ -262,15 +317,17 @@ func (h *handlers) register(c echo.Context) error {
 	if err := decode(c, maxBody, &req); err != nil {
 		return err
 	}
-	res, err := h.svc.Register(c.Request().Context(), principal(c), req.LocalID, req.input())
-	if err != nil {
-		return err
-	}
-	status := http.StatusOK
-	if res.Created {
-		status = http.StatusCreated
-	}
-	return c.JSON(status, registerResponse(res))
+	return h.idempotent(c, req, false, func(ctx context.Context, _ string) (answer, error) {
+		res, err := h.svc.Register(ctx, principal(c), req.LocalID, req.input())
+		if err != nil {
+			return answer{}, err
+		}
+		status := http.StatusOK
+		if res.Created {
+			status = http.StatusCreated
+		}
+		return answer{status: status, body: registerResponse(res)}, nil
+	})
 }
 
 func (h *handlers) registerBatch(c echo.Context) error {
@@ -282,25 +339,27 @@ func (h *handlers) registerBatch(c echo.Context) error {
 	for i, r := range req.Records {
 		items[i] = fiveid.RegisterItem{LocalID: r.LocalID, Input: r.input()}
 	}
-	results, err := h.svc.RegisterBatch(c.Request().Context(), principal(c), items)
-	if err != nil {
-		return err
-	}
-	out := BatchResponse{Results: make([]BatchResult, len(results))}
-	for i, r := range results {
-		out.Results[i].Index = i
-		if r.Err != nil {
-			status, e := toError(r.Err)
-			if status >= 500 {
-				h.log.Error("batch record failed", slog.String("code", e.Code), slog.Int("index", i), slog.String("error", r.Err.Error()))
-			}
-			out.Results[i].Error = &e
-			continue
+	return h.idempotent(c, req, false, func(ctx context.Context, _ string) (answer, error) {
+		results, err := h.svc.RegisterBatch(ctx, principal(c), items)
+		if err != nil {
+			return answer{}, err
 		}
-		rr := registerResponse(r.Result)
-		out.Results[i].OK, out.Results[i].Result = true, &rr
-	}
-	return c.JSON(http.StatusOK, out)
+		out := BatchResponse{Results: make([]BatchResult, len(results))}
+		for i, r := range results {
+			out.Results[i].Index = i
+			if r.Err != nil {
+				status, e := toError(r.Err)
+				if status >= 500 {
+					h.log.Error("batch record failed", slog.String("code", e.Code), slog.Int("index", i), slog.String("error", r.Err.Error()))
+				}
+				out.Results[i].Error = &e
+				continue
+			}
+			rr := registerResponse(r.Result)
+			out.Results[i].OK, out.Results[i].Result = true, &rr
+		}
+		return answer{status: http.StatusOK, body: out}, nil
+	})
 }
 
 func (h *handlers) customer(c echo.Context) error {
@@ -319,21 +378,29 @@ func (h *handlers) identify(c echo.Context) error {
 	if req.TTLSeconds < 0 || req.TTLSeconds > int64(fiveid.MaxGrantTTL/time.Second) {
 		return &fiveid.ValidationError{Problems: []fiveid.FieldProblem{{Field: "ttl_seconds", Code: "out_of_range", Message: "ttl_seconds must be between 1 and 86400"}}}
 	}
-	res, err := h.svc.IdentifyAndGrant(c.Request().Context(), principal(c), req.input(), fiveid.GrantRequest{
-		Scopes: req.Scopes, Purpose: req.Purpose, TTL: time.Duration(req.TTLSeconds) * time.Second})
-	if errors.Is(err, fiveid.ErrNeedsReview) {
-		return &reviewError{err: err, taskID: res.ReviewTaskID}
-	}
-	if err != nil {
-		return err
-	}
-	out := IdentifyResponse{CustomerID: res.CustomerID, Grade: string(res.Grade), Score: res.Score,
-		Match: callerExplanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
-	if res.Grant != nil {
+	return h.idempotent(c, req, len(req.Scopes) > 0, func(ctx context.Context, grantID string) (answer, error) {
+		res, err := h.svc.IdentifyAndGrant(ctx, principal(c), req.input(), fiveid.GrantRequest{
+			Scopes: req.Scopes, Purpose: req.Purpose, TTL: time.Duration(req.TTLSeconds) * time.Second, ID: grantID})
+		if errors.Is(err, fiveid.ErrNeedsReview) {
+			return answer{}, &reviewError{err: err, taskID: res.ReviewTaskID}
+		}
+		if err != nil {
+			return answer{}, err
+		}
+		out := IdentifyResponse{CustomerID: res.CustomerID, Grade: string(res.Grade), Score: res.Score,
+			Match: callerExplanation(res.Explanation), Warnings: findings(res.Findings), Deceased: res.DeathDate != "", DeathDate: res.DeathDate}
+		if res.Grant == nil {
+			return answer{status: http.StatusOK, body: out}, nil
+		}
 		g := grantWire(res.Grant.Grant, res.Grant.Token, h.now())
 		out.Grant = &g
-	}
-	return c.JSON(http.StatusOK, out)
+		// A grant token is a bearer credential: the kept answer has none
+		// (a replay signs it again).
+		kept, kg := out, g
+		kg.Token = ""
+		kept.Grant = &kg
+		return answer{status: http.StatusOK, body: out, kept: kept}, nil
+	})
 }
 
 func (h *handlers) xref(c echo.Context) error {

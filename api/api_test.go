@@ -22,6 +22,7 @@ import (
 	"fiveid/api"
 	"fiveid/match"
 	"fiveid/store"
+	"fiveid/store/storetest"
 )
 
 type env struct {
@@ -31,26 +32,48 @@ type env struct {
 	other string            // a system key of a second system
 }
 
+// newEnv serves the API on the embedded store.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	ctx := t.Context()
-	db, err := store.OpenEmbedded(ctx, filepath.Join(t.TempDir(), "data"))
+	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return newEnvOn(t, db, nil)
+}
+
+// envs serves the API on each store: the embedded one, and PostgreSQL
+// (storetest: skipped when unreachable, unless CI=true).
+func envs(t testing.TB) map[string]*env {
+	t.Helper()
+	out := map[string]*env{"embedded": newEnv(t)}
+	pg, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() })
+	out["postgres"] = newEnvOn(t, pg, nil)
+	return out
+}
+
+// newEnvOn is newEnv on a given store, with a clock (nil: time.Now).
+func newEnvOn(t testing.TB, db *store.DB, clock fiveid.Clock) *env {
+	t.Helper()
+	ctx := t.Context()
 	reg := prometheus.NewRegistry()
 	m, err := api.NewMetrics(reg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Observer: m})
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Idempotency: db, Cache: store.NewMemoryCache(time.Minute, 100),
+		Scorer: sc, Observer: m, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(svc.Close)
-	e, err := api.New(api.Config{Service: svc, Metrics: m, Gatherer: reg})
+	e, err := api.New(api.Config{Service: svc, Metrics: m, Gatherer: reg, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +198,7 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/v1/keys", map[string]string{"role": "auditor"}, []string{"admin"}},
 		{"GET", "/v1/keys", nil, []string{"admin"}},
 		{"DELETE", "/v1/keys/nope", nil, []string{"admin"}},
+		{"DELETE", "/v1/keys/nope?revoke_grants=true", nil, []string{"admin"}},
 		{"POST", "/v1/customers", zhang, []string{"system"}},
 		{"POST", "/v1/customers/batch", map[string]any{"records": []any{zhang}}, []string{"system"}},
 		{"GET", "/v1/customers/nope", nil, []string{"admin"}},
@@ -198,6 +222,9 @@ func TestRoleMatrix(t *testing.T) {
 		{"POST", "/v1/policies", map[string]any{"grantee": "care", "scopes": []string{"medical"}, "purposes": []string{"treatment"}}, []string{"admin"}},
 		{"GET", "/v1/policies", nil, []string{"admin", "auditor"}},
 		{"DELETE", "/v1/policies/nope", nil, []string{"admin"}},
+		{"POST", "/v1/holders", map[string]any{"system": "hosp", "scopes": []string{"medical"}}, []string{"admin"}},
+		{"GET", "/v1/holders", nil, []string{"admin", "auditor"}},
+		{"DELETE", "/v1/holders/nope", nil, []string{"admin"}},
 		{"GET", "/v1/grants", nil, []string{"admin", "auditor"}},
 		{"DELETE", "/v1/grants/nope", nil, []string{"admin", "system"}},
 		{"POST", "/v1/grants/introspect", map[string]string{"token": "x"}, []string{"system", "admin"}},

@@ -1,10 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -50,6 +54,33 @@ func rateLimited() error {
 		message: "this API key sent more requests than its rate limit allows; retry after the seconds in Retry-After"}
 }
 
+const unsupportedMediaTypeMsg = "send the body as JSON with Content-Type: application/json"
+
+func unsupportedMediaType() error {
+	return &requestError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", message: unsupportedMediaTypeMsg}
+}
+
+// jsonContentType accepts a body labelled application/json, with any
+// parameters but a charset other than UTF-8 (RFC 8259 §8.1: JSON is UTF-8),
+// or not labelled at all: a client that names no type claims nothing the
+// strict decoder will not check. Anything else is 415 — notably
+// application/x-www-form-urlencoded, which is what curl -d sends without
+// -H 'Content-Type: application/json', and text/plain, a browser's default.
+func jsonContentType(r *http.Request) error {
+	ct := r.Header.Get(echo.HeaderContentType)
+	if ct == "" {
+		return nil
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return unsupportedMediaType()
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+		return unsupportedMediaType()
+	}
+	return nil
+}
+
 // errorTable is the one mapping from errors to (status, stable code). The
 // codes are listed in openapi.yaml.
 var errorTable = []struct {
@@ -64,6 +95,8 @@ var errorTable = []struct {
 	{fiveid.ErrNoMatch, http.StatusNotFound, "no_match", "no customer matches these identity elements"},
 	{fiveid.ErrNotFound, http.StatusNotFound, "not_found", "not found"},
 	{fiveid.ErrNeedsReview, http.StatusConflict, "needs_review", "only a possible match: a data steward must review it"},
+	{fiveid.ErrIdempotencyKeyReused, http.StatusUnprocessableEntity, "idempotency_key_reused", "this Idempotency-Key was first used with another request (method, path or body): use a new key for a new request"},
+	{fiveid.ErrIdempotencyInProgress, http.StatusConflict, "idempotency_in_progress", "the request first sent with this Idempotency-Key is still running: retry in a moment"},
 	{fiveid.ErrIdentifierConflict, http.StatusConflict, "identifier_conflict", "the customers' records hold different identifiers of one namespace (two people): merging them needs \"override\": true and a reason"},
 	{fiveid.ErrConflict, http.StatusConflict, "conflict", "conflicts with the current state"},
 	{fiveid.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", "a backing service is unavailable; retry later"},
@@ -102,7 +135,7 @@ func toError(err error) (int, Error) {
 		case http.StatusRequestEntityTooLarge:
 			return he.Code, Error{Code: "too_large", Message: "request body too large"}
 		case http.StatusUnsupportedMediaType:
-			return he.Code, Error{Code: "unsupported_media_type", Message: "send application/json"}
+			return he.Code, Error{Code: "unsupported_media_type", Message: unsupportedMediaTypeMsg}
 		}
 		if he.Code >= 400 && he.Code < 500 {
 			return he.Code, Error{Code: "bad_request", Message: http.StatusText(he.Code)}
@@ -128,11 +161,7 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 		if c.Response().Committed {
 			return
 		}
-		status, body := toError(err)
-		var rv *reviewError
-		if errors.As(err, &rv) {
-			body.ReviewTaskID = rv.taskID
-		}
+		status, body := errorBody(err)
 		if status >= 500 {
 			// "code" is the kind the wiring's repeat limiter counts by: an
 			// outage logs one line per interval, not one per request.
@@ -148,6 +177,17 @@ func errorHandler(log *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
+// errorBody is an error's response: toError's, and the review task of a
+// needs_review answer.
+func errorBody(err error) (int, Error) {
+	status, body := toError(err)
+	var rv *reviewError
+	if errors.As(err, &rv) {
+		body.ReviewTaskID = rv.taskID
+	}
+	return status, body
+}
+
 // reviewError carries the review task of a needs_review answer.
 type reviewError struct {
 	err    error
@@ -157,25 +197,36 @@ type reviewError struct {
 func (e *reviewError) Error() string { return e.err.Error() }
 func (e *reviewError) Unwrap() error { return e.err }
 
-// decode reads a JSON body strictly: unknown fields, wrong types, trailing
-// data and oversized bodies are 4xx errors naming the field.
+// decode reads a JSON body strictly: another content type (415), unknown
+// fields, wrong types, trailing data, text the stores cannot keep
+// (bodyText) and oversized bodies are 4xx errors naming the field.
 func decode(c echo.Context, limit int64, v any) error {
 	r := c.Request()
-	r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
-	dec := json.NewDecoder(r.Body)
+	if err := jsonContentType(r); err != nil {
+		return err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &requestError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "request body too large"}
+		}
+		return badRequest("", "the request body could not be read")
+	}
+	if p, bad := bodyText(body); bad {
+		return &fiveid.ValidationError{Problems: []fiveid.FieldProblem{p}}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
 		var ute *json.UnmarshalTypeError
 		var se *json.SyntaxError
 		switch {
-		case errors.As(err, &mbe):
-			return &requestError{status: http.StatusRequestEntityTooLarge, code: "too_large", message: "request body too large"}
 		case errors.As(err, &ute):
 			return badRequest(ute.Field, "field "+ute.Field+" must be "+ute.Type.String())
 		case errors.As(err, &se):
 			return badRequest("", "malformed JSON: "+se.Error())
-		case err.Error() == "EOF":
+		case errors.Is(err, io.EOF):
 			return badRequest("", "a JSON body is required")
 		}
 		if f, ok := unknownField(err); ok {

@@ -88,6 +88,49 @@ func (h *handlers) deletePolicy(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
+// HolderWire says that a system holds data of scopes.
+type HolderWire struct {
+	ID        string    `json:"id,omitempty"`
+	System    string    `json:"system"`
+	Scopes    []string  `json:"scopes"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+func holderWire(h fiveid.Holder) HolderWire {
+	return HolderWire{ID: h.ID, System: h.System, Scopes: nonNil(h.Scopes), CreatedAt: h.CreatedAt}
+}
+
+func (h *handlers) createHolder(c echo.Context) error {
+	var req HolderWire
+	if err := decode(c, maxBody, &req); err != nil {
+		return err
+	}
+	hl, err := h.svc.CreateHolder(c.Request().Context(), principal(c), fiveid.Holder{System: req.System, Scopes: req.Scopes})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, holderWire(hl))
+}
+
+func (h *handlers) listHolders(c echo.Context) error {
+	hs, err := h.svc.ListHolders(c.Request().Context(), principal(c), c.QueryParam("system"))
+	if err != nil {
+		return err
+	}
+	out := []HolderWire{}
+	for _, hl := range hs {
+		out = append(out, holderWire(hl))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"holders": out})
+}
+
+func (h *handlers) deleteHolder(c echo.Context) error {
+	if err := h.svc.DeleteHolder(c.Request().Context(), principal(c), c.Param("id")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
 func (h *handlers) listGrants(c echo.Context) error {
 	limit, err := intParam(c, "limit", 100)
 	if err != nil {
@@ -120,26 +163,47 @@ func (h *handlers) revokeGrant(c echo.Context) error {
 	return c.NoContent(http.StatusNoContent)
 }
 
-// IntrospectRequest asks whether a token is active.
+// IntrospectRequest asks whether a token is active (RFC 7662 section 2.1,
+// as JSON).
 type IntrospectRequest struct {
 	Token string `json:"token"`
-	// Presenter is the system that presented the token, when the data
-	// holder knows it: a token presented by anyone but its grantee is
-	// inactive.
+	// Presenter is accepted and ignored. It once named the system that
+	// presented the token, taken on trust; now the caller is the
+	// authenticated key, and a data holder compares client_id with the
+	// presenter it authenticated itself.
 	Presenter string `json:"presenter,omitempty"`
 }
 
-// IntrospectResponse follows RFC 7662's shape: inactive tokens say only that.
+// IntrospectResponse is RFC 7662's answer (section 2.2) with fiveid's own
+// fields. An inactive token, or one the caller may not learn about, is
+// exactly {"active":false}: every other field is omitted when empty.
 type IntrospectResponse struct {
-	Active     bool       `json:"active"`
-	GrantID    string     `json:"grant_id,omitempty"`
-	CustomerID string     `json:"customer_id,omitempty"`
-	MergedFrom []string   `json:"merged_from,omitempty"`
-	Grantee    string     `json:"grantee,omitempty"`
-	Scopes     []string   `json:"scopes,omitempty"`
-	Purpose    string     `json:"purpose,omitempty"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	Reason     string     `json:"reason,omitempty"`
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"` // space-separated
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"` // seconds since the epoch
+	Iat       int64  `json:"iat,omitempty"`
+	Nbf       int64  `json:"nbf,omitempty"`
+	Sub       string `json:"sub,omitempty"` // the customer (the survivor when merged)
+	Aud       string `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+	// fiveid's fields.
+	GrantID    string   `json:"grant_id,omitempty"`
+	Purpose    string   `json:"purpose,omitempty"`
+	Grade      string   `json:"grade,omitempty"`
+	MergedFrom []string `json:"merged_from,omitempty"`
+}
+
+func introspectWire(in fiveid.Introspection) IntrospectResponse {
+	if !in.Active {
+		return IntrospectResponse{}
+	}
+	return IntrospectResponse{Active: true, Scope: strings.Join(in.Scopes, " "), ClientID: in.Grantee, TokenType: fiveid.TokenType,
+		Exp: in.ExpiresAt.Unix(), Iat: in.IssuedAt.Unix(), Nbf: in.IssuedAt.Unix(), Sub: in.CustomerID,
+		Aud: fiveid.TokenAudience, Iss: fiveid.TokenIssuer, Jti: in.GrantID,
+		GrantID: in.GrantID, Purpose: in.Purpose, Grade: in.Grade, MergedFrom: in.MergedFrom}
 }
 
 func (h *handlers) introspect(c echo.Context) error {
@@ -147,17 +211,11 @@ func (h *handlers) introspect(c echo.Context) error {
 	if err := decode(c, maxBody, &req); err != nil {
 		return err
 	}
-	in, err := h.svc.Introspect(c.Request().Context(), principal(c), req.Token, req.Presenter)
+	in, err := h.svc.Introspect(c.Request().Context(), principal(c), req.Token)
 	if err != nil {
 		return err
 	}
-	out := IntrospectResponse{Active: in.Active, Reason: in.Reason}
-	if in.Active {
-		exp := in.ExpiresAt
-		out.GrantID, out.CustomerID, out.MergedFrom, out.Grantee, out.Scopes, out.Purpose, out.ExpiresAt =
-			in.GrantID, in.CustomerID, in.MergedFrom, in.Grantee, in.Scopes, in.Purpose, &exp
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, introspectWire(in))
 }
 
 // AuditEventWire is one grant log entry.
@@ -191,10 +249,24 @@ func auditWire(e fiveid.AuditEvent) AuditEventWire {
 var auditCSVHeader = []string{"seq", "id", "time", "action", "actor_key", "actor_system", "customer_id", "grant_id", "grade",
 	"score", "purpose", "scopes", "request_id", "subject", "id_masked", "detail", "prev_hash", "hash"}
 
+// csvRow is one CSV row: the numbers fiveid formats itself (seq, score)
+// as they are, every text cell through csvText.
 func (e AuditEventWire) csvRow() []string {
-	return []string{strconv.FormatInt(e.Seq, 10), e.ID, e.Time.Format(time.RFC3339Nano), e.Action, e.ActorKey, e.ActorSystem,
-		e.CustomerID, e.GrantID, e.Grade, strconv.FormatFloat(e.Score, 'f', -1, 64), e.Purpose, strings.Join(e.Scopes, " "),
-		e.RequestID, e.Subject, e.IDMasked, e.Detail, e.PrevHash, e.Hash}
+	t := csvText
+	return []string{strconv.FormatInt(e.Seq, 10), t(e.ID), t(e.Time.Format(time.RFC3339Nano)), t(e.Action), t(e.ActorKey),
+		t(e.ActorSystem), t(e.CustomerID), t(e.GrantID), t(e.Grade), strconv.FormatFloat(e.Score, 'f', -1, 64), t(e.Purpose),
+		t(strings.Join(e.Scopes, " ")), t(e.RequestID), t(e.Subject), t(e.IDMasked), t(e.Detail), t(e.PrevHash), t(e.Hash)}
+}
+
+// csvText neutralizes a text cell a spreadsheet would run as a formula
+// (CSV injection): one starting with =, +, -, @, tab or carriage return
+// gets a leading single quote, as OWASP recommends. Only the CSV export
+// does this; NDJSON carries the values as they are.
+func csvText(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
 }
 
 func intParam(c echo.Context, name string, def int64) (int64, error) {

@@ -100,6 +100,12 @@ func mapErr(op string, err error) error {
 			return fmt.Errorf("%s: %w", op, fiveid.ErrConflict)
 		case pg.Code == "23503", pg.Code == "23514", pg.Code == "23502", pg.Code == "22P02":
 			return fmt.Errorf("%s: %s: %w", op, pg.Message, fiveid.ErrInvalid)
+		case pg.Code == "22021", pg.Code == "22P05":
+			// Text PostgreSQL cannot hold (character_not_in_repertoire: NUL,
+			// invalid UTF-8; untranslatable_character). The adapters refuse
+			// it first (fiveid.ValidText); this is the backstop, and its
+			// message, which quotes the offending bytes, stays out of it.
+			return fmt.Errorf("%s: text PostgreSQL cannot store (SQLSTATE %s): %w", op, pg.Code, fiveid.ErrInvalid)
 		case pg.Code == "40001", pg.Code == "40P01", strings.HasPrefix(pg.Code, "08"), strings.HasPrefix(pg.Code, "57P"):
 			return fmt.Errorf("%s: %s: %w", op, pg.Message, fiveid.ErrUnavailable)
 		}

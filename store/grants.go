@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,49 @@ func (c txConn) DeletePolicy(ctx context.Context, id string, at time.Time) error
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("delete policy %s: %w", id, fiveid.ErrNotFound)
+	}
+	return nil
+}
+
+// ---- holders ----
+
+const holderCols = "id, system, scopes, created_at, created_by, deleted_at"
+
+func scanHolder(sc interface{ Scan(...any) error }) (fiveid.Holder, error) {
+	var h fiveid.Holder
+	var scopes string
+	var created, deleted int64
+	err := sc.Scan(&h.ID, &h.System, &scopes, &created, &h.CreatedBy, &deleted)
+	h.Scopes, h.CreatedAt, h.DeletedAt = splitWords(scopes), fromMicros(created), fromMicros(deleted)
+	return h, err
+}
+
+func (c conn) Holders(ctx context.Context, system string) ([]fiveid.Holder, error) {
+	rows, err := c.query(ctx, "SELECT "+holderCols+" FROM holders WHERE deleted_at = 0 AND (? = '' OR system = ?) ORDER BY created_at, id", system, system)
+	if err != nil {
+		return nil, mapErr("holders", err)
+	}
+	return collect(rows, "holders", scanHolder)
+}
+
+func (c conn) Holder(ctx context.Context, id string) (fiveid.Holder, error) {
+	h, err := scanHolder(c.row(ctx, "SELECT "+holderCols+" FROM holders WHERE id = ? AND deleted_at = 0", id))
+	return h, mapErr("holder", err)
+}
+
+func (c txConn) CreateHolder(ctx context.Context, h fiveid.Holder) error {
+	_, err := c.exec(ctx, "create holder", "INSERT INTO holders ("+holderCols+") VALUES (?, ?, ?, ?, ?, 0)",
+		h.ID, h.System, joinWords(h.Scopes), micros(h.CreatedAt), h.CreatedBy)
+	return err
+}
+
+func (c txConn) DeleteHolder(ctx context.Context, id string, at time.Time) error {
+	res, err := c.exec(ctx, "delete holder", "UPDATE holders SET deleted_at = ? WHERE id = ? AND deleted_at = 0", micros(at), id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("delete holder %s: %w", id, fiveid.ErrNotFound)
 	}
 	return nil
 }
@@ -147,6 +191,24 @@ func (c txConn) RevokeGrant(ctx context.Context, id string, at time.Time, by str
 		return mapErr("revoke grant", c.row(ctx, "SELECT 1 FROM grants WHERE id = ?", id).Scan(&one))
 	}
 	return nil
+}
+
+// RevokeGrantsOfKey revokes, in one statement, the grants asked for with
+// key that are active at `at`, and returns them (revoked) by ID. Both
+// PostgreSQL and SQLite (3.35+) have UPDATE ... RETURNING.
+func (c txConn) RevokeGrantsOfKey(ctx context.Context, key string, at time.Time, by string) ([]fiveid.Grant, error) {
+	const op = "revoke grants of key"
+	rows, err := c.query(ctx, "UPDATE grants SET revoked_at = ?, revoked_by = ? WHERE grantee_key = ? AND revoked_at = 0 AND expires_at > ? RETURNING "+grantCols,
+		micros(at), by, key, micros(at))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	gs, err := collect(rows, op, scanGrant)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(gs, func(a, b fiveid.Grant) int { return strings.Compare(a.ID, b.ID) })
+	return gs, nil
 }
 
 // ---- signing keys ----

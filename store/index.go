@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -177,20 +176,16 @@ func scanRecord(sc interface{ Scan(...any) error }) (fiveid.SourceRecord, error)
 	}
 	r.IDTable, r.Link.Grade, r.CreatedAt, r.UpdatedAt = match.IDTable(table), match.Grade(grade), fromMicros(created), fromMicros(updated)
 	if expl != "" {
-		if err := json.Unmarshal([]byte(expl), &r.Link.Explanation); err != nil {
+		if r.Link.Explanation, err = fiveid.DecodeExplanation(expl); err != nil {
 			return r, fmt.Errorf("explanation of %s/%s: %w", r.System, r.LocalID, err)
 		}
 	}
 	return r, nil
 }
 
-func explanationJSON(e match.Explanation) (string, error) {
-	if e.Grade == "" && e.Fields == nil && e.Version == "" {
-		return "", nil
-	}
-	b, err := json.Marshal(e)
-	return string(b), err
-}
+// explanationJSON is an explanation's column value: the root's documented
+// form (fiveid.ExplanationDoc), never the domain struct's Go field names.
+func explanationJSON(e match.Explanation) (string, error) { return fiveid.EncodeExplanation(e) }
 
 func (c conn) SourceRecord(ctx context.Context, system, localID string) (fiveid.SourceRecord, error) {
 	r, err := scanRecord(c.row(ctx, "SELECT "+recordCols+" FROM source_records r WHERE r.system = ? AND r.local_id = ?", system, localID))
@@ -396,7 +391,7 @@ func scanTask(sc interface{ Scan(...any) error }) (fiveid.ReviewTask, error) {
 	}
 	t.Status, t.CreatedAt, t.UpdatedAt = fiveid.ReviewStatus(status), fromMicros(created), fromMicros(updated)
 	if expl != "" {
-		if err := json.Unmarshal([]byte(expl), &t.Explanation); err != nil {
+		if t.Explanation, err = fiveid.DecodeExplanation(expl); err != nil {
 			return t, fmt.Errorf("explanation of task %s: %w", t.ID, err)
 		}
 	}
@@ -431,11 +426,20 @@ func (c txConn) InsertReviewTask(ctx context.Context, t fiveid.ReviewTask) error
 		return fmt.Errorf("insert review task: %w", err)
 	}
 	lo, hi := min(t.CustomerID, t.CandidateID), max(t.CustomerID, t.CandidateID)
-	_, err = c.exec(ctx, "insert review task", `INSERT INTO review_tasks (`+taskCols+`, pair_lo, pair_hi)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	// ON CONFLICT DO NOTHING, not a failed INSERT: callers go on in the
+	// same transaction when the pair's task is already open, and a failed
+	// statement aborts a PostgreSQL transaction (SQLSTATE 25P02).
+	res, err := c.exec(ctx, "insert review task", `INSERT INTO review_tasks (`+taskCols+`, pair_lo, pair_hi)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
 		t.ID, string(t.Status), t.Reason, t.CustomerID, t.CandidateID, t.System, t.LocalID, t.Score, expl,
 		t.Resolution, t.ResolvedBy, t.Version, micros(t.CreatedAt), micros(t.UpdatedAt), lo, hi)
-	return err
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("insert review task: the pair's task is open already: %w", fiveid.ErrConflict)
+	}
+	return nil
 }
 
 // ---- secrets ----

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -79,6 +80,29 @@ func TestEmbeddedDurableAcrossReopen(t *testing.T) {
 	defer db.Close()
 	if _, err := db.System(t.Context(), "a"); err != nil {
 		t.Fatalf("after reopen: %v", err)
+	}
+}
+
+// PostgreSQL refuses NUL and invalid UTF-8 in text (SQLSTATE 22021): the
+// store says ErrInvalid, never an unknown error that would be a 500.
+func TestPostgresUnstorableTextIsInvalid(t *testing.T) {
+	t.Parallel()
+	db, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	for name, text := range map[string]string{"NUL": "a\x00b", "invalid UTF-8": "\xe5\xbc"} {
+		err := db.Update(ctx, nil, func(tx fiveid.Tx) error {
+			return tx.CreateSystem(ctx, fiveid.System{Code: "s", Name: text, Kind: fiveid.KindOther, CreatedAt: time.Now()})
+		})
+		if !errors.Is(err, fiveid.ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+		if _, err := db.System(ctx, text); !errors.Is(err, fiveid.ErrInvalid) {
+			t.Errorf("%s in a lookup: %v, want ErrInvalid", name, err)
+		}
 	}
 }
 

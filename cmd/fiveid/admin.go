@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -26,17 +25,17 @@ func withApp(ctx context.Context, cfg config, fn func(a *app) error) error {
 }
 
 func keysCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("keys: want create, list or revoke")
+	sub, args, err := subcommand("keys", args)
+	if err != nil {
+		return err
 	}
-	switch args[0] {
+	switch sub {
 	case "create":
-		fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
-		fs.SetOutput(stdout)
+		fs := newCommand("keys create")
 		role := fs.String("role", "", "system, auditor or admin")
 		system := fs.String("system", "", "the registered system code (role system)")
 		name := fs.String("name", "", "a label for the key")
-		if err := fs.Parse(args[1:]); err != nil {
+		if _, err := fs.parse(args); err != nil {
 			return err
 		}
 		return withApp(ctx, cfg, func(a *app) error {
@@ -53,6 +52,9 @@ func keysCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 			return nil
 		})
 	case "list":
+		if _, err := newCommand("keys list").parse(args); err != nil {
+			return err
+		}
 		return withApp(ctx, cfg, func(a *app) error {
 			keys, err := a.svc.ListKeys(ctx, operator)
 			if err != nil {
@@ -70,33 +72,42 @@ func keysCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) e
 			return tw.Flush()
 		})
 	case "revoke":
-		if len(args) != 2 {
-			return fmt.Errorf("keys revoke: want exactly one key ID")
+		fs := newCommand("keys revoke")
+		revokeGrants := fs.Bool("revoke-grants", false, "also revoke every active grant asked for with this key")
+		pos, err := fs.parse(args)
+		if err != nil {
+			return err
 		}
+		id := pos[0]
 		return withApp(ctx, cfg, func(a *app) error {
-			if err := a.svc.RevokeKey(ctx, operator, args[1]); err != nil {
+			n, err := a.svc.RevokeKey(ctx, operator, id, *revokeGrants)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "revoked %s\n", args[1])
+			if *revokeGrants {
+				fmt.Fprintf(stdout, "revoked %s and %d of its active grants\n", id, n)
+				return nil
+			}
+			fmt.Fprintf(stdout, "revoked %s\n", id)
 			return nil
 		})
 	}
-	return fmt.Errorf("keys: unknown subcommand %q", args[0])
+	return unknownSubcommand("keys", sub)
 }
 
 func systemsCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("systems: want create or list")
+	sub, args, err := subcommand("systems", args)
+	if err != nil {
+		return err
 	}
-	switch args[0] {
+	switch sub {
 	case "create":
-		fs := flag.NewFlagSet("systems create", flag.ContinueOnError)
-		fs.SetOutput(stdout)
+		fs := newCommand("systems create")
 		code := fs.String("code", "", "stable system code")
 		name := fs.String("name", "", "display name")
 		kind := fs.String("kind", "other", "medical, eldercare, funeral or other")
 		table := fs.String("id-table", "", "ID-type code table: ws364, nhsa, gat2000 or empty")
-		if err := fs.Parse(args[1:]); err != nil {
+		if _, err := fs.parse(args); err != nil {
 			return err
 		}
 		return withApp(ctx, cfg, func(a *app) error {
@@ -108,6 +119,9 @@ func systemsCmd(ctx context.Context, cfg config, args []string, stdout io.Writer
 			return nil
 		})
 	case "list":
+		if _, err := newCommand("systems list").parse(args); err != nil {
+			return err
+		}
 		return withApp(ctx, cfg, func(a *app) error {
 			systems, err := a.svc.ListSystems(ctx, operator)
 			if err != nil {
@@ -121,7 +135,7 @@ func systemsCmd(ctx context.Context, cfg config, args []string, stdout io.Writer
 			return tw.Flush()
 		})
 	}
-	return fmt.Errorf("systems: unknown subcommand %q", args[0])
+	return unknownSubcommand("systems", sub)
 }
 
 func maskNumber(s string) string { return match.MaskID(s) }

@@ -148,7 +148,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			vars := setup(t)
-			vars["FIVEID_ADMIN_KEY"] = "fk_test_admin_key_0123456789"
+			vars["FIVEID_ADMIN_KEY"] = "fk_test_admin_key_0123456789_ABCDEFGH"
 			base := startServer(t, vars)
 			admin := client{t, base, vars["FIVEID_ADMIN_KEY"]}
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -13,18 +12,18 @@ import (
 )
 
 func policiesCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("policies: want create, list or delete")
+	sub, args, err := subcommand("policies", args)
+	if err != nil {
+		return err
 	}
-	switch args[0] {
+	switch sub {
 	case "create":
-		fs := flag.NewFlagSet("policies create", flag.ContinueOnError)
-		fs.SetOutput(stdout)
+		fs := newCommand("policies create")
 		grantee := fs.String("grantee", "", "the system code that may receive grants")
 		scopes := fs.String("scopes", "", "comma-separated scopes, e.g. medical,eldercare")
 		purposes := fs.String("purposes", "", "comma-separated purposes, e.g. treatment,care")
 		ttl := fs.Duration("max-ttl", time.Hour, "longest grant lifetime (at most 24h)")
-		if err := fs.Parse(args[1:]); err != nil {
+		if _, err := fs.parse(args); err != nil {
 			return err
 		}
 		return withApp(ctx, cfg, func(a *app) error {
@@ -39,6 +38,9 @@ func policiesCmd(ctx context.Context, cfg config, args []string, stdout io.Write
 			return nil
 		})
 	case "list":
+		if _, err := newCommand("policies list").parse(args); err != nil {
+			return err
+		}
 		return withApp(ctx, cfg, func(a *app) error {
 			pols, err := a.svc.ListPolicies(ctx, operator, "")
 			if err != nil {
@@ -52,18 +54,74 @@ func policiesCmd(ctx context.Context, cfg config, args []string, stdout io.Write
 			return tw.Flush()
 		})
 	case "delete":
-		if len(args) != 2 {
-			return fmt.Errorf("policies delete: want exactly one policy ID")
+		pos, err := newCommand("policies delete").parse(args)
+		if err != nil {
+			return err
 		}
+		id := pos[0]
 		return withApp(ctx, cfg, func(a *app) error {
-			if err := a.svc.DeletePolicy(ctx, operator, args[1]); err != nil {
+			if err := a.svc.DeletePolicy(ctx, operator, id); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "deleted %s\n", args[1])
+			fmt.Fprintf(stdout, "deleted %s\n", id)
 			return nil
 		})
 	}
-	return fmt.Errorf("policies: unknown subcommand %q", args[0])
+	return unknownSubcommand("policies", sub)
+}
+
+func holdersCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
+	sub, args, err := subcommand("holders", args)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "create":
+		fs := newCommand("holders create")
+		system := fs.String("system", "", "the system code that holds the data")
+		scopes := fs.String("scopes", "", "comma-separated scopes it holds data of, e.g. medical,eldercare")
+		if _, err := fs.parse(args); err != nil {
+			return err
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			h, err := a.svc.CreateHolder(ctx, operator, fiveid.Holder{System: *system, Scopes: splitList(*scopes)})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "created holder %s: %s holds %s data\n", h.ID, h.System, strings.Join(h.Scopes, ","))
+			return nil
+		})
+	case "list":
+		if _, err := newCommand("holders list").parse(args); err != nil {
+			return err
+		}
+		return withApp(ctx, cfg, func(a *app) error {
+			hs, err := a.svc.ListHolders(ctx, operator, "")
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSYSTEM\tSCOPES\tCREATED")
+			for _, h := range hs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.ID, h.System, strings.Join(h.Scopes, ","), h.CreatedAt.Format(time.RFC3339))
+			}
+			return tw.Flush()
+		})
+	case "delete":
+		pos, err := newCommand("holders delete").parse(args)
+		if err != nil {
+			return err
+		}
+		id := pos[0]
+		return withApp(ctx, cfg, func(a *app) error {
+			if err := a.svc.DeleteHolder(ctx, operator, id); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "deleted %s\n", id)
+			return nil
+		})
+	}
+	return unknownSubcommand("holders", sub)
 }
 
 func splitList(s string) []string {
@@ -77,8 +135,12 @@ func splitList(s string) []string {
 }
 
 func signingKeyCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) != 1 || args[0] != "rotate" {
-		return fmt.Errorf("signing-key: want rotate")
+	sub, args, err := subcommand("signing-key", args)
+	if err != nil {
+		return err
+	}
+	if _, err := newCommand("signing-key " + sub).parse(args); err != nil {
+		return err
 	}
 	return withApp(ctx, cfg, func(a *app) error {
 		k, err := a.svc.RotateSigningKey(ctx, operator)
@@ -91,8 +153,12 @@ func signingKeyCmd(ctx context.Context, cfg config, args []string, stdout io.Wri
 }
 
 func auditCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) != 1 || args[0] != "verify" {
-		return fmt.Errorf("audit: want verify")
+	sub, args, err := subcommand("audit", args)
+	if err != nil {
+		return err
+	}
+	if _, err := newCommand("audit " + sub).parse(args); err != nil {
+		return err
 	}
 	return withApp(ctx, cfg, func(a *app) error {
 		res, err := a.svc.VerifyAudit(ctx, operator)

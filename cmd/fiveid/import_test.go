@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"fiveid/match"
+	"fiveid/store/storetest"
 )
 
 func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
@@ -25,7 +29,13 @@ func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
 	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := runCLI(t, vars, "import", file)
+	// Rejected rows make the import exit 3, after it loaded the others.
+	var stdout, stderr bytes.Buffer
+	err := run(t.Context(), []string{"import", file}, env(vars), strings.NewReader(""), &stdout, &stderr)
+	if !errors.Is(err, errRowsRejected) || exitCode(err) != exitRejected {
+		t.Fatalf("import with rejected rows: %v (exit %d), want exit %d", err, exitCode(err), exitRejected)
+	}
+	out := stdout.String()
 	if !strings.Contains(out, "imported 5 rows: 2 new customers, 1 linked, 0 unchanged, 0 for review, 2 rejected") {
 		t.Fatalf("first import summary: %s", out)
 	}
@@ -41,9 +51,62 @@ func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
 	if strings.Contains(string(rej), "440524198802290027") || strings.Contains(string(rej), "李娜") {
 		t.Errorf("reject file holds raw identity data:\n%s", rej)
 	}
-	out = runCLI(t, vars, "import", file)
+	// --allow-rejects: the same rows rejected, exit 0.
+	out = runCLI(t, vars, "import", file, "--allow-rejects")
 	if !strings.Contains(out, "imported 5 rows: 0 new customers, 0 linked, 3 unchanged") {
 		t.Fatalf("re-import changed something: %s", out)
+	}
+}
+
+// A NUL or bytes that are not UTF-8 (a GBK file) in any column is a
+// reject naming the column, on both stores — not "internal" (PostgreSQL
+// refused to store it) or a stored record (the embedded store kept it).
+func TestImportRejectsTextTheStoresCannotKeep(t *testing.T) {
+	t.Parallel()
+	stores := map[string]func(t *testing.T) map[string]string{
+		"embedded": func(t *testing.T) map[string]string {
+			return map[string]string{"FIVEID_DATA_DIR": filepath.Join(t.TempDir(), "data")}
+		},
+		"postgres": func(t *testing.T) map[string]string {
+			return map[string]string{"DATABASE_URL": storetest.PostgresURL(t)}
+		},
+	}
+	for name, setup := range stores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			vars := setup(t)
+			runCLI(t, vars, "systems", "create", "--code", "hosp-a", "--name", "第一医院")
+			csv := "system,local_id,name,sex,birth_date,id_type,id_number\n" +
+				"hosp-a,1,张\x00伟,男,1949-12-31,01,11010519491231002X\n" +
+				"hosp-a,2,\xd5\xc5\xce\xb0,男,1949-12-31,,\n" + // 张伟 in GBK
+				"hosp-a,3\x00,李娜,女,1988-02-29,01,440524198802290027\n" +
+				"hosp-a,4,李娜,女,1988-02-29,01,440524198802290027\n"
+			file := filepath.Join(t.TempDir(), "in.csv")
+			if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var stdout, stderr bytes.Buffer
+			err := run(t.Context(), []string{"import", file}, env(vars), strings.NewReader(""), &stdout, &stderr)
+			if exitCode(err) != exitRejected {
+				t.Fatalf("import: %v (exit %d), want exit %d: %s", err, exitCode(err), exitRejected, stderr.String())
+			}
+			if out := stdout.String(); !strings.Contains(out, "imported 4 rows: 1 new customers, 0 linked, 0 unchanged, 0 for review, 3 rejected") {
+				t.Fatalf("summary: %s", out)
+			}
+			rej, err := os.ReadFile(strings.TrimSuffix(file, ".csv") + ".rejects.csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"2,hosp-a,1,validation_failed,name,name: invalid_text", "3,hosp-a,2,validation_failed,name,name: invalid_text",
+				`4,hosp-a,3\u0000,validation_failed,local_id,local_id: invalid_text`} {
+				if !strings.Contains(string(rej), want) {
+					t.Errorf("rejects lack %q:\n%s", want, rej)
+				}
+			}
+			if !utf8.Valid(rej) || bytes.IndexByte(rej, 0) >= 0 || strings.Contains(string(rej), "internal") {
+				t.Errorf("reject file:\n%q", rej)
+			}
+		})
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
-	"flag"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -40,24 +39,15 @@ type importSummary struct {
 }
 
 func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommand("import")
 	rejects := fs.String("rejects", "", "where rejected rows go (default FILE.rejects.csv)")
 	workers := fs.Int("workers", 2*runtime.GOMAXPROCS(0), "parallel registrations")
-	// Go's flag package stops at the first non-flag: accept FILE first too.
-	var file string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		file, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
+	allowRejects := fs.Bool("allow-rejects", false, "exit 0 when rows were rejected (the import itself succeeded)")
+	pos, err := fs.parse(args)
+	if err != nil {
 		return err
 	}
-	if file == "" && fs.NArg() > 0 {
-		file = fs.Arg(0)
-	}
-	if file == "" {
-		return errors.New("import: want a CSV file")
-	}
+	file := pos[0]
 	if *workers < 1 {
 		*workers = 1
 	}
@@ -103,6 +93,9 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 			sum.rows, sum.created, sum.linked, sum.unchanged, sum.review, sum.rejected)
 		if sum.rejected > 0 {
 			fmt.Fprintf(stdout, "rejected rows and reasons: %s\n", *rejects)
+			if !*allowRejects {
+				return fmt.Errorf("import: %w: %d (see %s; --allow-rejects exits 0)", errRowsRejected, sum.rejected, *rejects)
+			}
 		}
 		return nil
 	})
@@ -217,6 +210,11 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		mu.Lock()
 		sum.rows++
 		mu.Unlock()
+		if err := rowText(get); err != nil {
+			code, field, reason := rejectReason(err)
+			reject(line, printable(row.system), printable(row.localID), code, field, reason+" (is the file UTF-8? convert GBK or GB18030 files first)")
+			continue
+		}
 		if row.system == "" {
 			reject(line, "", row.localID, "validation_failed", "system", "system is required")
 			continue
@@ -234,6 +232,28 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		readErr = fmt.Errorf("import: writing rejects: %w", err)
 	}
 	return sum, readErr
+}
+
+// rowText refuses a row with a cell that is not fiveid.ValidText (a NUL,
+// bytes that are not UTF-8): PostgreSQL cannot store it and the embedded
+// store would keep it, so both stores reject it the same way, naming the
+// columns, as the API does.
+func rowText(get func(column string) string) error {
+	var problems []fiveid.FieldProblem
+	for _, c := range importColumns {
+		if !fiveid.ValidText(get(c)) {
+			problems = append(problems, fiveid.InvalidText(c))
+		}
+	}
+	if len(problems) > 0 {
+		return &fiveid.ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+// printable is s for the reject file without NUL or broken bytes.
+func printable(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", `\u0000`)
 }
 
 // registerRetry retries transient store failures (a busy embedded store, a

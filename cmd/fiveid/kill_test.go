@@ -23,7 +23,7 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	const adminKey = "fk_kill9_admin_key_0123456789"
+	const adminKey = "fk_kill9_admin_key_0123456789_ABCDEFGH"
 	envv := append(os.Environ(), "FIVEID_DATA_DIR="+filepath.Join(dir, "data"), "FIVEID_ADDR=127.0.0.1:0", "FIVEID_ADMIN_KEY="+adminKey)
 	start := func() (*exec.Cmd, string) {
 		t.Helper()

@@ -6,10 +6,14 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 )
 
@@ -17,90 +21,119 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
+	var ue *usageError
+	if err != nil && !errors.As(err, &ue) { // run printed a usage error with the usage
 		fmt.Fprintln(os.Stderr, "fiveid:", err)
-		os.Exit(1)
 	}
+	os.Exit(exitCode(err))
 }
 
-const usage = `fiveid — customer identity resolution service
-
-Usage:
-  fiveid serve                          run the HTTP service
-  fiveid migrate                        apply database migrations and exit
-  fiveid systems create --code CODE --name NAME [--kind medical|eldercare|funeral|other] [--id-table ws364|nhsa|gat2000]
-  fiveid systems list
-  fiveid keys create --role system|auditor|admin [--system CODE] [--name TEXT]
-  fiveid keys list
-  fiveid keys revoke ID
-  fiveid import FILE.csv [--rejects FILE]   load source records in bulk
-  fiveid policies create --grantee CODE --scopes medical,... --purposes treatment,... [--max-ttl 1h]
-  fiveid policies list | delete ID
-  fiveid signing-key rotate             new grant signing key; the old one stays published
-  fiveid audit verify                   check the grant log's hash chain
-  fiveid train [--out weights.json]     estimate match weights from the index (EM)
-  fiveid scan                           find likely duplicate customers, open review tasks
-  fiveid reindex                        rewrite every record's blocking keys with the current rules (after an upgrade)
-  fiveid merge --from ID --into ID [--preview] [--override --reason TEXT]
-  fiveid unmerge MERGE_ID
-  fiveid link --system CODE --local-id ID --customer ID
-  fiveid unlink --system CODE --local-id ID
-  fiveid death --customer ID --date YYYY-MM-DD
-  fiveid version
-
-Configuration comes from the environment (see README): FIVEID_ADDR,
-FIVEID_DATA_DIR, DATABASE_URL, REDIS_URL, FIVEID_ADMIN_KEY, FIVEID_LOG_LEVEL.
-`
-
-// run is the whole program; tests call it too.
+// run is the whole program; tests call it too. A request for help prints
+// usage to stdout and returns nil; a *usageError is printed with usage to
+// stderr and returned (exit 2, see exitCode).
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	err := dispatch(ctx, args, getenv, stdin, stdout, stderr)
+	var he *helpError
+	var ue *usageError
+	switch {
+	case errors.As(err, &he):
+		fmt.Fprint(stdout, he.usage)
+		return nil
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "fiveid: %v\n\n%s", ue, ue.usage)
+	}
+	return err
+}
+
+// dispatch runs the command args name. Each command parses its own
+// arguments (see command.parse in cli.go) before it touches the store.
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	top := flag.NewFlagSet("fiveid", flag.ContinueOnError)
+	top.SetOutput(io.Discard)
+	showVersion := top.Bool("version", false, "")
+	if err := top.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &helpError{topUsage()}
+		}
+		return &usageError{usage: topUsage(), err: err}
+	}
+	args = top.Args()
+	if *showVersion {
+		args = append([]string{"version"}, args...)
+	}
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("missing command")
+		return &usageError{usage: topUsage(), err: errors.New("missing command")}
+	}
+	name, rest := args[0], args[1:]
+	switch name {
+	case "version":
+		if _, err := newCommand("version").parse(rest); err != nil {
+			return err
+		}
+		fmt.Fprint(stdout, versionText(debug.ReadBuildInfo()))
+		return nil
+	case "help":
+		words, err := newCommand("help").parse(rest)
+		if err != nil {
+			return err
+		}
+		if len(words) == 0 {
+			return &helpError{topUsage()}
+		}
+		if !isCommand(words) {
+			return &usageError{cmd: "help", usage: topUsage(), err: fmt.Errorf("unknown command %q", strings.Join(words, " "))}
+		}
+		return dispatch(ctx, append(words, "--help"), getenv, stdin, stdout, stderr)
 	}
 	cfg, err := loadConfig(getenv)
-	if err != nil {
+	// A request for help needs no configuration: the command returns its
+	// usage before it reads cfg.
+	if err != nil && !asksHelp(args) {
 		return err
 	}
-	switch args[0] {
+	switch name {
 	case "serve":
+		if _, err := newCommand("serve").parse(rest); err != nil {
+			return err
+		}
 		return serve(ctx, cfg, stdout, stderr, nil)
 	case "migrate":
+		if _, err := newCommand("migrate").parse(rest); err != nil {
+			return err
+		}
 		return migrate(ctx, cfg, stdout)
 	case "keys":
-		return keysCmd(ctx, cfg, args[1:], stdout)
+		return keysCmd(ctx, cfg, rest, stdout)
 	case "systems":
-		return systemsCmd(ctx, cfg, args[1:], stdout)
+		return systemsCmd(ctx, cfg, rest, stdout)
 	case "import":
-		return importCmd(ctx, cfg, args[1:], stdout, stderr)
+		return importCmd(ctx, cfg, rest, stdout, stderr)
 	case "policies":
-		return policiesCmd(ctx, cfg, args[1:], stdout)
+		return policiesCmd(ctx, cfg, rest, stdout)
+	case "holders":
+		return holdersCmd(ctx, cfg, rest, stdout)
 	case "signing-key":
-		return signingKeyCmd(ctx, cfg, args[1:], stdout)
+		return signingKeyCmd(ctx, cfg, rest, stdout)
 	case "audit":
-		return auditCmd(ctx, cfg, args[1:], stdout)
+		return auditCmd(ctx, cfg, rest, stdout)
 	case "train":
-		return trainCmd(ctx, cfg, args[1:], stdout)
+		return trainCmd(ctx, cfg, rest, stdout)
 	case "scan":
+		if _, err := newCommand("scan").parse(rest); err != nil {
+			return err
+		}
 		return scanCmd(ctx, cfg, stdout)
 	case "reindex":
+		if _, err := newCommand("reindex").parse(rest); err != nil {
+			return err
+		}
 		return reindexCmd(ctx, cfg, stdout)
 	case "merge":
-		return mergeCmd(ctx, cfg, args[1:], stdout)
+		return mergeCmd(ctx, cfg, rest, stdout)
 	case "unmerge":
-		return unmergeCmd(ctx, cfg, args[1:], stdout)
+		return unmergeCmd(ctx, cfg, rest, stdout)
 	case "link", "unlink", "death":
-		return linkCmd(ctx, cfg, args[0], args[1:], stdout)
-	case "version":
-		fmt.Fprintln(stdout, "fiveid", version)
-		return nil
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return nil
+		return linkCmd(ctx, cfg, name, rest, stdout)
 	}
-	fmt.Fprint(stderr, usage)
-	return fmt.Errorf("unknown command %q", args[0])
+	return &usageError{usage: topUsage(), err: fmt.Errorf("unknown command %q", name)}
 }
-
-// version is set by the linker in release builds.
-var version = "dev"

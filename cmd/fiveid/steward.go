@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -41,14 +40,13 @@ func reindexCmd(ctx context.Context, cfg config, stdout io.Writer) error {
 
 // mergeCmd previews or commits a merge.
 func mergeCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newCommand("merge")
 	from := fs.String("from", "", "the customer that goes away (redirects to --into)")
 	into := fs.String("into", "", "the surviving customer")
 	preview := fs.Bool("preview", false, "show the survivor without changing anything")
 	override := fs.Bool("override", false, "merge even though the customers' records hold different identifiers of one namespace (needs --reason)")
 	reason := fs.String("reason", "", "why (kept on the merge and in both histories; required with --override)")
-	if err := fs.Parse(args); err != nil {
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	return withApp(ctx, cfg, func(a *app) error {
@@ -92,11 +90,12 @@ func printConflicts(w io.Writer, cs []fiveid.IdentifierConflict) {
 }
 
 func unmergeCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return fmt.Errorf("unmerge: want exactly one merge ID")
+	pos, err := newCommand("unmerge").parse(args)
+	if err != nil {
+		return err
 	}
 	return withApp(ctx, cfg, func(a *app) error {
-		m, err := a.svc.Unmerge(ctx, operator, args[0])
+		m, err := a.svc.Unmerge(ctx, operator, pos[0])
 		if err != nil {
 			return err
 		}
@@ -107,30 +106,37 @@ func unmergeCmd(ctx context.Context, cfg config, args []string, stdout io.Writer
 
 // linkCmd links, unlinks, or records a death from scripts.
 func linkCmd(ctx context.Context, cfg config, name string, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	system := fs.String("system", "", "the source system code")
-	localID := fs.String("local-id", "", "the source record's local ID")
-	customer := fs.String("customer", "", "the customer ID")
-	date := fs.String("date", "", "date of death (death)")
-	if err := fs.Parse(args); err != nil {
+	fs := newCommand(name)
+	// Each of the three takes only the flags it uses.
+	var system, localID, customer, date string
+	if name != "death" {
+		fs.StringVar(&system, "system", "", "the source system code")
+		fs.StringVar(&localID, "local-id", "", "the source record's local ID")
+	}
+	if name != "unlink" {
+		fs.StringVar(&customer, "customer", "", "the customer ID")
+	}
+	if name == "death" {
+		fs.StringVar(&date, "date", "", "date of death")
+	}
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	return withApp(ctx, cfg, func(a *app) error {
 		switch name {
 		case "link":
-			if err := a.svc.Link(ctx, operator, *system, *localID, *customer); err != nil {
+			if err := a.svc.Link(ctx, operator, system, localID, customer); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "linked %s/%s to %s (manual, sticky)\n", *system, *localID, *customer)
+			fmt.Fprintf(stdout, "linked %s/%s to %s (manual, sticky)\n", system, localID, customer)
 		case "unlink":
-			id, err := a.svc.Unlink(ctx, operator, *system, *localID)
+			id, err := a.svc.Unlink(ctx, operator, system, localID)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "unlinked %s/%s into new customer %s (manual, sticky)\n", *system, *localID, id)
+			fmt.Fprintf(stdout, "unlinked %s/%s into new customer %s (manual, sticky)\n", system, localID, id)
 		case "death":
-			c, err := a.svc.RecordDeath(ctx, operator, *customer, *date, "admin")
+			c, err := a.svc.RecordDeath(ctx, operator, customer, date, "admin")
 			if err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,13 +15,12 @@ import (
 // EM over candidate pairs) and writes a weights file the service loads
 // with FIVEID_WEIGHTS.
 func trainCmd(ctx context.Context, cfg config, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("train", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs := newCommand("train")
 	out := fs.String("out", "weights.json", "where to write the weights file")
 	pairs := fs.Int("pairs", 200_000, "candidate pairs to learn from")
 	iter := fs.Int("iterations", 100, "EM iterations")
 	random := fs.Int("random-pairs", 1_000_000, "random pairs of different customers to estimate u from")
-	if err := fs.Parse(args); err != nil {
+	if _, err := fs.parse(args); err != nil {
 		return err
 	}
 	return withApp(ctx, cfg, func(a *app) error {

@@ -100,6 +100,11 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		a.Close()
 		return nil, err
 	}
+	idem, ok := st.(fiveid.IdempotencyStore)
+	if !ok {
+		a.Close()
+		return nil, fmt.Errorf("the %s store keeps no idempotency keys", backend)
+	}
 	var cache fiveid.Cache
 	if cfg.RedisURL != "" {
 		routeRedisLogs(log)
@@ -122,7 +127,8 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.svc, err = fiveid.NewService(ctx, fiveid.Config{
 		Store: st, Grants: grants, Cache: cache, Scorer: sc, Observer: a.metrics,
-		Logger: log, CandidateLimit: cfg.Candidates,
+		Logger: log, CandidateLimit: cfg.Candidates, Webhooks: cfg.webhookPolicy(),
+		Idempotency: idem, IdempotencyTTL: cfg.IdemTTL,
 	})
 	if err != nil {
 		a.Close()
@@ -196,14 +202,16 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	hooksDone := make(chan struct{})
 	go func() {
 		defer close(hooksDone)
-		a.svc.RunWebhooks(hooksCtx, api.NewPoster(nil), fiveid.WebhookOptions{})
+		a.svc.RunWebhooks(hooksCtx, api.NewPoster(api.PosterConfig{Policy: cfg.webhookPolicy()}), fiveid.WebhookOptions{})
 	}()
 	// Keep the planner's statistics fresh: registrations can outgrow them
 	// on a server whose autovacuum is off.
 	stopStats := refreshStatistics(ctx, a.svc, time.Minute, log)
+	// Reclaim expired idempotency records (they count as absent already).
+	stopSweep := sweepIdempotency(ctx, a.svc, 10*time.Minute, log)
 	// Stop background work before the store closes (defers run last-in,
 	// first-out).
-	defer func() { stopHooks(); <-hooksDone; stopStats() }()
+	defer func() { stopHooks(); <-hooksDone; stopStats(); stopSweep() }()
 	select {
 	case err := <-errc:
 		return err
@@ -248,6 +256,31 @@ func refreshStatistics(ctx context.Context, svc *fiveid.Service, every time.Dura
 				log.Warn("refresh statistics", slog.String("error", err.Error()))
 			} else if len(analyzed) > 0 {
 				log.Info("statistics refreshed", slog.Any("tables", analyzed))
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// sweepIdempotency deletes expired idempotency records every interval
+// until the returned stop is called (stop waits for it to end).
+func sweepIdempotency(ctx context.Context, svc *fiveid.Service, every time.Duration, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if n, err := svc.SweepIdempotency(ctx, operator); err != nil && ctx.Err() == nil {
+				log.Warn("sweep idempotency keys", slog.String("error", err.Error()))
+			} else if n > 0 {
+				log.Info("expired idempotency keys deleted", slog.Int64("count", n))
 			}
 		}
 	}()

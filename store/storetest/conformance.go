@@ -21,6 +21,7 @@ type Store interface {
 	fiveid.GrantStore
 	fiveid.RecordScanner
 	fiveid.StatisticsRefresher
+	fiveid.IdempotencyStore
 }
 
 var t0 = time.Date(2026, 11, 22, 8, 0, 0, 123456000, time.UTC)
@@ -372,6 +373,18 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.InsertReviewTask(ctx, rev) }); !errors.Is(err, fiveid.ErrConflict) {
 			t.Errorf("second open task for the same pair in the other order: %v", err)
 		}
+		// The conflict leaves the transaction usable: registration opens
+		// a task when none is open and goes on (PostgreSQL aborts a
+		// transaction at its first failed statement).
+		err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
+			if err := tx.InsertReviewTask(ctx, rev); !errors.Is(err, fiveid.ErrConflict) {
+				t.Errorf("second open task inside a transaction: %v", err)
+			}
+			return tx.PutSecret(ctx, "after-conflict", []byte("x"))
+		})
+		if err != nil {
+			t.Errorf("a write after the conflict, in the same transaction: %v", err)
+		}
 		ts, err := st.ListReviewTasks(ctx, fiveid.ReviewOpen, 10)
 		if err != nil || len(ts) != 1 {
 			t.Errorf("list: %+v %v", ts, err)
@@ -461,6 +474,121 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if c, _ := st.Candidates(ctx, []string{"person-x"}, 100); len(c) != 1 {
 			t.Fatalf("16 concurrent deciders created %d records", len(c))
+		}
+	})
+
+	t.Run("holders", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		gu := func(fn func(tx fiveid.GrantTx) error) error { return st.UpdateGrants(ctx, fn) }
+		h1 := fiveid.Holder{ID: "H1", System: "hosp", Scopes: []string{"funeral", "medical"}, CreatedAt: t0, CreatedBy: "k"}
+		h2 := fiveid.Holder{ID: "H2", System: "care", Scopes: []string{"eldercare"}, CreatedAt: t0.Add(time.Second), CreatedBy: "k"}
+		for _, h := range []fiveid.Holder{h1, h2} {
+			if err := gu(func(tx fiveid.GrantTx) error { return tx.CreateHolder(ctx, h) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := gu(func(tx fiveid.GrantTx) error { return tx.CreateHolder(ctx, h1) }); !errors.Is(err, fiveid.ErrConflict) {
+			t.Errorf("a holder ID twice: %v", err)
+		}
+		if err := gu(func(tx fiveid.GrantTx) error {
+			return tx.CreateHolder(ctx, fiveid.Holder{ID: "H3", System: "nope", Scopes: []string{"medical"}, CreatedAt: t0, CreatedBy: "k"})
+		}); !errors.Is(err, fiveid.ErrInvalid) {
+			t.Errorf("a holder of an unknown system: %v", err)
+		}
+		if hs, err := st.Holders(ctx, ""); err != nil || cmp.Diff([]fiveid.Holder{h1, h2}, hs) != "" {
+			t.Errorf("all holders (-want +got):\n%s %v", cmp.Diff([]fiveid.Holder{h1, h2}, hs), err)
+		}
+		if hs, err := st.Holders(ctx, "hosp"); err != nil || cmp.Diff([]fiveid.Holder{h1}, hs) != "" {
+			t.Errorf("holders of hosp (-want +got):\n%s %v", cmp.Diff([]fiveid.Holder{h1}, hs), err)
+		}
+		if got, err := st.Holder(ctx, "H2"); err != nil || cmp.Diff(h2, got) != "" {
+			t.Errorf("holder round trip: %s %v", cmp.Diff(h2, got), err)
+		}
+		if err := gu(func(tx fiveid.GrantTx) error { return tx.DeleteHolder(ctx, "H1", t0.Add(time.Minute)) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := gu(func(tx fiveid.GrantTx) error { return tx.DeleteHolder(ctx, "H1", t0.Add(time.Minute)) }); !errors.Is(err, fiveid.ErrNotFound) {
+			t.Errorf("deleting a deleted holder: %v", err)
+		}
+		if _, err := st.Holder(ctx, "H1"); !errors.Is(err, fiveid.ErrNotFound) {
+			t.Errorf("a deleted holder: %v", err)
+		}
+		if hs, _ := st.Holders(ctx, "hosp"); len(hs) != 0 {
+			t.Errorf("a deleted holder is in force: %+v", hs)
+		}
+	})
+
+	t.Run("revoking a key's grants", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		gu := func(fn func(tx fiveid.GrantTx) error) {
+			t.Helper()
+			if err := st.UpdateGrants(ctx, fn); err != nil {
+				t.Fatal(err)
+			}
+		}
+		gu(func(tx fiveid.GrantTx) error {
+			return tx.InsertSigningKey(ctx, fiveid.SigningKey{ID: "sk1", Private: make([]byte, 64), CreatedAt: t0})
+		})
+		at := t0.Add(30 * time.Minute)
+		g := func(id, key string, expires time.Duration, revoked bool) fiveid.Grant {
+			out := fiveid.Grant{ID: id, CustomerID: "C1", Grantee: "care", GranteeKey: key, Scopes: []string{"medical"}, Purpose: "treatment",
+				Grade: "certain", Score: 30, IssuedAt: t0, ExpiresAt: t0.Add(expires), SigningKey: "sk1"}
+			if revoked {
+				out.RevokedAt, out.RevokedBy = t0.Add(time.Minute), "k-a"
+			}
+			return out
+		}
+		grants := []fiveid.Grant{
+			g("G1", "k-a", time.Hour, false),      // active: revoked
+			g("G2", "k-a", 10*time.Minute, false), // expired at `at`: left alone
+			g("G3", "k-a", time.Hour, true),       // already revoked: left alone
+			g("G4", "k-b", time.Hour, false),      // another key: left alone
+			g("G5", "k-a", 2*time.Hour, false),    // active: revoked
+			g("G6", "k-a", 30*time.Minute, false), // expires exactly at `at`: expired
+			g("G7", "k-ab", time.Hour, false),     // a key whose ID only starts alike
+		}
+		for _, gr := range grants {
+			gu(func(tx fiveid.GrantTx) error { return tx.InsertGrant(ctx, gr) })
+		}
+		var revoked []fiveid.Grant
+		gu(func(tx fiveid.GrantTx) error {
+			var err error
+			revoked, err = tx.RevokeGrantsOfKey(ctx, "k-a", at, "admin")
+			return err
+		})
+		want := []fiveid.Grant{grants[0], grants[4]}
+		for i := range want {
+			want[i].RevokedAt, want[i].RevokedBy = at, "admin"
+		}
+		if d := cmp.Diff(want, revoked); d != "" {
+			t.Errorf("revoked grants (-want +got):\n%s", d)
+		}
+		for _, gr := range grants {
+			got, err := st.Grant(ctx, gr.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantRevoked := gr.RevokedAt
+			if gr.ID == "G1" || gr.ID == "G5" {
+				wantRevoked = at
+			}
+			if !got.RevokedAt.Equal(wantRevoked) {
+				t.Errorf("%s: revoked at %v, want %v", gr.ID, got.RevokedAt, wantRevoked)
+			}
+		}
+		gu(func(tx fiveid.GrantTx) error {
+			var err error
+			revoked, err = tx.RevokeGrantsOfKey(ctx, "k-a", at.Add(time.Second), "admin")
+			return err
+		})
+		if len(revoked) != 0 {
+			t.Errorf("a second sweep revoked %+v", revoked)
 		}
 	})
 
@@ -582,6 +710,10 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if err := st.AppendAudit(ctx, 10, e10.Hash, nil, nil); !errors.Is(err, fiveid.ErrInvalid) {
 			t.Errorf("empty append: %v", err)
 		}
+	})
+	t.Run("idempotency keys", func(t *testing.T) {
+		t.Parallel()
+		runIdempotency(t, open(t))
 	})
 }
 

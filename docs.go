@@ -1,0 +1,233 @@
+package fiveid
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"fiveid/match"
+)
+
+// Documents fiveid stores or serves as JSON — history entries' before and
+// after, stored explanations, cached decisions — are these tagged,
+// versioned types, converted from the domain types by the functions
+// below. json.Marshal of a domain struct would make its Go field names the
+// API and the storage format: renaming a field would silently change both,
+// old rows included.
+
+// docVersion is the format version every history document carries ("v").
+// Entries written before it (Go field names, no "v") are upgraded when read
+// (History).
+const docVersion = 1
+
+// ExplanationDoc is the stored form of a match.Explanation. Its single-word
+// keys also read the untagged form rows were written in before it (JSON
+// keys match field names case-insensitively).
+type ExplanationDoc struct {
+	Score        float64          `json:"score"`
+	Grade        string           `json:"grade"`
+	Version      string           `json:"version,omitempty"`
+	Rules        []string         `json:"rules,omitempty"`
+	Fields       []FieldDoc       `json:"fields,omitempty"`
+	Conflicts    []ConflictDoc    `json:"conflicts,omitempty"`
+	Alternatives []AlternativeDoc `json:"alternatives,omitempty"`
+}
+
+// FieldDoc is one field's comparison level and weight.
+type FieldDoc struct {
+	Field  string  `json:"field"`
+	Level  string  `json:"level"`
+	Weight float64 `json:"weight"`
+}
+
+// ConflictDoc is a record of a candidate customer that excludes the query.
+type ConflictDoc struct {
+	Rule     string `json:"rule"`
+	System   string `json:"system"`
+	LocalID  string `json:"local_id"`
+	MaskedID string `json:"id_number_masked"`
+}
+
+// AlternativeDoc is one customer of an ambiguous decision.
+type AlternativeDoc struct {
+	CustomerID string  `json:"customer_id"`
+	Grade      string  `json:"grade"`
+	Score      float64 `json:"score"`
+}
+
+func explanationDoc(e match.Explanation) ExplanationDoc {
+	d := ExplanationDoc{Score: e.Score, Grade: string(e.Grade), Version: e.Version, Rules: e.Rules}
+	for _, f := range e.Fields {
+		d.Fields = append(d.Fields, FieldDoc{Field: f.Field, Level: f.Level, Weight: f.Weight})
+	}
+	for _, c := range e.Conflicts {
+		d.Conflicts = append(d.Conflicts, ConflictDoc{Rule: c.Rule, System: c.System, LocalID: c.LocalID, MaskedID: c.MaskedID})
+	}
+	for _, a := range e.Alternatives {
+		d.Alternatives = append(d.Alternatives, AlternativeDoc{CustomerID: a.Customer, Grade: string(a.Grade), Score: a.Score})
+	}
+	return d
+}
+
+func (d ExplanationDoc) explanation() match.Explanation {
+	e := match.Explanation{Score: d.Score, Grade: match.Grade(d.Grade), Version: d.Version, Rules: d.Rules}
+	for _, f := range d.Fields {
+		e.Fields = append(e.Fields, match.FieldScore{Field: f.Field, Level: f.Level, Weight: f.Weight})
+	}
+	for _, c := range d.Conflicts {
+		e.Conflicts = append(e.Conflicts, match.Conflict{Rule: c.Rule, System: c.System, LocalID: c.LocalID, MaskedID: c.MaskedID})
+	}
+	for _, a := range d.Alternatives {
+		e.Alternatives = append(e.Alternatives, match.Alternative{Customer: a.CustomerID, Grade: match.Grade(a.Grade), Score: a.Score})
+	}
+	return e
+}
+
+// EncodeExplanation is an explanation's stored form ("" for none): the
+// store keeps it in a text column.
+func EncodeExplanation(e match.Explanation) (string, error) {
+	if e.Grade == "" && e.Fields == nil && e.Version == "" {
+		return "", nil
+	}
+	b, err := json.Marshal(explanationDoc(e))
+	return string(b), err
+}
+
+// DecodeExplanation reads what EncodeExplanation wrote, and the untagged
+// form written before it.
+func DecodeExplanation(s string) (match.Explanation, error) {
+	if s == "" {
+		return match.Explanation{}, nil
+	}
+	var d ExplanationDoc
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return match.Explanation{}, fmt.Errorf("explanation: %w", err)
+	}
+	return d.explanation(), nil
+}
+
+// customerDoc is a golden record in a history entry.
+type customerDoc struct {
+	V           int        `json:"v"`
+	ID          string     `json:"id"`
+	Status      string     `json:"status"`
+	MergedInto  string     `json:"merged_into,omitempty"`
+	Name        string     `json:"name,omitempty"`
+	Sex         string     `json:"sex,omitempty"`
+	BirthDate   string     `json:"birth_date,omitempty"`
+	IDType      string     `json:"id_type,omitempty"`
+	IDNumber    string     `json:"id_number,omitempty"`
+	DeathDate   string     `json:"death_date,omitempty"`
+	DeathSource string     `json:"death_source,omitempty"`
+	Version     int64      `json:"version"`
+	Merge       *mergeNote `json:"merge,omitempty"` // on a merge's entries: the merge
+}
+
+func customerSnapshot(c Customer, merge *mergeNote) string {
+	return doc(customerDoc{V: docVersion, ID: c.ID, Status: string(c.Status), MergedInto: c.MergedInto, Name: c.Name, Sex: c.Sex,
+		BirthDate: c.BirthDate, IDType: c.IDType, IDNumber: c.IDNumber, DeathDate: c.DeathDate, DeathSource: c.DeathSource,
+		Version: c.Version, Merge: merge})
+}
+
+// elementsDoc is a source record's five elements as received.
+type elementsDoc struct {
+	V         int    `json:"v"`
+	Name      string `json:"name"`
+	Sex       string `json:"sex"`
+	BirthDate string `json:"birth_date"`
+	IDType    string `json:"id_type"`
+	IDNumber  string `json:"id_number"`
+}
+
+func elementsSnapshot(in match.Input) string {
+	return doc(elementsDoc{V: docVersion, Name: in.Name, Sex: in.Sex, BirthDate: in.BirthDate, IDType: in.IDType, IDNumber: in.IDNumber})
+}
+
+// linkDoc is how a source record belongs to its customer.
+type linkDoc struct {
+	V           int             `json:"v"`
+	Grade       string          `json:"grade,omitempty"`
+	Score       float64         `json:"score"`
+	Manual      bool            `json:"manual"`
+	Merge       string          `json:"merge,omitempty"` // the merge that moved it
+	Explanation *ExplanationDoc `json:"explanation,omitempty"`
+}
+
+func linkSnapshot(l Link) string {
+	d := linkDoc{V: docVersion, Grade: string(l.Grade), Score: l.Score, Manual: l.Manual, Merge: l.Merge}
+	if l.Explanation.Grade != "" || len(l.Explanation.Fields) > 0 {
+		e := explanationDoc(l.Explanation)
+		d.Explanation = &e
+	}
+	return doc(d)
+}
+
+func doc(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil { // only plain strings, numbers and slices of them
+		panic(fmt.Sprintf("fiveid: history document: %v", err))
+	}
+	return string(b)
+}
+
+// upgradeDoc turns a history document written before docVersion (the
+// untagged JSON of a Customer, a Link or a match.Input) into its
+// documented form; a current document, or one it cannot read, comes back
+// unchanged.
+func upgradeDoc(s string) string {
+	if s == "" {
+		return s
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal([]byte(s), &keys) != nil {
+		return s
+	}
+	if _, ok := keys["v"]; ok {
+		return s
+	}
+	switch {
+	case keys["Status"] != nil:
+		var c struct {
+			Customer
+			Merge *mergeNote `json:"merge"`
+		}
+		if json.Unmarshal([]byte(s), &c) == nil {
+			return customerSnapshot(c.Customer, c.Merge)
+		}
+	case keys["Manual"] != nil:
+		var l Link
+		if json.Unmarshal([]byte(s), &l) == nil {
+			return linkSnapshot(l)
+		}
+	case keys["IDNumber"] != nil || keys["Name"] != nil:
+		var in match.Input
+		if json.Unmarshal([]byte(s), &in) == nil {
+			return elementsSnapshot(in)
+		}
+	}
+	return s
+}
+
+// decisionDoc is a cached identify decision.
+type decisionDoc struct {
+	V           int            `json:"v"`
+	CustomerID  string         `json:"customer_id,omitempty"`
+	Grade       string         `json:"grade,omitempty"`
+	Score       float64        `json:"score"`
+	Explanation ExplanationDoc `json:"explanation"`
+}
+
+func encodeDecision(d Decision) []byte {
+	b, _ := json.Marshal(decisionDoc{V: docVersion, CustomerID: d.CustomerID, Grade: string(d.Grade), Score: d.Score,
+		Explanation: explanationDoc(d.Explanation)})
+	return b
+}
+
+// decodeDecision reads a cached decision; ok is false for anything else
+// (a value of another format is a miss).
+func decodeDecision(b []byte) (Decision, bool) {
+	var d decisionDoc
+	if json.Unmarshal(b, &d) != nil || d.V != docVersion {
+		return Decision{}, false
+	}
+	return Decision{CustomerID: d.CustomerID, Grade: match.Grade(d.Grade), Score: d.Score, Explanation: d.Explanation.explanation()}, true
+}

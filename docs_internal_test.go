@@ -1,0 +1,96 @@
+package fiveid
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"fiveid/match"
+)
+
+// History entries written before the documents were versioned were the Go
+// field names of the domain structs; they read as today's documents.
+func TestLegacyHistoryDocumentsAreUpgraded(t *testing.T) {
+	t.Parallel()
+	legacy := func(v any) string {
+		b, err := json.Marshal(v) // the untagged form old rows hold
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	c := Customer{ID: "C1", Status: StatusMerged, MergedInto: "C2", Name: "张伟", Sex: "female", BirthDate: "1949-12-31",
+		IDType: "CN_RIC", IDNumber: "11010519491231002X", DeathDate: "2026-11-20", DeathSource: "funeral-d", Version: 4,
+		CreatedAt: time.Unix(1, 0), UpdatedAt: time.Unix(2, 0)}
+	l := Link{Grade: match.GradeProbable, Score: 13.2, Manual: true, Merge: "M1",
+		Explanation: match.Explanation{Score: 13.2, Grade: match.GradeProbable, Version: "fs-default-3", Rules: []string{"certain_requires_id"},
+			Fields: []match.FieldScore{{Field: "name", Level: "equal", Weight: 12.1}}}}
+	in := match.Input{Name: "張偉", Sex: "2", BirthDate: "19491231", IDType: "01", IDNumber: "110105491231002"}
+	tests := []struct {
+		name, old, want string
+	}{
+		{"customer", legacy(c), customerSnapshot(c, nil)},
+		{"customer of a merge entry", legacy(struct {
+			Customer
+			Merge mergeNote `json:"merge"`
+		}{c, mergeNote{ID: "M1", Override: true, Conflicts: 1, Reason: "checked"}}), customerSnapshot(c, &mergeNote{ID: "M1", Override: true, Conflicts: 1, Reason: "checked"})},
+		{"link", legacy(l), linkSnapshot(l)},
+		{"elements", legacy(in), elementsSnapshot(in)},
+		{"current document", customerSnapshot(c, nil), customerSnapshot(c, nil)},
+		{"empty", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := upgradeDoc(tt.old)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			for _, goName := range []string{`"IDNumber"`, `"MergedInto"`, `"Explanation"`, `"Fields"`} {
+				if strings.Contains(got, goName) {
+					t.Errorf("%s still carries Go field name %s", got, goName)
+				}
+			}
+		})
+	}
+}
+
+func TestExplanationDocumentRoundTrip(t *testing.T) {
+	t.Parallel()
+	e := match.Explanation{Score: 5.1, Grade: match.GradePossible, Version: "fs-default-3", Rules: []string{"ambiguous"},
+		Fields:       []match.FieldScore{{Field: "id", Level: "missing"}, {Field: "name", Level: "equal", Weight: 12.1}},
+		Conflicts:    []match.Conflict{{Rule: "id_conflict_cap", System: "a", LocalID: "1", MaskedID: "110105********002X"}},
+		Alternatives: []match.Alternative{{Customer: "C1", Grade: match.GradeProbable, Score: 13}, {Customer: "C2", Grade: match.GradeProbable, Score: 12}}}
+	s, err := EncodeExplanation(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s, `"local_id":"1"`) || !strings.Contains(s, `"customer_id":"C1"`) {
+		t.Errorf("stored form %s", s)
+	}
+	got, err := DecodeExplanation(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(e, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	// Rows written before the documents: the untagged struct.
+	old, _ := json.Marshal(match.Explanation{Score: 13.2, Grade: match.GradeProbable, Version: "fs-default-2",
+		Rules: []string{"certain_requires_id"}, Fields: []match.FieldScore{{Field: "name", Level: "equal", Weight: 12.1}}})
+	got, err = DecodeExplanation(string(old))
+	if err != nil || got.Score != 13.2 || got.Grade != match.GradeProbable || len(got.Fields) != 1 || got.Fields[0].Level != "equal" || got.Rules[0] != "certain_requires_id" {
+		t.Errorf("legacy explanation read as %+v %v", got, err)
+	}
+	// A cached decision of another format is a miss, never a wrong answer.
+	if _, ok := decodeDecision(old); ok {
+		t.Error("a value of another format decoded as a decision")
+	}
+	d := Decision{CustomerID: "C1", Grade: match.GradeCertain, Score: 30, Explanation: e}
+	if got, ok := decodeDecision(encodeDecision(d)); !ok || !cmp.Equal(d, got) {
+		t.Errorf("decision round trip: %+v %v", got, ok)
+	}
+}
