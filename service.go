@@ -226,11 +226,20 @@ func (nopObserver) CacheLookup(bool, error)     {}
 func (nopObserver) CacheInvalidation(string)    {}
 func (nopObserver) GrantOutcome(string)         {}
 
-// Ready checks the store and the cache.
+// Ready checks the store: without it nothing can be answered. A cache
+// outage does not make the service unready — answers come from the store,
+// slower (README: Redis down is a slowdown) — and a load balancer that
+// drops instances on readiness would turn it into a total outage;
+// CacheReady reports it.
 func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
+	return nil
+}
+
+// CacheReady checks the cache.
+func (s *Service) CacheReady(ctx context.Context) error {
 	if err := s.cache.Ping(ctx); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}

@@ -310,8 +310,11 @@ func TestRedisDownFallsBackToTheStore(t *testing.T) {
 	if obs.errors.Load() == 0 {
 		t.Error("cache errors were not counted")
 	}
-	if err := svc.Ready(t.Context()); err == nil {
-		t.Error("ready while the configured Redis is down")
+	if err := svc.Ready(t.Context()); err != nil {
+		t.Errorf("not ready while only Redis is down (answers come from the store): %v", err)
+	}
+	if err := svc.CacheReady(t.Context()); err == nil {
+		t.Error("the cache reads as up while the configured Redis is down")
 	}
 }
 

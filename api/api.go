@@ -235,7 +235,11 @@ func (h *handlers) ready(c echo.Context) error {
 		h.log.Warn("not ready", slog.String("error", err.Error()))
 		return c.JSON(http.StatusServiceUnavailable, Error{Code: "unavailable", Message: "not ready"})
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	cache := "ok"
+	if err := h.svc.CacheReady(c.Request().Context()); err != nil {
+		cache = "degraded" // answered from the store, slower: still ready
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready", "cache": cache})
 }
 
 // ---- systems and keys ----
