@@ -166,3 +166,40 @@ func TestBirthDateInACustomersNumberExcludes(t *testing.T) {
 		})
 	}
 }
+
+// A steward's override joins two numbers into one customer: the person
+// with either number is that customer, not a conflict with itself.
+func TestOverriddenNumbersIdentifyTheirCustomer(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a", "b")
+			n1, n2 := citizen("11010519550505002"), citizen("32010219550505004")
+			old := match.Input{Name: "赵丽华", Sex: "女", BirthDate: "1955-05-05", IDType: "01", IDNumber: n1}
+			cur := match.Input{Name: "赵丽华", Sex: "女", BirthDate: "1955-05-05", IDType: "01", IDNumber: n2}
+			a, err := svc.Register(ctx, p["a"], "1", old)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := svc.Register(ctx, p["b"], "2", cur)
+			if err != nil || b.CustomerID == a.CustomerID {
+				t.Fatalf("two valid numbers linked automatically: %+v %v", b, err)
+			}
+			if _, err := svc.CommitMerge(ctx, admin, b.CustomerID, a.CustomerID, fiveid.MergeOptions{Override: true, Reason: "number reissued after a household move; ID card checked"}); err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range []match.Input{old, cur} {
+				res, err := svc.Identify(ctx, p["a"], q)
+				if err != nil || res.CustomerID != a.CustomerID || res.Grade != match.GradeCertain {
+					t.Fatalf("identify %s after the override: %+v %v", match.MaskID(q.IDNumber), res, err)
+				}
+			}
+			// Without a number the customer's two numbers' birth dates agree
+			// with the query: it links as before.
+			if res, err := svc.Identify(ctx, p["a"], match.Input{Name: "赵丽华", Sex: "女", BirthDate: "1955-05-05"}); err != nil || res.CustomerID != a.CustomerID {
+				t.Fatalf("identify without a number: %+v %v", res, err)
+			}
+		})
+	}
+}

@@ -37,8 +37,14 @@ type Held struct {
 //     foreigner's permanent residence card on the other (DocumentsExclude).
 //
 // held lists every identifier the customer's records hold; an invalid
-// number is evidence for comparison, never for exclusion.
+// number is evidence for comparison, never for exclusion. A customer that
+// holds the query's own number has none: the number names that person, and
+// any other number the customer holds was joined to it by a steward (a
+// merge override, a manual link), whose decision stands.
 func CustomerConflicts(q Record, held []Held) []Conflict {
+	if HoldsID(q, held) {
+		return nil
+	}
 	var out []Conflict
 	qDOB := effectiveDOB(q)
 	for _, h := range held {
@@ -59,6 +65,20 @@ func CustomerConflicts(q Record, held []Held) []Conflict {
 		}
 	}
 	return out
+}
+
+// HoldsID reports whether a record of the customer carries the query's
+// own identifier (equal keys).
+func HoldsID(q Record, held []Held) bool {
+	if q.ID.IsZero() {
+		return false
+	}
+	for _, h := range held {
+		if h.ID.Key == q.ID.Key {
+			return true
+		}
+	}
+	return false
 }
 
 // DocumentsExclude reports identifiers that two different populations

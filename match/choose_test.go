@@ -25,6 +25,7 @@ func TestCustomerConflicts(t *testing.T) {
 	}{
 		{"another valid number of the query's namespace", rec(t, "张伟", "女", "1949-12-31", "01", n1), []Held{held(t, "a", "1", n2)}, []string{RuleIDConflict}},
 		{"the query's own number", rec(t, "张伟", "女", "1949-12-31", "01", n1), []Held{held(t, "a", "1", n1)}, nil},
+		{"the query's own number beside another a steward joined", rec(t, "张伟", "女", "1949-12-31", "01", n1), []Held{held(t, "a", "1", n2), held(t, "b", "2", n1)}, nil},
 		{"no number in the query, the customer's number has another birth date", rec(t, "张伟", "女", "1980-05-05", "", ""), []Held{held(t, "a", "1", n1)}, []string{RuleIDBirthDate}},
 		{"no number in the query, the same birth date", rec(t, "张伟", "女", "1949-12-31", "", ""), []Held{held(t, "a", "1", n1)}, nil},
 		{"a day-month swap is a typo, not another date", rec(t, "张伟", "女", "1949-12-13", "", ""), []Held{held(t, "a", "1", citizen17("11010519491213002"))}, nil},
