@@ -123,9 +123,9 @@ type customerDoc struct {
 }
 
 func customerSnapshot(c Customer, merge *mergeNote) string {
-	return doc(customerDoc{V: docVersion, ID: c.ID, Status: string(c.Status), MergedInto: c.MergedInto, Name: c.Name, Sex: c.Sex,
-		BirthDate: c.BirthDate, IDType: c.IDType, IDNumber: c.IDNumber, DeathDate: c.DeathDate, DeathSource: c.DeathSource,
-		Version: c.Version, Merge: merge})
+	d := docOf(c)
+	d.Merge = merge
+	return doc(d)
 }
 
 // elementsDoc is a source record's five elements as received.
@@ -152,13 +152,15 @@ type linkDoc struct {
 	Explanation *ExplanationDoc `json:"explanation,omitempty"`
 }
 
-func linkSnapshot(l Link) string {
+func linkSnapshot(l Link) string { return doc(linkDocOf(l)) }
+
+func linkDocOf(l Link) linkDoc {
 	d := linkDoc{V: docVersion, Grade: string(l.Grade), Score: l.Score, Manual: l.Manual, Merge: l.Merge}
 	if l.Explanation.Grade != "" || len(l.Explanation.Fields) > 0 {
 		e := explanationDoc(l.Explanation)
 		d.Explanation = &e
 	}
-	return doc(d)
+	return d
 }
 
 func doc(v any) string {
@@ -230,4 +232,73 @@ func decodeDecision(b []byte) (Decision, bool) {
 		return Decision{}, false
 	}
 	return Decision{CustomerID: d.CustomerID, Grade: match.Grade(d.Grade), Score: d.Score, Explanation: d.Explanation.explanation()}, true
+}
+
+// mergeSnapshotDoc is a merge's stored snapshot: what unmerge needs of the
+// two customers before the merge and of the records it moved.
+type mergeSnapshotDoc struct {
+	Version int           `json:"version"` // mergeSnapshotVersion
+	From    customerDoc   `json:"from"`
+	Into    customerDoc   `json:"into"`
+	Records []movedRecord `json:"records"`
+}
+
+// movedRecord is a record a merge moved, with the link it had before.
+type movedRecord struct {
+	System  string  `json:"system"`
+	LocalID string  `json:"local_id"`
+	Link    linkDoc `json:"link"`
+}
+
+func customerOf(d customerDoc) Customer {
+	return Customer{ID: d.ID, Status: CustomerStatus(d.Status), MergedInto: d.MergedInto, Name: d.Name, Sex: d.Sex,
+		BirthDate: d.BirthDate, IDType: d.IDType, IDNumber: d.IDNumber, DeathDate: d.DeathDate, DeathSource: d.DeathSource,
+		Version: d.Version}
+}
+
+func docOf(c Customer) customerDoc {
+	return customerDoc{V: docVersion, ID: c.ID, Status: string(c.Status), MergedInto: c.MergedInto, Name: c.Name, Sex: c.Sex,
+		BirthDate: c.BirthDate, IDType: c.IDType, IDNumber: c.IDNumber, DeathDate: c.DeathDate, DeathSource: c.DeathSource,
+		Version: c.Version}
+}
+
+func (d linkDoc) link() Link {
+	l := Link{Grade: match.Grade(d.Grade), Score: d.Score, Manual: d.Manual, Merge: d.Merge}
+	if d.Explanation != nil {
+		l.Explanation = d.Explanation.explanation()
+	}
+	return l
+}
+
+func encodeMergeSnapshot(s mergeSnapshot) string {
+	d := mergeSnapshotDoc{Version: mergeSnapshotVersion, From: docOf(s.From), Into: docOf(s.Into), Records: []movedRecord{}}
+	for _, r := range s.Records {
+		d.Records = append(d.Records, movedRecord{System: r.System, LocalID: r.LocalID, Link: linkDocOf(r.Link)})
+	}
+	return doc(d)
+}
+
+// decodeMergeSnapshot reads a stored snapshot: a mergeSnapshotDoc, or the
+// untagged form merges before version 3 stored.
+func decodeMergeSnapshot(s string) (mergeSnapshot, error) {
+	var v struct {
+		Version int `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return mergeSnapshot{}, err
+	}
+	if v.Version < 3 {
+		var old mergeSnapshot
+		err := json.Unmarshal([]byte(s), &old)
+		return old, err
+	}
+	var d mergeSnapshotDoc
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return mergeSnapshot{}, err
+	}
+	out := mergeSnapshot{From: customerOf(d.From), Into: customerOf(d.Into), Version: d.Version}
+	for _, r := range d.Records {
+		out.Records = append(out.Records, SourceRecord{System: r.System, LocalID: r.LocalID, Link: r.Link.link()})
+	}
+	return out, nil
 }

@@ -94,3 +94,39 @@ func TestExplanationDocumentRoundTrip(t *testing.T) {
 		t.Errorf("decision round trip: %+v %v", got, ok)
 	}
 }
+
+func TestMergeSnapshotDocument(t *testing.T) {
+	t.Parallel()
+	s := mergeSnapshot{
+		From: Customer{ID: "C2", Status: StatusActive, Name: "王芳", DeathDate: "2026-11-20", DeathSource: "funeral-d", Version: 3},
+		Into: Customer{ID: "C1", Status: StatusActive, Name: "王芳", Version: 7},
+		Records: []SourceRecord{{System: "a", LocalID: "1", CustomerID: "C2", Raw: match.Input{Name: "王芳"},
+			Link: Link{Grade: match.GradeProbable, Score: 13, Explanation: match.Explanation{Score: 13, Grade: match.GradeProbable, Version: "fs-default-3"}}}},
+	}
+	stored := encodeMergeSnapshot(s)
+	// Go field names never; the records' raw elements neither (unmerge
+	// needs their links, and reads their values from their own rows).
+	for _, goName := range []string{`"DeathDate"`, `"LocalID"`, `"Raw"`} {
+		if strings.Contains(stored, goName) {
+			t.Errorf("stored snapshot carries %s: %s", goName, stored)
+		}
+	}
+	got, err := decodeMergeSnapshot(stored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != mergeSnapshotVersion || got.From.DeathDate != "2026-11-20" || got.From.DeathSource != "funeral-d" || got.Into.Version != 7 ||
+		len(got.Records) != 1 || got.Records[0].System != "a" || got.Records[0].LocalID != "1" || !cmp.Equal(got.Records[0].Link, s.Records[0].Link) {
+		t.Errorf("round trip: %+v", got)
+	}
+	// Merges stored before version 3: the untagged struct, read as it was.
+	for _, v := range []int{0, 2} {
+		old := s
+		old.Version = v
+		b, _ := json.Marshal(old)
+		got, err := decodeMergeSnapshot(string(b))
+		if err != nil || got.Version != v || got.From.DeathDate != "2026-11-20" || len(got.Records) != 1 || got.Records[0].Link.Score != 13 {
+			t.Errorf("version %d snapshot read as %+v %v", v, got, err)
+		}
+	}
+}

@@ -24,9 +24,7 @@ func CustomerFromHistory(s string) (Customer, error) {
 	if d.V != docVersion {
 		return Customer{}, fmt.Errorf("history document version %d, want %d", d.V, docVersion)
 	}
-	return Customer{ID: d.ID, Status: CustomerStatus(d.Status), MergedInto: d.MergedInto, Name: d.Name, Sex: d.Sex,
-		BirthDate: d.BirthDate, IDType: d.IDType, IDNumber: d.IDNumber, DeathDate: d.DeathDate, DeathSource: d.DeathSource,
-		Version: d.Version}, nil
+	return customerOf(d), nil
 }
 
 // DeliverWebhooks is one pass of RunWebhooks, for tests that look at the

@@ -2,7 +2,6 @@ package fiveid
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,7 +12,9 @@ import (
 	"fiveid/match"
 )
 
-// mergeSnapshot is the state a merge changed, kept for unmerge.
+// mergeSnapshot is the state a merge changed, kept for unmerge. It is
+// stored as a mergeSnapshotDoc (docs.go); this struct, with its untagged
+// customers and records, is also how merges before version 3 stored it.
 type mergeSnapshot struct {
 	From    Customer       `json:"from"`
 	Into    Customer       `json:"into"`
@@ -23,7 +24,8 @@ type mergeSnapshot struct {
 	Version int `json:"version,omitempty"`
 }
 
-const mergeSnapshotVersion = 2
+// mergeSnapshotVersion 3: stored as mergeSnapshotDoc.
+const mergeSnapshotVersion = 3
 
 // MaxReasonLength bounds a merge's reason, in characters.
 const MaxReasonLength = 500
@@ -193,11 +195,8 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 	if len(plan.Conflicts) > 0 && !o.Override {
 		return Merge{}, &IdentifierConflictError{Conflicts: plan.Conflicts}
 	}
-	snap, err := json.Marshal(mergeSnapshot{From: plan.From, Into: plan.intoBefore, Records: plan.Moved, Version: mergeSnapshotVersion})
-	if err != nil {
-		return Merge{}, err
-	}
-	m := Merge{ID: newID("M"), From: fromID, Into: intoID, At: now, Actor: p.KeyID, Snapshot: string(snap),
+	snap := encodeMergeSnapshot(mergeSnapshot{From: plan.From, Into: plan.intoBefore, Records: plan.Moved})
+	m := Merge{ID: newID("M"), From: fromID, Into: intoID, At: now, Actor: p.KeyID, Snapshot: snap,
 		Override: o.Override && len(plan.Conflicts) > 0, Reason: o.Reason}
 	if err := tx.InsertMerge(ctx, m); err != nil {
 		return Merge{}, err
@@ -302,8 +301,8 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 	if err != nil {
 		return Merge{}, fmt.Errorf("unmerge: %w", err)
 	}
-	var snap mergeSnapshot
-	if err := json.Unmarshal([]byte(m.Snapshot), &snap); err != nil {
+	snap, err := decodeMergeSnapshot(m.Snapshot)
+	if err != nil {
 		return Merge{}, fmt.Errorf("unmerge %s: snapshot: %w", mergeID, err)
 	}
 	keys, err := s.customerKeys(ctx, m.Into)
@@ -414,7 +413,7 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 // unlinked off the survivor after the merge (Link and Unlink write
 // "unlinked" on the customer a record leaves) is not the merge's anymore.
 func (s *Service) movedBy(ctx context.Context, tx Tx, m Merge, snap mergeSnapshot) (func(SourceRecord) bool, error) {
-	if snap.Version >= mergeSnapshotVersion {
+	if snap.Version >= 2 { // moved records name their merge
 		return func(r SourceRecord) bool { return r.CustomerID == m.Into && r.Link.Merge == m.ID }, nil
 	}
 	hist, err := tx.History(ctx, m.Into, math.MaxInt32)
