@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -816,26 +817,54 @@ func (s *Service) RevokeGrant(ctx context.Context, p Principal, id string) error
 	return nil
 }
 
-// ListGrants lists grants (admin, auditor).
-func (s *Service) ListGrants(ctx context.Context, p Principal, f GrantFilter) ([]Grant, error) {
-	if err := require(p, RoleAdmin, RoleAuditor); err != nil {
-		return nil, err
+// Paging: a listing answers at most a page; its next cursor is set exactly
+// when more items follow (one more is read to know), so a caller that
+// follows cursors sees every item once. An absent limit is DefaultPage;
+// one above the listing's maximum is the maximum, never the default.
+const (
+	DefaultPage  = 100
+	MaxGrantPage = 1000
+	MaxAuditPage = 5000
+)
+
+func pageLimit(asked, max int) int {
+	if asked <= 0 {
+		return DefaultPage
 	}
-	if f.Limit <= 0 || f.Limit > 1000 {
-		f.Limit = 100
-	}
-	return s.grants.ListGrants(ctx, f, s.now())
+	return min(asked, max)
 }
 
-// AuditEvents pages through the grant log (auditor).
-func (s *Service) AuditEvents(ctx context.Context, p Principal, f AuditFilter) ([]AuditEvent, error) {
+// ListGrants lists grants by ascending ID after f.AfterID (admin,
+// auditor); next is the cursor of the following page, "" after the last.
+func (s *Service) ListGrants(ctx context.Context, p Principal, f GrantFilter) (gs []Grant, next string, err error) {
+	if err := require(p, RoleAdmin, RoleAuditor); err != nil {
+		return nil, "", err
+	}
+	limit := pageLimit(f.Limit, MaxGrantPage)
+	f.Limit = limit + 1 // one more tells whether a next page exists
+	gs, err = s.grants.ListGrants(ctx, f, s.now())
+	if err != nil || len(gs) <= limit {
+		return gs, "", err
+	}
+	gs = gs[:limit]
+	return gs, gs[limit-1].ID, nil
+}
+
+// AuditEvents pages through the grant log by ascending seq after
+// f.AfterSeq (auditor); next is the cursor of the following page, ""
+// after the last.
+func (s *Service) AuditEvents(ctx context.Context, p Principal, f AuditFilter) (evs []AuditEvent, next string, err error) {
 	if err := require(p, RoleAuditor); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if f.Limit <= 0 || f.Limit > 5000 {
-		f.Limit = 100
+	limit := pageLimit(f.Limit, MaxAuditPage)
+	f.Limit = limit + 1 // one more tells whether a next page exists
+	evs, err = s.grants.AuditEvents(ctx, f)
+	if err != nil || len(evs) <= limit {
+		return evs, "", err
 	}
-	return s.grants.AuditEvents(ctx, f)
+	evs = evs[:limit]
+	return evs, strconv.FormatInt(evs[limit-1].Seq, 10), nil
 }
 
 // VerifyAudit checks the whole grant log's hash chain (auditor).

@@ -176,7 +176,7 @@ func TestHoldersAreManagedLikePolicies(t *testing.T) {
 			if hs, _ := svc.ListHolders(ctx, admin, ""); len(hs) != 0 {
 				t.Errorf("a deleted holder is listed: %+v", hs)
 			}
-			evs, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{System: "hosp", Limit: 100})
+			evs, _, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{System: "hosp", Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,7 +250,7 @@ func TestRevokingAKeyCanRevokeItsGrants(t *testing.T) {
 					}
 				}
 			}
-			listed, err := svc.ListGrants(ctx, admin, fiveid.GrantFilter{Status: "revoked"})
+			listed, _, err := svc.ListGrants(ctx, admin, fiveid.GrantFilter{Status: "revoked"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -265,7 +265,7 @@ func TestRevokingAKeyCanRevokeItsGrants(t *testing.T) {
 
 			// The log has one grant.revoked entry per grant the sweep revoked.
 			auditor := fiveid.Principal{KeyID: "aud", Role: fiveid.RoleAuditor}
-			evs, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{Action: fiveid.ActionGrantRevoked, Limit: 100})
+			evs, _, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{Action: fiveid.ActionGrantRevoked, Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -3,7 +3,9 @@ package fiveid_test
 import (
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -171,7 +173,7 @@ func TestGrantLifecycle(t *testing.T) {
 
 	// The log holds every step, chains, and carries no raw identity data.
 	auditor := fiveid.Principal{KeyID: "aud", Role: fiveid.RoleAuditor}
-	evs, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{Limit: 1000})
+	evs, _, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +195,7 @@ func TestGrantLifecycle(t *testing.T) {
 	if err != nil || !v.OK || v.Entries != int64(len(evs)) {
 		t.Fatalf("verify: %+v %v", v, err)
 	}
-	if _, err := svc.AuditEvents(ctx, p["hosp"], fiveid.AuditFilter{}); !errors.Is(err, fiveid.ErrDenied) {
+	if _, _, err := svc.AuditEvents(ctx, p["hosp"], fiveid.AuditFilter{}); !errors.Is(err, fiveid.ErrDenied) {
 		t.Fatalf("a system key read the log: %v", err)
 	}
 	if _, err := svc.IdentifyAndGrant(ctx, auditor, zhang, req); !errors.Is(err, fiveid.ErrDenied) {
@@ -204,7 +206,7 @@ func TestGrantLifecycle(t *testing.T) {
 // lastIntrospection returns the newest grant.introspected entry of the log.
 func lastIntrospection(t *testing.T, svc *fiveid.Service) fiveid.AuditEvent {
 	t.Helper()
-	evs, err := svc.AuditEvents(t.Context(), fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionGrantIntrospected, Limit: 5000})
+	evs, _, err := svc.AuditEvents(t.Context(), fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionGrantIntrospected, Limit: 5000})
 	if err != nil || len(evs) == 0 {
 		t.Fatalf("no introspection in the grant log: %v", err)
 	}
@@ -220,7 +222,7 @@ func TestIdentifyOutcomesAreLogged(t *testing.T) {
 	if _, err := svc.Identify(ctx, p["hosp"], zhang); !errors.Is(err, fiveid.ErrNoMatch) {
 		t.Fatal(err)
 	}
-	evs, err := svc.AuditEvents(ctx, fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionIdentifyNoMatch})
+	evs, _, err := svc.AuditEvents(ctx, fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionIdentifyNoMatch})
 	if err != nil || len(evs) != 1 || evs[0].IDMasked != "110105********002X" || evs[0].Subject == "" {
 		t.Fatalf("no_match entry: %+v %v", evs, err)
 	}
@@ -348,6 +350,55 @@ func TestGrantLogIsOneChainAcrossProcesses(t *testing.T) {
 				v, err := svc.VerifyAudit(t.Context(), auditor)
 				if err != nil || !v.OK || v.Entries != 2*2*each {
 					t.Fatalf("service %d verifies: %+v %v", i, v, err)
+				}
+			}
+		})
+	}
+}
+
+// Paging never drops an entry: a limit above the maximum is the maximum
+// (it once fell back to 100 while the API decided about the cursor from
+// the limit asked), and the cursor is set exactly when more follow.
+func TestAuditPagingSeesEveryEntryOnce(t *testing.T) {
+	t.Parallel()
+	for name, svc := range services(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, svc, "a")
+			for i := range 101 {
+				q := match.Input{Name: "查无此人", Sex: "女", BirthDate: fmt.Sprintf("19%02d-02-03", i%90+10)}
+				if _, err := svc.Identify(ctx, p["a"], q); err != nil && !errors.Is(err, fiveid.ErrNoMatch) {
+					t.Fatal(err)
+				}
+			}
+			auditor := fiveid.Principal{Role: fiveid.RoleAuditor}
+			all, next, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{Limit: 6000})
+			if err != nil || len(all) < 101 || next != "" {
+				t.Fatalf("limit 6000: %d entries, next %q, %v", len(all), next, err)
+			}
+			for _, limit := range []int{1, 50, 100, len(all)} {
+				var seen []int64
+				f := fiveid.AuditFilter{Limit: limit}
+				for pages := 0; ; pages++ {
+					evs, next, err := svc.AuditEvents(ctx, auditor, f)
+					if err != nil || len(evs) > limit || pages > len(all) {
+						t.Fatalf("limit %d: %d entries, %v", limit, len(evs), err)
+					}
+					for _, e := range evs {
+						seen = append(seen, e.Seq)
+					}
+					if next == "" {
+						break
+					}
+					if len(evs) != limit {
+						t.Fatalf("limit %d: a short page (%d) with a next cursor", limit, len(evs))
+					}
+					if f.AfterSeq, err = strconv.ParseInt(next, 10, 64); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if len(seen) != len(all) || seen[0] != all[0].Seq || seen[len(seen)-1] != all[len(all)-1].Seq {
+					t.Fatalf("limit %d: saw %d of %d entries", limit, len(seen), len(all))
 				}
 			}
 		})

@@ -77,7 +77,7 @@ func mustNotRun(t *testing.T) fiveid.IdempotentRun {
 
 func countGrants(t *testing.T, svc *fiveid.Service) int {
 	t.Helper()
-	gs, err := svc.ListGrants(t.Context(), admin, fiveid.GrantFilter{Limit: 1000})
+	gs, _, err := svc.ListGrants(t.Context(), admin, fiveid.GrantFilter{Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestIdempotentGrantSurvivesACrashBeforeItsAnswerIsKept(t *testing.T) {
 			}
 			// The grant log: one grant issued; the retry's identify logged,
 			// naming that grant.
-			evs, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{Limit: 100})
+			evs, _, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{Limit: 100})
 			if err != nil {
 				t.Fatal(err)
 			}

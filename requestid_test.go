@@ -42,7 +42,7 @@ func TestGrantLogKeepsOnlyPlainRequestIDs(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			evs, err := svc.AuditEvents(t.Context(), fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionIdentifyNoMatch})
+			evs, _, err := svc.AuditEvents(t.Context(), fiveid.Principal{Role: fiveid.RoleAuditor}, fiveid.AuditFilter{Action: fiveid.ActionIdentifyNoMatch})
 			if err != nil || len(evs) != 3 {
 				t.Fatalf("entries: %d %v", len(evs), err)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -136,9 +137,9 @@ func (h *handlers) listGrants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	gs, err := h.svc.ListGrants(c.Request().Context(), principal(c), fiveid.GrantFilter{
+	gs, next, err := h.svc.ListGrants(c.Request().Context(), principal(c), fiveid.GrantFilter{
 		CustomerID: c.QueryParam("customer_id"), Grantee: c.QueryParam("grantee"), Status: c.QueryParam("status"),
-		AfterID: c.QueryParam("cursor"), Limit: int(limit)})
+		AfterID: c.QueryParam("cursor"), Limit: int(min(limit, math.MaxInt32))})
 	if err != nil {
 		return err
 	}
@@ -146,12 +147,9 @@ func (h *handlers) listGrants(c echo.Context) error {
 	out := struct {
 		Grants     []GrantWire `json:"grants"`
 		NextCursor string      `json:"next_cursor,omitempty"`
-	}{Grants: []GrantWire{}}
+	}{Grants: []GrantWire{}, NextCursor: next}
 	for _, g := range gs {
 		out.Grants = append(out.Grants, grantWire(g, "", now))
-	}
-	if len(gs) > 0 && len(gs) == int(limit) {
-		out.NextCursor = gs[len(gs)-1].ID
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -313,25 +311,22 @@ func (h *handlers) auditEvents(c echo.Context) error {
 		return err
 	}
 	f := fiveid.AuditFilter{CustomerID: c.QueryParam("customer_id"), System: c.QueryParam("system"), Action: c.QueryParam("action"),
-		From: from, To: to, AfterSeq: after, Limit: int(limit)}
+		From: from, To: to, AfterSeq: after, Limit: int(min(limit, math.MaxInt32))}
 	ctx := c.Request().Context()
 	p := principal(c)
 	format := c.QueryParam("format")
 	switch format {
 	case "", "json":
-		evs, err := h.svc.AuditEvents(ctx, p, f)
+		evs, next, err := h.svc.AuditEvents(ctx, p, f)
 		if err != nil {
 			return err
 		}
 		out := struct {
 			Events     []AuditEventWire `json:"events"`
 			NextCursor string           `json:"next_cursor,omitempty"`
-		}{Events: []AuditEventWire{}}
+		}{Events: []AuditEventWire{}, NextCursor: next}
 		for _, e := range evs {
 			out.Events = append(out.Events, auditWire(e))
-		}
-		if len(evs) > 0 && len(evs) == f.Limit {
-			out.NextCursor = strconv.FormatInt(evs[len(evs)-1].Seq, 10)
 		}
 		return c.JSON(http.StatusOK, out)
 	case "csv", "ndjson":
@@ -340,8 +335,8 @@ func (h *handlers) auditEvents(c echo.Context) error {
 	}
 	// Streams: fetch the first page before writing anything, so that a
 	// role or store error is still a proper error response.
-	f.Limit = 5000
-	page, err := h.svc.AuditEvents(ctx, p, f)
+	f.Limit = fiveid.MaxAuditPage
+	page, next, err := h.svc.AuditEvents(ctx, p, f)
 	if err != nil {
 		return err
 	}
@@ -369,8 +364,11 @@ func (h *handlers) auditEvents(c echo.Context) error {
 		}
 		cw.Flush()
 		w.Flush()
+		if next == "" {
+			break
+		}
 		f.AfterSeq = page[len(page)-1].Seq
-		if page, err = h.svc.AuditEvents(ctx, p, f); err != nil {
+		if page, next, err = h.svc.AuditEvents(ctx, p, f); err != nil {
 			h.log.Error("audit export interrupted", "error", err.Error())
 			return nil
 		}
