@@ -141,7 +141,7 @@ func (s *Service) newSigningKey(ctx context.Context, retire string) (SigningKey,
 	if err != nil {
 		return SigningKey{}, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.changeTime()
 	k := SigningKey{ID: newID("sk_"), Private: priv, CreatedAt: now}
 	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
 		if err := tx.InsertSigningKey(ctx, k); err != nil {
@@ -254,7 +254,7 @@ func (s *Service) CreatePolicy(ctx context.Context, p Principal, pol Policy) (Po
 		return Policy{}, err
 	}
 	pol.ID = newID("pol_")
-	pol.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	pol.CreatedAt = s.changeTime()
 	pol.CreatedBy = p.KeyID
 	if err := s.grants.UpdateGrants(ctx, func(tx GrantTx) error { return tx.CreatePolicy(ctx, pol) }); err != nil {
 		return Policy{}, fmt.Errorf("create policy: %w", err)
@@ -284,7 +284,7 @@ func (s *Service) DeletePolicy(ctx context.Context, p Principal, id string) erro
 		return fmt.Errorf("delete policy: %w", err)
 	}
 	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
-		return tx.DeletePolicy(ctx, id, s.now().UTC().Truncate(time.Microsecond))
+		return tx.DeletePolicy(ctx, id, s.changeTime())
 	})
 	if err != nil {
 		return fmt.Errorf("delete policy: %w", err)
@@ -347,7 +347,7 @@ func (s *Service) CreateHolder(ctx context.Context, p Principal, h Holder) (Hold
 		return Holder{}, err
 	}
 	h.ID = newID("hol_")
-	h.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	h.CreatedAt = s.changeTime()
 	h.CreatedBy = p.KeyID
 	if err := s.grants.UpdateGrants(ctx, func(tx GrantTx) error { return tx.CreateHolder(ctx, h) }); err != nil {
 		return Holder{}, fmt.Errorf("create holder: %w", err)
@@ -377,7 +377,7 @@ func (s *Service) DeleteHolder(ctx context.Context, p Principal, id string) erro
 		return fmt.Errorf("delete holder: %w", err)
 	}
 	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
-		return tx.DeleteHolder(ctx, id, s.now().UTC().Truncate(time.Microsecond))
+		return tx.DeleteHolder(ctx, id, s.changeTime())
 	})
 	if err != nil {
 		return fmt.Errorf("delete holder: %w", err)
@@ -805,7 +805,7 @@ func (s *Service) RevokeGrant(ctx context.Context, p Principal, id string) error
 	if !g.RevokedAt.IsZero() {
 		return nil
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.changeTime()
 	if err := s.grants.UpdateGrants(ctx, func(tx GrantTx) error { return tx.RevokeGrant(ctx, id, now, p.KeyID) }); err != nil {
 		return fmt.Errorf("revoke grant: %w", err)
 	}

@@ -157,7 +157,7 @@ func (s *Service) Idempotent(ctx context.Context, p Principal, req IdempotentReq
 	}
 	var waitUntil time.Time
 	for round := 0; ; {
-		now := s.now().UTC().Truncate(time.Microsecond)
+		now := s.changeTime()
 		rec.CreatedAt, rec.LeaseUntil, rec.ExpiresAt = now, now.Add(idempotencyLease), now.Add(s.idemTTL)
 		ok, err := s.idem.ReserveIdempotency(ctx, rec, now)
 		if err != nil {
@@ -266,7 +266,7 @@ func (s *Service) SweepIdempotency(ctx context.Context, p Principal) (int64, err
 	const batch = 1000
 	var total int64
 	for {
-		n, err := s.idem.DeleteExpiredIdempotency(ctx, s.now().UTC().Truncate(time.Microsecond), batch)
+		n, err := s.idem.DeleteExpiredIdempotency(ctx, s.changeTime(), batch)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("sweep idempotency keys: %w", err)

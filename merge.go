@@ -128,7 +128,7 @@ func (s *Service) PreviewMerge(ctx context.Context, p Principal, fromID, intoID 
 	if err := require(p, RoleAdmin); err != nil {
 		return MergePlan{}, err
 	}
-	plan, err := s.planMerge(ctx, s.store, fromID, intoID, s.now().UTC().Truncate(time.Microsecond))
+	plan, err := s.planMerge(ctx, s.store, fromID, intoID, s.changeTime())
 	if err != nil {
 		return MergePlan{}, fmt.Errorf("merge preview: %w", err)
 	}
@@ -163,7 +163,7 @@ func (s *Service) merge(ctx context.Context, p Principal, fromID, intoID string,
 	}
 	var m Merge
 	err = s.store.Update(ctx, keys, func(tx Tx) error {
-		now := s.now().UTC().Truncate(time.Microsecond)
+		now := s.changeTime()
 		if first != nil {
 			if err := first(tx, now); err != nil {
 				return err
@@ -310,7 +310,7 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 		return Merge{}, fmt.Errorf("unmerge: %w", err)
 	}
 	err = s.store.Update(ctx, keys, func(tx Tx) error {
-		now := s.now().UTC().Truncate(time.Microsecond)
+		now := s.changeTime()
 		if err := tx.MarkUnmerged(ctx, mergeID, now, p.KeyID); err != nil {
 			return err
 		}

@@ -114,7 +114,7 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 }
 
 func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID string, in match.Input, rec match.Record, keys []string) (RegisterResult, error) {
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.changeTime()
 	existing, err := tx.SourceRecord(ctx, sys.Code, localID)
 	exists := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -505,7 +505,7 @@ func (s *Service) identify(ctx context.Context, p Principal, in match.Input) (Id
 // that found only a possible match, so that a steward can settle it with
 // the calling system; the caller learns the task ID, never the customer.
 func (s *Service) identifyReview(ctx context.Context, p Principal, d Decision) (string, error) {
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.changeTime()
 	task := ReviewTask{
 		ID: newID("R"), Status: ReviewOpen, Reason: "identify_possible", CustomerID: d.CustomerID,
 		System: p.System, Score: d.Score, Explanation: d.Explanation, Version: 1, CreatedAt: now, UpdatedAt: now,

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"fiveid/match"
 )
@@ -74,7 +73,7 @@ func (s *Service) ScanDuplicates(ctx context.Context, p Principal) (ScanResult, 
 				if e, err = s.pairExplanation(ctx, r.CustomerID, c.CustomerID, e); err != nil {
 					return fmt.Errorf("scan: %w", err)
 				}
-				now := s.now().UTC().Truncate(time.Microsecond)
+				now := s.changeTime()
 				task := ReviewTask{ID: newID("R"), Status: ReviewOpen, Reason: "duplicate_scan", CustomerID: pair[0], CandidateID: pair[1],
 					System: r.System, LocalID: r.LocalID, Score: e.Score, Explanation: e, Version: 1, CreatedAt: now, UpdatedAt: now}
 				err = s.store.Update(ctx, nil, func(tx Tx) error { return tx.InsertReviewTask(ctx, task) })

@@ -343,7 +343,7 @@ func (s *Service) CreateSystem(ctx context.Context, p Principal, sys System) (Sy
 	if len(ve.Problems) > 0 {
 		return System{}, &ve
 	}
-	sys.CreatedAt = s.now().UTC().Truncate(time.Microsecond)
+	sys.CreatedAt = s.changeTime()
 	err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.CreateSystem(ctx, sys) })
 	if err != nil {
 		return System{}, fmt.Errorf("create system %s: %w", sys.Code, err)
@@ -396,7 +396,7 @@ func (s *Service) createKey(ctx context.Context, role Role, system, name, secret
 		Role:      role,
 		System:    system,
 		Name:      name,
-		CreatedAt: s.now().UTC().Truncate(time.Microsecond),
+		CreatedAt: s.changeTime(),
 	}
 	err := s.store.Update(ctx, nil, func(tx Tx) error {
 		if system != "" {
@@ -433,7 +433,7 @@ func (s *Service) RevokeKey(ctx context.Context, p Principal, id string, revokeG
 	if err := require(p, RoleAdmin); err != nil {
 		return 0, err
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.changeTime()
 	err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.RevokeKey(ctx, id, now) })
 	if err != nil {
 		return 0, fmt.Errorf("revoke key: %w", err)
@@ -569,6 +569,11 @@ func (s *Service) normalize(in match.Input, table match.IDTable) (match.Record, 
 	return rec, nil
 }
 
+// changeTime is the time a change is recorded at: UTC, at the microsecond
+// the stores keep. Take it once per change and pass it down, so that one
+// change carries one time.
+func (s *Service) changeTime() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
 func (s *Service) today() match.Date {
 	t := s.now()
 	return match.Date{Year: t.Year(), Month: int(t.Month()), Day: t.Day(), Precision: match.PrecisionDay}
@@ -615,7 +620,7 @@ func (s *Service) LoadDistinct(ctx context.Context, p Principal, system string, 
 	if err != nil {
 		return fmt.Errorf("load: system %s: %w", system, err)
 	}
-	now := s.now().UTC().Truncate(time.Microsecond)
+	now := s.changeTime()
 	customers := make([]Customer, len(items))
 	records := make([]SourceRecord, len(items))
 	keys := make([][]string, len(items))

@@ -14,7 +14,7 @@ import (
 func (s *Service) change(ctx context.Context, tx Tx, c Change) error {
 	c.ID = newID("H")
 	if c.At.IsZero() {
-		c.At = s.now().UTC().Truncate(time.Microsecond)
+		c.At = s.changeTime()
 	}
 	return tx.AppendChange(ctx, c)
 }
@@ -76,7 +76,7 @@ func (s *Service) RecordDeath(ctx context.Context, p Principal, customerID, date
 		before := cur
 		cur.DeathDate, cur.DeathSource = d.String(), source
 		cur.Version++
-		cur.UpdatedAt = s.now().UTC().Truncate(time.Microsecond)
+		cur.UpdatedAt = s.changeTime()
 		if err := tx.UpdateCustomer(ctx, cur); err != nil {
 			return err
 		}
@@ -132,7 +132,7 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 		if err != nil {
 			return err
 		}
-		now := s.now().UTC().Truncate(time.Microsecond)
+		now := s.changeTime()
 		if first != nil {
 			if err := first(tx, now); err != nil {
 				return err
@@ -264,7 +264,7 @@ func (s *Service) ResolveReviewTask(ctx context.Context, p Principal, id string,
 	switch r.Kind {
 	case ResolveNotDuplicate, ResolveKeepSeparate:
 		err = s.store.Update(ctx, nil, func(tx Tx) error {
-			now := s.now().UTC().Truncate(time.Microsecond)
+			now := s.changeTime()
 			if err := resolve(tx, now); err != nil {
 				return err
 			}

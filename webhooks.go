@@ -146,7 +146,7 @@ func (s *Service) CreateWebhook(ctx context.Context, p Principal, rawURL string)
 	hexSecret := hex.EncodeToString(secret)
 	// Start after the newest change: a new subscriber gets what happens next.
 	cursor := newID("H")
-	w := Webhook{ID: newID("wh_"), URL: u.String(), Secret: []byte(hexSecret), CreatedAt: s.now().UTC().Truncate(time.Microsecond), Cursor: cursor}
+	w := Webhook{ID: newID("wh_"), URL: u.String(), Secret: []byte(hexSecret), CreatedAt: s.changeTime(), Cursor: cursor}
 	if err := ws.CreateWebhook(ctx, w); err != nil {
 		return Webhook{}, "", fmt.Errorf("create webhook: %w", err)
 	}
