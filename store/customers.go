@@ -22,6 +22,12 @@ func scanCustomer(sc interface{ Scan(...any) error }) (fiveid.Customer, error) {
 	return cu, err
 }
 
+// customerArgs are cu's column values in customerCols order.
+func customerArgs(cu fiveid.Customer) []any {
+	return []any{cu.ID, string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
+		cu.DeathDate, cu.DeathSource, cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt)}
+}
+
 func nullable(s string) any {
 	if s == "" {
 		return nil
@@ -36,16 +42,15 @@ func (c conn) Customer(ctx context.Context, id string) (fiveid.Customer, error) 
 
 func (c txConn) InsertCustomer(ctx context.Context, cu fiveid.Customer) error {
 	_, err := c.exec(ctx, "insert customer", "INSERT INTO customers ("+customerCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		cu.ID, string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
-		cu.DeathDate, cu.DeathSource, cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt))
+		customerArgs(cu)...)
 	return err
 }
 
 func (c txConn) UpdateCustomer(ctx context.Context, cu fiveid.Customer) error {
+	// The SET list is customerCols after id, in the same order.
 	res, err := c.exec(ctx, "update customer", `UPDATE customers SET status = ?, merged_into = ?, name = ?, sex = ?,
 		birth_date = ?, id_type = ?, id_number = ?, death_date = ?, death_source = ?, version = ?, created_at = ?, updated_at = ? WHERE id = ?`,
-		string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
-		cu.DeathDate, cu.DeathSource, cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt), cu.ID)
+		append(customerArgs(cu)[1:], cu.ID)...)
 	if err != nil {
 		return err
 	}

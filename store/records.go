@@ -268,9 +268,7 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 		return fmt.Errorf("%s: %d key lists for %d records: %w", op, len(keys), len(records), fiveid.ErrInvalid)
 	}
 	err := c.insertRows(ctx, op, "customers", customerCols, len(customers), 13, func(i int) []any {
-		cu := customers[i]
-		return []any{cu.ID, string(cu.Status), nullable(cu.MergedInto), cu.Name, cu.Sex, cu.BirthDate, cu.IDType, cu.IDNumber,
-			cu.DeathDate, cu.DeathSource, cu.Version, micros(cu.CreatedAt), micros(cu.UpdatedAt)}
+		return customerArgs(customers[i])
 	})
 	if err != nil {
 		return err
