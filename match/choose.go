@@ -81,6 +81,18 @@ func HoldsID(q Record, held []Held) bool {
 	return false
 }
 
+// IDsConflict reports two identifiers that name two different people for
+// certain: both checksum-valid, in one namespace, with different keys. A
+// check character (GB 11643's ISO 7064 MOD 11-2 and its relatives) catches
+// every single substitution and adjacent swap, so two valid numbers that
+// differ are not a typo of one another. A customer whose records hold such
+// a number is in conflict with the other side whichever of its records
+// matched best (DOMAIN.md §3: decisions are about customers).
+func IDsConflict(a, b Identifier) bool {
+	return a.ChecksumValid && b.ChecksumValid && a.HasChecksum && b.HasChecksum &&
+		a.Namespace == b.Namespace && a.Key != "" && b.Key != "" && a.Key != b.Key
+}
+
 // DocumentsExclude reports identifiers that two different populations
 // hold, so one person rarely holds both: a mainland resident's citizen
 // number (GB 11643, checksum-valid, not an HK/Macau/Taiwan residence

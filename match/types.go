@@ -5,9 +5,10 @@ import (
 	"strings"
 )
 
-// This file is the contract between normalization (normalize*.go) and
-// comparison/scoring (compare*.go, score*.go, blocking*.go). Change it only
-// together with both sides.
+// This file is the contract between normalization (normalize.go and the
+// per-element name.go, sex.go, date.go, lunar.go, id.go, idtype.go) and
+// comparison, scoring and blocking (compare.go, score.go, choose.go,
+// blocking.go). Change it only together with both sides.
 
 // Input is the five identity elements exactly as a source system sent them.
 type Input struct {

@@ -5,6 +5,10 @@
 //
 // Both databases run the same SQL through database/sql; the dialect
 // differences (placeholders, locking, error codes) live in dialect.go.
+// Each entity has its file: systems_keys.go, customers.go, records.go
+// (source records, candidates, blocking keys, name statistics), review.go,
+// merges.go, history.go (changes, the webhook outbox), webhooks.go,
+// settings.go, grants.go, idempotency.go.
 // Rows never leave this package: every method returns root-package types,
 // and every error is translated at one choke point (mapErr).
 package store

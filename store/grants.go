@@ -123,6 +123,12 @@ func scanGrant(sc interface{ Scan(...any) error }) (fiveid.Grant, error) {
 	return g, err
 }
 
+// grantArgs are g's column values in grantCols order.
+func grantArgs(g fiveid.Grant) []any {
+	return []any{g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade, g.Score,
+		micros(g.IssuedAt), micros(g.ExpiresAt), micros(g.RevokedAt), g.RevokedBy, g.SigningKey, g.RequestID}
+}
+
 func (c conn) Grant(ctx context.Context, id string) (fiveid.Grant, error) {
 	g, err := scanGrant(c.row(ctx, "SELECT "+grantCols+" FROM grants WHERE id = ?", id))
 	return g, mapErr("grant", err)
@@ -167,17 +173,14 @@ func (c conn) ListGrants(ctx context.Context, f fiveid.GrantFilter, now time.Tim
 
 func (c txConn) InsertGrant(ctx context.Context, g fiveid.Grant) error {
 	_, err := c.exec(ctx, "insert grant", "INSERT INTO grants ("+grantCols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade, g.Score,
-		micros(g.IssuedAt), micros(g.ExpiresAt), micros(g.RevokedAt), g.RevokedBy, g.SigningKey, g.RequestID)
+		grantArgs(g)...)
 	return err
 }
 
 // insertGrants inserts many grants with multi-row statements.
 func (c txConn) insertGrants(ctx context.Context, gs []fiveid.Grant) error {
 	return c.insertRows(ctx, "insert grants", "grants", grantCols, len(gs), 14, func(i int) []any {
-		g := gs[i]
-		return []any{g.ID, g.CustomerID, g.Grantee, g.GranteeKey, joinWords(g.Scopes), g.Purpose, g.Grade, g.Score,
-			micros(g.IssuedAt), micros(g.ExpiresAt), micros(g.RevokedAt), g.RevokedBy, g.SigningKey, g.RequestID}
+		return grantArgs(gs[i])
 	})
 }
 

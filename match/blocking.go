@@ -1,0 +1,96 @@
+package match
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// BlockingRules versions BlockingKeys: it goes up whenever the keys a
+// record gets change, and an index built under an older version needs
+// fiveid reindex. 2: pinyin keys for Latin-written names. 3: a name key
+// with the birth date read as a lunar date. 4: each token of a Latin name
+// with the full birth date.
+const BlockingRules = 4
+
+// BlockingKeys are the candidate-retrieval keys of r, each prefixed with
+// its kind. Any single typo in an ID number leaves at least one ID key
+// intact; names block only together with a birth date; placeholder names,
+// missing or placeholder IDs and missing dates never block.
+func BlockingKeys(r Record) []string {
+	keys := make([]string, 0, 10)
+	add := func(k string) {
+		for _, x := range keys {
+			if x == k {
+				return
+			}
+		}
+		keys = append(keys, k)
+	}
+	id := r.ID
+	if !id.IsZero() {
+		add("id:" + id.Key)
+		n := id.Number
+		if id.Namespace == string(IDTypeCitizen) && len(n) == 18 {
+			// Address | birth date | sequence: a typo in one segment leaves
+			// the key made of the other two equal.
+			add("idab:" + n[:14])
+			add("idbs:" + n[6:17])
+			add("idas:" + n[:6] + n[14:17])
+		} else if utf8.RuneCountInString(n) >= 7 && isASCII(n) {
+			h := len(n) / 2
+			add("idh1:" + id.Namespace + ":" + n[:h])
+			add("idh2:" + id.Namespace + ":" + n[h:])
+		}
+	}
+	name := r.Name
+	if name.IsZero() || IsPlaceholderName(name.Key) || name.Placeholders*2 >= utf8.RuneCountInString(name.Dotless) {
+		return keys
+	}
+	dates := []Date{}
+	if d := effectiveDOB(r); !d.IsZero() {
+		dates = append(dates, d)
+	}
+	if r.ID.ChecksumValid && !r.ID.BirthDate.IsZero() && r.ID.BirthDate != r.BirthDate {
+		dates = append(dates, r.ID.BirthDate)
+	}
+	nk := name.Dotless
+	if name.Script == ScriptLatin {
+		nk = name.Key
+	}
+	pys := latinPinyinKeys(name)
+	if name.PinyinKey != "" {
+		pys = append(pys, name.PinyinKey)
+	}
+	for _, d := range dates {
+		ds := d.String()
+		add("nd:" + nk + "|" + ds)
+		for _, py := range pys {
+			add("py:" + py + "|" + ds)
+		}
+		if d.Precision == PrecisionDay && name.Script == ScriptLatin {
+			// A typo in one token of a Latin name (JOHN SMTIH), a token
+			// replaced or dropped (a middle or a married name): each other
+			// token still meets the record with the same full date.
+			for _, tok := range strings.Fields(name.Key) {
+				if len(tok) >= 2 {
+					add("ntd:" + tok + "|" + ds)
+				}
+			}
+		}
+		if d.Precision == PrecisionDay {
+			// A typo in the day or the year keeps one of these.
+			add("nym:" + nk + "|" + ds[:7])
+			add("nmd:" + nk + "|" + ds[4:])
+			if d.Day <= 12 && d.Day != d.Month {
+				add("nd:" + nk + "|" + Date{d.Year, d.Day, d.Month, PrecisionDay}.String())
+			}
+			// A lunar birthday recorded as a solar one (the elderly's
+			// habit): read as lunar, the date is the solar date another
+			// system holds, which carries that key as its own.
+			if s, ok := lunarToSolar(d.Year, d.Month, d.Day, false); ok {
+				add("nd:" + nk + "|" + s.String())
+			}
+		}
+	}
+	return keys
+}

@@ -1,0 +1,365 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+
+	"fiveid"
+	"fiveid/match"
+)
+
+// Source records, candidate retrieval, blocking keys, name statistics and
+// bulk loads; collect and insertRows, the row helpers most of them use.
+
+const recordCols = `r.system, r.local_id, r.customer_id, r.raw_name, r.raw_sex, r.raw_birth, r.raw_id_type, r.raw_id,
+	r.id_table, r.name_key, r.id_key, r.link_grade, r.link_score, r.link_manual, r.link_merge, r.explanation, r.version, r.created_at, r.updated_at`
+
+func scanRecord(sc interface{ Scan(...any) error }) (fiveid.SourceRecord, error) {
+	var r fiveid.SourceRecord
+	var table, grade, expl string
+	var created, updated int64
+	err := sc.Scan(&r.System, &r.LocalID, &r.CustomerID, &r.Raw.Name, &r.Raw.Sex, &r.Raw.BirthDate, &r.Raw.IDType, &r.Raw.IDNumber,
+		&table, &r.NameKey, &r.IDKey, &grade, &r.Link.Score, &r.Link.Manual, &r.Link.Merge, &expl, &r.Version, &created, &updated)
+	if err != nil {
+		return r, err
+	}
+	r.IDTable, r.Link.Grade, r.CreatedAt, r.UpdatedAt = match.IDTable(table), match.Grade(grade), fromMicros(created), fromMicros(updated)
+	if expl != "" {
+		if r.Link.Explanation, err = fiveid.DecodeExplanation(expl); err != nil {
+			return r, fmt.Errorf("explanation of %s/%s: %w", r.System, r.LocalID, err)
+		}
+	}
+	return r, nil
+}
+
+// explanationJSON is an explanation's column value: the root's documented
+// form (fiveid.ExplanationDoc), never the domain struct's Go field names.
+func explanationJSON(e match.Explanation) (string, error) { return fiveid.EncodeExplanation(e) }
+
+func (c conn) SourceRecord(ctx context.Context, system, localID string) (fiveid.SourceRecord, error) {
+	r, err := scanRecord(c.row(ctx, "SELECT "+recordCols+" FROM source_records r WHERE r.system = ? AND r.local_id = ?", system, localID))
+	return r, mapErr("source record", err)
+}
+
+func (c conn) CustomerRecords(ctx context.Context, customerID string) ([]fiveid.SourceRecord, error) {
+	rows, err := c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE r.customer_id = ? ORDER BY r.system, r.local_id", customerID)
+	if err != nil {
+		return nil, mapErr("customer records", err)
+	}
+	return collect(rows, "customer records", scanRecord)
+}
+
+// Candidates is one query: the records sharing any blocking key, linked to
+// an active customer.
+func (c conn) Candidates(ctx context.Context, keys []string, limit int) ([]fiveid.SourceRecord, error) {
+	if len(keys) == 0 || limit <= 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(keys)+1)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	args = append(args, limit)
+	// Drive the query from the blocking-key index — the distinct records
+	// carrying the keys first (a derived table, so that no planner is
+	// tempted to walk source_records in ORDER BY order), then primary-key
+	// lookups. No join on customers: records belong to active customers
+	// (see fiveid.Reader), and each join was two more page reads per
+	// candidate.
+	q := `SELECT ` + recordCols + ` FROM (SELECT DISTINCT b.system, b.local_id FROM blocking_keys b
+			WHERE b.key IN (?` + strings.Repeat(", ?", len(keys)-1) + `)) k
+		JOIN source_records r ON r.system = k.system AND r.local_id = k.local_id
+		ORDER BY r.system, r.local_id LIMIT ?`
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr("candidates", err)
+	}
+	return collect(rows, "candidates", scanRecord)
+}
+
+func (c conn) NameFrequency(ctx context.Context, nameKey string) (int64, int64, error) {
+	var n, total int64
+	err := c.row(ctx, `SELECT COALESCE((SELECT n FROM name_stats WHERE name_key = ?), 0),
+		(SELECT n FROM counters WHERE name = 'source_records')`, nameKey).Scan(&n, &total)
+	return n, total, mapErr("name frequency", err)
+}
+
+// PutSourceRecord upserts the record, replaces its blocking keys and keeps
+// the name statistics exact.
+func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys []string) error {
+	const op = "put source record"
+	var oldName string
+	err := c.row(ctx, "SELECT name_key FROM source_records WHERE system = ? AND local_id = ?", r.System, r.LocalID).Scan(&oldName)
+	exists := err == nil
+	if err != nil && err != sql.ErrNoRows {
+		return mapErr(op, err)
+	}
+	expl, err := explanationJSON(r.Link.Explanation)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	_, err = c.exec(ctx, op, `INSERT INTO source_records (system, local_id, customer_id, raw_name, raw_sex, raw_birth, raw_id_type, raw_id,
+			id_table, name_key, id_key, link_grade, link_score, link_manual, link_merge, explanation, version, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (system, local_id) DO UPDATE SET customer_id = excluded.customer_id, raw_name = excluded.raw_name,
+			raw_sex = excluded.raw_sex, raw_birth = excluded.raw_birth, raw_id_type = excluded.raw_id_type, raw_id = excluded.raw_id,
+			id_table = excluded.id_table, name_key = excluded.name_key, id_key = excluded.id_key, link_grade = excluded.link_grade,
+			link_score = excluded.link_score, link_manual = excluded.link_manual, link_merge = excluded.link_merge, explanation = excluded.explanation,
+			version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at`,
+		r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
+		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
+		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	if !exists || oldName != r.NameKey {
+		if exists {
+			if _, err := c.exec(ctx, op, "UPDATE name_stats SET n = n - 1 WHERE name_key = ?", oldName); err != nil {
+				return err
+			}
+		} else if _, err := c.exec(ctx, op, "UPDATE counters SET n = n + 1 WHERE name = 'source_records'"); err != nil {
+			return err
+		}
+		if _, err := c.exec(ctx, op, `INSERT INTO name_stats (name_key, n) VALUES (?, 1)
+			ON CONFLICT (name_key) DO UPDATE SET n = name_stats.n + 1`, r.NameKey); err != nil {
+			return err
+		}
+	}
+	return c.setBlockingKeys(ctx, op, r.System, r.LocalID, keys)
+}
+
+// setBlockingKeys makes keys the record's blocking keys.
+func (c txConn) setBlockingKeys(ctx context.Context, op, system, localID string, keys []string) error {
+	return c.setKeys(ctx, op, []fiveid.RecordKeys{{System: system, LocalID: localID, Keys: keys}})
+}
+
+// setKeys makes each record's Keys its blocking keys. It reads the keys
+// the records have (their entries sit together in the by-record index),
+// then deletes those no longer wanted and inserts the missing ones: keys
+// a record keeps are not touched, so a reindex that changes one key per
+// record writes one index entry per record, and one that changes nothing
+// only reads. A statement or three per hundred records.
+func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys) error {
+	const chunk = 100 // records per statement: well under both databases' parameter limits
+	type entry struct{ key, system, localID string }
+	for start := 0; start < len(recs); start += chunk {
+		part := recs[start:min(start+chunk, len(recs))]
+		owners := make([]any, 0, 2*len(part))
+		want := map[entry]bool{}
+		for _, r := range part {
+			owners = append(owners, r.System, r.LocalID)
+			for _, k := range r.Keys {
+				want[entry{k, r.System, r.LocalID}] = true
+			}
+		}
+		rows, err := c.query(ctx, "SELECT key, system, local_id FROM blocking_keys WHERE (system, local_id) IN (VALUES (?, ?)"+
+			strings.Repeat(", (?, ?)", len(part)-1)+")", owners...)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		var stale []any
+		for rows.Next() {
+			var e entry
+			if err := rows.Scan(&e.key, &e.system, &e.localID); err != nil {
+				rows.Close()
+				return mapErr(op, err)
+			}
+			if want[e] {
+				delete(want, e) // kept as it is
+			} else {
+				stale = append(stale, e.key, e.system, e.localID)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return mapErr(op, err)
+		}
+		rows.Close()
+		if len(stale) > 0 {
+			if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE (key, system, local_id) IN (VALUES (?, ?, ?)"+
+				strings.Repeat(", (?, ?, ?)", len(stale)/3-1)+")", stale...); err != nil {
+				return err
+			}
+		}
+		if len(want) == 0 {
+			continue
+		}
+		add := make([]entry, 0, len(want))
+		for e := range want {
+			add = append(add, e)
+		}
+		sort.Slice(add, func(i, j int) bool { return add[i].key < add[j].key })
+		if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(add), 3, func(i int) []any {
+			return []any{add[i].key, add[i].system, add[i].localID}
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ScanSourceRecords implements fiveid.RecordScanner.
+func (c conn) ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.SourceRecord, error) {
+	rows, err := c.query(ctx, "SELECT "+recordCols+` FROM source_records r
+		WHERE r.system > ? OR (r.system = ? AND r.local_id > ?) ORDER BY r.system, r.local_id LIMIT ?`,
+		afterSystem, afterSystem, afterLocalID, limit)
+	if err != nil {
+		return nil, mapErr("scan source records", err)
+	}
+	return collect(rows, "scan source records", scanRecord)
+}
+
+// ReplaceBlockingKeys implements fiveid.Tx: one locking read of the
+// records' versions, then setKeys for those still current.
+func (c txConn) ReplaceBlockingKeys(ctx context.Context, recs []fiveid.RecordKeys) ([]bool, error) {
+	const op = "replace blocking keys"
+	done := make([]bool, len(recs))
+	const chunk = 500
+	for start := 0; start < len(recs); start += chunk {
+		part := recs[start:min(start+chunk, len(recs))]
+		args := make([]any, 0, 2*len(part))
+		for _, r := range part {
+			args = append(args, r.System, r.LocalID)
+		}
+		q := "SELECT system, local_id, version FROM source_records WHERE (system, local_id) IN (VALUES (?, ?)" +
+			strings.Repeat(", (?, ?)", len(part)-1) + ")"
+		if c.d == postgres {
+			q += " FOR UPDATE" // the embedded store has a single writer
+		}
+		rows, err := c.query(ctx, q, args...)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		versions := map[[2]string]int64{}
+		for rows.Next() {
+			var sys, local string
+			var v int64
+			if err := rows.Scan(&sys, &local, &v); err != nil {
+				rows.Close()
+				return nil, mapErr(op, err)
+			}
+			versions[[2]string{sys, local}] = v
+		}
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(op, err)
+		}
+		rows.Close()
+		var current []fiveid.RecordKeys
+		for i, r := range part {
+			if v, ok := versions[[2]string{r.System, r.LocalID}]; ok && v == r.Version {
+				done[start+i] = true
+				current = append(current, r)
+			}
+		}
+		if err := c.setKeys(ctx, op, current); err != nil {
+			return nil, err
+		}
+	}
+	return done, nil
+}
+
+// InsertBulk implements fiveid.Tx with multi-row INSERTs (a few hundred
+// rows per statement).
+func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, records []fiveid.SourceRecord, keys [][]string) error {
+	const op = "insert bulk"
+	if len(keys) != len(records) {
+		return fmt.Errorf("%s: %d key lists for %d records: %w", op, len(keys), len(records), fiveid.ErrInvalid)
+	}
+	err := c.insertRows(ctx, op, "customers", customerCols, len(customers), 13, func(i int) []any {
+		return customerArgs(customers[i])
+	})
+	if err != nil {
+		return err
+	}
+	expls := make([]string, len(records))
+	for i, r := range records {
+		if expls[i], err = explanationJSON(r.Link.Explanation); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	err = c.insertRows(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 19, func(i int) []any {
+		r := records[i]
+		return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
+			string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expls[i],
+			r.Version, micros(r.CreatedAt), micros(r.UpdatedAt)}
+	})
+	if err != nil {
+		return err
+	}
+	type bk struct{ key, system, local string }
+	var flat []bk
+	for i, ks := range keys {
+		seen := map[string]bool{}
+		for _, k := range ks {
+			if !seen[k] {
+				seen[k] = true
+				flat = append(flat, bk{k, records[i].System, records[i].LocalID})
+			}
+		}
+	}
+	if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(flat), 3, func(i int) []any {
+		return []any{flat[i].key, flat[i].system, flat[i].local}
+	}); err != nil {
+		return err
+	}
+	names := map[string]int64{}
+	for _, r := range records {
+		names[r.NameKey]++
+	}
+	// Upsert in key order: concurrent loads lock the same rows in the same
+	// order and cannot deadlock.
+	order := make([]string, 0, len(names))
+	for k := range names {
+		order = append(order, k)
+	}
+	sort.Strings(order)
+	for _, k := range order {
+		n := names[k]
+		if _, err := c.exec(ctx, op, `INSERT INTO name_stats (name_key, n) VALUES (?, ?)
+			ON CONFLICT (name_key) DO UPDATE SET n = name_stats.n + excluded.n`, k, n); err != nil {
+			return err
+		}
+	}
+	_, err = c.exec(ctx, op, "UPDATE counters SET n = n + ? WHERE name = 'source_records'", int64(len(records)))
+	return err
+}
+
+// collect scans every row with scan.
+func collect[T any](rows *sql.Rows, op string, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, v)
+	}
+	return out, mapErr(op, rows.Err())
+}
+
+// insertRows inserts n rows of per columns with multi-row INSERTs, a few
+// hundred rows per statement (one round trip each).
+func (c txConn) insertRows(ctx context.Context, op, table, cols string, n, per int, row func(i int) []any) error {
+	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", per), ", ") + ")"
+	chunk := max(1, 4000/per)
+	for start := 0; start < n; start += chunk {
+		end := min(start+chunk, n)
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " (" + cols + ") VALUES ")
+		args := make([]any, 0, (end-start)*per)
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteString(", ")
+			}
+			b.WriteString(ph)
+			args = append(args, row(i)...)
+		}
+		if _, err := c.exec(ctx, op, b.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
