@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
@@ -139,6 +141,26 @@ func TestOpenAPIDocumentsEveryLevel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// loadOpenAPI is openapi.yaml as kin-openapi reads it, validated: a
+// spec third-party tools cannot read fails here first.
+func loadOpenAPI(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile("../openapi.yaml")
+	if err != nil {
+		t.Fatalf("openapi.yaml does not load: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.yaml is not a valid OpenAPI document: %v", err)
+	}
+	return doc
+}
+
+// openapi.yaml is a valid OpenAPI document.
+func TestOpenAPIValidates(t *testing.T) {
+	t.Parallel()
+	loadOpenAPI(t)
 }
 
 // The routes and openapi.yaml list the same (method, path) pairs.
