@@ -163,6 +163,38 @@ func TestOpenAPIValidates(t *testing.T) {
 	loadOpenAPI(t)
 }
 
+// Every operation has a unique camelCase operationId and tags declared at
+// the top of openapi.yaml.
+func TestOpenAPIOperationsAreNamedAndTagged(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	camel := regexp.MustCompile(`^[a-z]+[A-Za-z0-9]*$`)
+	seen := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			switch id := op.OperationID; {
+			case id == "":
+				t.Errorf("%s has no operationId", where)
+			case !camel.MatchString(id):
+				t.Errorf("%s: operationId %q is not camelCase", where, id)
+			case seen[id] != "":
+				t.Errorf("%s and %s share operationId %q", seen[id], where, id)
+			default:
+				seen[id] = where
+			}
+			if len(op.Tags) == 0 {
+				t.Errorf("%s has no tags", where)
+			}
+			for _, tag := range op.Tags {
+				if doc.Tags.Get(tag) == nil {
+					t.Errorf("%s: tag %q is not declared in the top-level tags", where, tag)
+				}
+			}
+		}
+	}
+}
+
 // The routes and openapi.yaml list the same (method, path) pairs.
 func TestRoutesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
