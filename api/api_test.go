@@ -195,6 +195,47 @@ func TestOpenAPIOperationsAreNamedAndTagged(t *testing.T) {
 	}
 }
 
+// Every authenticated operation declares, with the shared responses, the
+// statuses any request to it may get before or instead of its handler's
+// answer: 401 (no or a bad key), 403 (a role that may not; every role may
+// normalize), 429 (over the key's rate limit), and 415 where it reads a
+// JSON body (decode refuses any other Content-Type). The public ones
+// (health, metrics, JWKS) declare none of them.
+func TestOpenAPIDeclaresAuthStatuses(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	anyRole := map[string]bool{"normalizeElements": true}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			public := op.Security != nil && len(*op.Security) == 0
+			want := map[string]string{}
+			if !public {
+				want["401"] = "Unauthenticated"
+				want["429"] = "RateLimited"
+				if !anyRole[op.OperationID] {
+					want["403"] = "Forbidden"
+				}
+				if op.RequestBody != nil {
+					want["415"] = "UnsupportedMediaType"
+				}
+			}
+			for _, status := range []string{"401", "403", "415", "429"} {
+				r := op.Responses.Value(status)
+				name, ok := want[status]
+				switch {
+				case ok && r == nil:
+					t.Errorf("%s does not declare %s", where, status)
+				case ok && r.Ref != "#/components/responses/"+name:
+					t.Errorf("%s: %s is %q, want the shared #/components/responses/%s", where, status, r.Ref, name)
+				case !ok && r != nil:
+					t.Errorf("%s declares %s, which it cannot answer", where, status)
+				}
+			}
+		}
+	}
+}
+
 // The routes and openapi.yaml list the same (method, path) pairs.
 func TestRoutesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
