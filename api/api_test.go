@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
@@ -136,6 +138,99 @@ func TestOpenAPIDocumentsEveryLevel(t *testing.T) {
 		for _, l := range match.Levels(f) {
 			if !regexp.MustCompile(f + `: [a-z_, ]*\b` + l + `\b`).MatchString(doc) {
 				t.Errorf("openapi.yaml does not list %s level %s", f, l)
+			}
+		}
+	}
+}
+
+// loadOpenAPI is openapi.yaml as kin-openapi reads it, validated: a
+// spec third-party tools cannot read fails here first.
+func loadOpenAPI(t *testing.T) *openapi3.T {
+	t.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile("../openapi.yaml")
+	if err != nil {
+		t.Fatalf("openapi.yaml does not load: %v", err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("openapi.yaml is not a valid OpenAPI document: %v", err)
+	}
+	return doc
+}
+
+// openapi.yaml is a valid OpenAPI document.
+func TestOpenAPIValidates(t *testing.T) {
+	t.Parallel()
+	loadOpenAPI(t)
+}
+
+// Every operation has a unique camelCase operationId and tags declared at
+// the top of openapi.yaml.
+func TestOpenAPIOperationsAreNamedAndTagged(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	camel := regexp.MustCompile(`^[a-z]+[A-Za-z0-9]*$`)
+	seen := map[string]string{}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			switch id := op.OperationID; {
+			case id == "":
+				t.Errorf("%s has no operationId", where)
+			case !camel.MatchString(id):
+				t.Errorf("%s: operationId %q is not camelCase", where, id)
+			case seen[id] != "":
+				t.Errorf("%s and %s share operationId %q", seen[id], where, id)
+			default:
+				seen[id] = where
+			}
+			if len(op.Tags) == 0 {
+				t.Errorf("%s has no tags", where)
+			}
+			for _, tag := range op.Tags {
+				if doc.Tags.Get(tag) == nil {
+					t.Errorf("%s: tag %q is not declared in the top-level tags", where, tag)
+				}
+			}
+		}
+	}
+}
+
+// Every authenticated operation declares, with the shared responses, the
+// statuses any request to it may get before or instead of its handler's
+// answer: 401 (no or a bad key), 403 (a role that may not; every role may
+// normalize), 429 (over the key's rate limit), and 415 where it reads a
+// JSON body (decode refuses any other Content-Type). The public ones
+// (health, metrics, JWKS) declare none of them.
+func TestOpenAPIDeclaresAuthStatuses(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	anyRole := map[string]bool{"normalizeElements": true}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			where := method + " " + path
+			public := op.Security != nil && len(*op.Security) == 0
+			want := map[string]string{}
+			if !public {
+				want["401"] = "Unauthenticated"
+				want["429"] = "RateLimited"
+				if !anyRole[op.OperationID] {
+					want["403"] = "Forbidden"
+				}
+				if op.RequestBody != nil {
+					want["415"] = "UnsupportedMediaType"
+				}
+			}
+			for _, status := range []string{"401", "403", "415", "429"} {
+				r := op.Responses.Value(status)
+				name, ok := want[status]
+				switch {
+				case ok && r == nil:
+					t.Errorf("%s does not declare %s", where, status)
+				case ok && r.Ref != "#/components/responses/"+name:
+					t.Errorf("%s: %s is %q, want the shared #/components/responses/%s", where, status, r.Ref, name)
+				case !ok && r != nil:
+					t.Errorf("%s declares %s, which it cannot answer", where, status)
+				}
 			}
 		}
 	}

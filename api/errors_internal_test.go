@@ -2,15 +2,20 @@ package api
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"slices"
 	"testing"
 
+	"github.com/labstack/echo/v4"
 	"go.yaml.in/yaml/v3"
+
+	"fiveid"
 )
 
-// Every stable error code the error table and the adapter's own errors
-// can answer is in openapi.yaml's Error.code enum.
+// openapi.yaml's Error.code enum is exactly the stable codes the adapter
+// can answer: the error table's, the adapter's own request errors', the
+// validation and echo errors' toError maps, and internal.
 func TestErrorCodesInOpenAPI(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../openapi.yaml")
@@ -38,16 +43,24 @@ func TestErrorCodesInOpenAPI(t *testing.T) {
 	for _, row := range errorTable {
 		codes = append(codes, row.code)
 	}
-	for _, err := range []error{rateLimited(), badRequest("", "")} {
-		var re *requestError
-		if !errors.As(err, &re) {
-			t.Fatalf("%v is not a requestError", err)
-		}
-		codes = append(codes, re.code)
+	_, _, badKey := idempotencyKey(http.Header{"Idempotency-Key": {""}})
+	errs := []error{rateLimited(), badRequest("", ""), unsupportedMediaType(), badKey,
+		&fiveid.ValidationError{}, errors.New("unexpected")}
+	for _, status := range []int{http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed,
+		http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType} {
+		errs = append(errs, echo.NewHTTPError(status))
 	}
-	for _, c := range codes {
-		if !slices.Contains(enum, c) {
-			t.Errorf("code %s is not in openapi.yaml's Error.code enum %v", c, enum)
+	for _, err := range errs {
+		if err == nil {
+			t.Fatal("a nil error in the list")
 		}
+		_, body := toError(err)
+		codes = append(codes, body.Code)
+	}
+	slices.Sort(codes)
+	codes = slices.Compact(codes)
+	slices.Sort(enum)
+	if !slices.Equal(codes, enum) {
+		t.Errorf("openapi.yaml's Error.code enum %v, the code answers %v", enum, codes)
 	}
 }
