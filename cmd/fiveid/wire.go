@@ -236,15 +236,15 @@ func migrate(ctx context.Context, cfg config, stdout io.Writer) error {
 	return nil
 }
 
-// refreshStatistics refreshes the store's planner statistics every
-// interval until the returned stop is called (stop waits for it to end).
-// Failures are logged; the next tick tries again.
-func refreshStatistics(ctx context.Context, svc *fiveid.Service, every time.Duration, log *slog.Logger) (stop func()) {
+// every runs job each interval until the returned stop is called (stop
+// waits for the run in progress to end). A job logs its own outcome; a
+// failure waits for the next tick.
+func every(ctx context.Context, interval time.Duration, job func(context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(every)
+		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
 			select {
@@ -252,37 +252,32 @@ func refreshStatistics(ctx context.Context, svc *fiveid.Service, every time.Dura
 				return
 			case <-t.C:
 			}
-			if analyzed, err := svc.RefreshStatistics(ctx, operator); err != nil && ctx.Err() == nil {
-				log.Warn("refresh statistics", slog.String("error", err.Error()))
-			} else if len(analyzed) > 0 {
-				log.Info("statistics refreshed", slog.Any("tables", analyzed))
-			}
+			job(ctx)
 		}
 	}()
 	return func() { cancel(); <-done }
 }
 
-// sweepIdempotency deletes expired idempotency records every interval
-// until the returned stop is called (stop waits for it to end).
-func sweepIdempotency(ctx context.Context, svc *fiveid.Service, every time.Duration, log *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			if n, err := svc.SweepIdempotency(ctx, operator); err != nil && ctx.Err() == nil {
-				log.Warn("sweep idempotency keys", slog.String("error", err.Error()))
-			} else if n > 0 {
-				log.Info("expired idempotency keys deleted", slog.Int64("count", n))
-			}
+// refreshStatistics refreshes the store's planner statistics every
+// interval until the returned stop is called.
+func refreshStatistics(ctx context.Context, svc *fiveid.Service, interval time.Duration, log *slog.Logger) (stop func()) {
+	return every(ctx, interval, func(ctx context.Context) {
+		if analyzed, err := svc.RefreshStatistics(ctx, operator); err != nil && ctx.Err() == nil {
+			log.Warn("refresh statistics", slog.String("error", err.Error()))
+		} else if len(analyzed) > 0 {
+			log.Info("statistics refreshed", slog.Any("tables", analyzed))
 		}
-	}()
-	return func() { cancel(); <-done }
+	})
+}
+
+// sweepIdempotency deletes expired idempotency records every interval
+// until the returned stop is called.
+func sweepIdempotency(ctx context.Context, svc *fiveid.Service, interval time.Duration, log *slog.Logger) (stop func()) {
+	return every(ctx, interval, func(ctx context.Context) {
+		if n, err := svc.SweepIdempotency(ctx, operator); err != nil && ctx.Err() == nil {
+			log.Warn("sweep idempotency keys", slog.String("error", err.Error()))
+		} else if n > 0 {
+			log.Info("expired idempotency keys deleted", slog.Int64("count", n))
+		}
+	})
 }
