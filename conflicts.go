@@ -4,23 +4,17 @@ import (
 	"fiveid/match"
 )
 
-// heldID is an identifier one of a customer's records holds.
-type heldID struct {
-	System, LocalID string
-	ID              match.Identifier
-}
-
 // heldIDs lists the identifiers the records hold, one entry per record
 // that has one (checksum-valid or not: the rules using them decide).
 // Records that no longer normalize hold nothing.
-func heldIDs(recs []SourceRecord) []heldID {
-	var out []heldID
+func heldIDs(recs []SourceRecord) []match.Held {
+	var out []match.Held
 	for _, r := range recs {
 		nr, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
 		if err != nil || nr.ID.IsZero() {
 			continue
 		}
-		out = append(out, heldID{System: r.System, LocalID: r.LocalID, ID: nr.ID})
+		out = append(out, match.Held{System: r.System, LocalID: r.LocalID, ID: nr.ID})
 	}
 	return out
 }
@@ -41,7 +35,7 @@ type IdentifierConflict struct {
 
 // identifierConflicts lists every pair of a's and b's identifiers that
 // conflict (match.IDsConflict).
-func identifierConflicts(a, b []heldID) []IdentifierConflict {
+func identifierConflicts(a, b []match.Held) []IdentifierConflict {
 	var out []IdentifierConflict
 	for _, x := range a {
 		for _, y := range b {

@@ -63,7 +63,7 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 		if err != nil {
 			return nil, err
 		}
-		cs[i].Explanation = cs[i].Explanation.WithConflicts(match.CustomerConflicts(rec, held(recs)))
+		cs[i].Explanation = cs[i].Explanation.WithConflicts(match.CustomerConflicts(rec, heldIDs(recs)))
 	}
 	i, e := s.scorer.Choose(cs)
 	return &Decision{CustomerID: cs[i].Customer, Grade: e.Grade, Score: e.Score, Explanation: e}, nil
@@ -77,13 +77,4 @@ func idEqual(e match.Explanation) bool {
 		}
 	}
 	return false
-}
-
-// held lists the identifiers a customer's records hold.
-func held(recs []SourceRecord) []match.Held {
-	var out []match.Held
-	for _, h := range heldIDs(recs) {
-		out = append(out, match.Held{System: h.System, LocalID: h.LocalID, ID: h.ID})
-	}
-	return out
 }

@@ -111,7 +111,7 @@ func (s *Service) pairExplanation(ctx context.Context, a, b string, e match.Expl
 			nb = append(nb, n)
 		}
 	}
-	hb := held(rb)
+	hb := heldIDs(rb)
 	best := match.Candidate{Explanation: e}
 	var conflicts []match.Conflict
 	for _, r := range ra {
