@@ -131,6 +131,18 @@ func lastLine(s string) string {
 	return lines[len(lines)-1]
 }
 
+// storeEnvs are the environments that run a command on each store: the
+// embedded one in a fresh directory, and a fresh PostgreSQL schema
+// (storetest: skipped when unreachable, unless CI=true).
+var storeEnvs = map[string]func(t *testing.T) map[string]string{
+	"embedded": func(t *testing.T) map[string]string {
+		return map[string]string{"FIVEID_DATA_DIR": filepath.Join(t.TempDir(), "data")}
+	},
+	"postgres": func(t *testing.T) map[string]string {
+		return map[string]string{"DATABASE_URL": storetest.PostgresURL(t)}
+	},
+}
+
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	stores := map[string]func(t *testing.T) map[string]string{

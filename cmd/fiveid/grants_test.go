@@ -9,7 +9,6 @@ import (
 
 	"fiveid"
 	"fiveid/match"
-	"fiveid/store/storetest"
 )
 
 // A weak FIVEID_ADMIN_KEY stops every command before anything connects:
@@ -42,15 +41,7 @@ func TestWeakAdminKeyIsRefusedAtStartup(t *testing.T) {
 // holders create/list/delete and keys revoke --revoke-grants, on both stores.
 func TestHoldersAndKeyRevocationCLI(t *testing.T) {
 	t.Parallel()
-	stores := map[string]func(t *testing.T) map[string]string{
-		"embedded": func(t *testing.T) map[string]string {
-			return map[string]string{"FIVEID_DATA_DIR": filepath.Join(t.TempDir(), "data")}
-		},
-		"postgres": func(t *testing.T) map[string]string {
-			return map[string]string{"DATABASE_URL": storetest.PostgresURL(t)}
-		},
-	}
-	for name, setup := range stores {
+	for name, setup := range storeEnvs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			vars := setup(t)

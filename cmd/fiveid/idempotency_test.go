@@ -5,26 +5,15 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"fiveid/store/storetest"
 )
 
 // serve wires idempotency keys on both stores: a retried registration is
 // replayed.
 func TestIdempotencyKeyEndToEnd(t *testing.T) {
 	t.Parallel()
-	stores := map[string]func(t *testing.T) map[string]string{
-		"embedded": func(t *testing.T) map[string]string {
-			return map[string]string{"FIVEID_DATA_DIR": filepath.Join(t.TempDir(), "data")}
-		},
-		"postgres": func(t *testing.T) map[string]string {
-			return map[string]string{"DATABASE_URL": storetest.PostgresURL(t)}
-		},
-	}
-	for name, setup := range stores {
+	for name, setup := range storeEnvs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			vars := setup(t)

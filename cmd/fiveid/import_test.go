@@ -11,7 +11,6 @@ import (
 	"unicode/utf8"
 
 	"fiveid/match"
-	"fiveid/store/storetest"
 )
 
 func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
@@ -63,15 +62,7 @@ func TestImportIsIdempotentAndRejectsBadRows(t *testing.T) {
 // refused to store it) or a stored record (the embedded store kept it).
 func TestImportRejectsTextTheStoresCannotKeep(t *testing.T) {
 	t.Parallel()
-	stores := map[string]func(t *testing.T) map[string]string{
-		"embedded": func(t *testing.T) map[string]string {
-			return map[string]string{"FIVEID_DATA_DIR": filepath.Join(t.TempDir(), "data")}
-		},
-		"postgres": func(t *testing.T) map[string]string {
-			return map[string]string{"DATABASE_URL": storetest.PostgresURL(t)}
-		},
-	}
-	for name, setup := range stores {
+	for name, setup := range storeEnvs {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			vars := setup(t)
