@@ -53,7 +53,7 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 	for i := range cs {
 		// Only a customer that would link can change the outcome; the
 		// others are reviewed (or not) on their own evidence.
-		if !cs[i].Explanation.Grade.AutoLink() || idEqual(cs[i].Explanation) {
+		if !cs[i].Explanation.Grade.AutoLink() || cs[i].Explanation.Level("id") == match.LevelEqual {
 			// A customer whose best record carries the query's own
 			// number holds it: no conflict is possible
 			// (match.CustomerConflicts), so it is not read again.
@@ -67,14 +67,4 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 	}
 	i, e := s.scorer.Choose(cs)
 	return &Decision{CustomerID: cs[i].Customer, Grade: e.Grade, Score: e.Score, Explanation: e}, nil
-}
-
-// idEqual: the explanation compared equal identifiers.
-func idEqual(e match.Explanation) bool {
-	for _, f := range e.Fields {
-		if f.Field == "id" {
-			return f.Level == match.LevelEqual
-		}
-	}
-	return false
 }

@@ -42,7 +42,7 @@ type Held struct {
 // any other number the customer holds was joined to it by a steward (a
 // merge override, a manual link), whose decision stands.
 func CustomerConflicts(q Record, held []Held) []Conflict {
-	if HoldsID(q, held) {
+	if holdsID(q, held) {
 		return nil
 	}
 	var out []Conflict
@@ -67,9 +67,9 @@ func CustomerConflicts(q Record, held []Held) []Conflict {
 	return out
 }
 
-// HoldsID reports whether a record of the customer carries the query's
+// holdsID reports whether a record of the customer carries the query's
 // own identifier (equal keys).
-func HoldsID(q Record, held []Held) bool {
+func holdsID(q Record, held []Held) bool {
 	if q.ID.IsZero() {
 		return false
 	}

@@ -73,6 +73,17 @@ type Explanation struct {
 	Alternatives []Alternative
 }
 
+// Level is the comparison level the explanation gives field ("" when it
+// has none).
+func (e Explanation) Level(field string) string {
+	for _, f := range e.Fields {
+		if f.Field == field {
+			return f.Level
+		}
+	}
+	return ""
+}
+
 // Conflict is one record of a candidate customer that disagrees with the
 // query on an identifier, named without its raw number.
 type Conflict struct {
