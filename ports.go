@@ -44,7 +44,25 @@ type Reader interface {
 	// Secret returns a named secret (HMAC key, signing key...) stored by
 	// PutSecret.
 	Secret(ctx context.Context, name string) ([]byte, error)
+
+	// Reads for a chunk of the bulk pipeline (bulk.go), one query each.
+	// KeyCandidates returns, for each key, the first limit source records
+	// (by system, local_id) carrying it; a key no record carries is
+	// absent. (Candidates of a key set is the union of its keys' lists,
+	// ordered and cut at limit.)
+	KeyCandidates(ctx context.Context, keys []string, limit int) (map[string][]SourceRecord, error)
+	// SourceRecords returns those of the records that exist.
+	SourceRecords(ctx context.Context, ids []RecordID) ([]SourceRecord, error)
+	// CustomersRecords returns the customers that exist and their
+	// records, each list ordered by (system, local_id).
+	CustomersRecords(ctx context.Context, ids []string) ([]Customer, map[string][]SourceRecord, error)
+	// NameFrequencies is NameFrequency for many name keys (a key no
+	// record has is absent).
+	NameFrequencies(ctx context.Context, nameKeys []string) (n map[string]int64, total int64, err error)
 }
+
+// RecordID names a source record.
+type RecordID struct{ System, LocalID string }
 
 // Tx is one store transaction.
 type Tx interface {
@@ -73,6 +91,13 @@ type Tx interface {
 	// and keeps name statistics exact. For initial loads of records that
 	// are known to be distinct people; ErrConflict when any exists.
 	InsertBulk(ctx context.Context, customers []Customer, records []SourceRecord, keys [][]string) error
+	// PutCustomers inserts or replaces customers, PutSourceRecords is
+	// PutSourceRecord for many records (keys[i] for records[i]), and
+	// AppendChanges AppendChange for many changes, each with multi-row
+	// statements: the bulk pipeline's writes.
+	PutCustomers(ctx context.Context, cs []Customer) error
+	PutSourceRecords(ctx context.Context, records []SourceRecord, keys [][]string) error
+	AppendChanges(ctx context.Context, cs []Change) error
 	// InsertMerge records a merge; MarkUnmerged sets it undone, ErrConflict
 	// when it already was.
 	InsertMerge(ctx context.Context, m Merge) error
