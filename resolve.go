@@ -483,8 +483,9 @@ type BatchResult struct {
 // MaxBatch is the largest batch RegisterBatch accepts.
 const MaxBatch = 1000
 
-// RegisterBatch registers up to MaxBatch records; one bad record does not
-// fail the others. Results are in input order.
+// RegisterBatch registers up to MaxBatch records with the bulk pipeline
+// (bulk.go), as Register would one after the other; one bad record does
+// not fail the others. Results are in input order.
 func (s *Service) RegisterBatch(ctx context.Context, p Principal, items []RegisterItem) ([]BatchResult, error) {
 	if err := require(p, RoleSystem); err != nil {
 		return nil, err
@@ -495,12 +496,21 @@ func (s *Service) RegisterBatch(ctx context.Context, p Principal, items []Regist
 	if len(items) > MaxBatch {
 		return nil, invalid("records", "too_many", "a batch holds at most "+strconv.Itoa(MaxBatch)+" records")
 	}
-	out := make([]BatchResult, len(items))
+	bulk := make([]BulkItem, len(items))
 	for i, it := range items {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		bulk[i] = BulkItem{Principal: p, LocalID: it.LocalID, Input: it.Input}
+	}
+	out, err := s.RegisterBulk(ctx, bulk)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
 		}
-		out[i].Result, out[i].Err = s.Register(ctx, p, it.LocalID, it.Input)
+		// The store failed: every record not registered fails with it.
+		done := len(out)
+		out = append(out, make([]BatchResult, len(items)-done)...)
+		for i := done; i < len(items); i++ {
+			out[i].Err = err
+		}
 	}
 	return out, nil
 }
