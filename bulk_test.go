@@ -87,11 +87,11 @@ func bulkInput() []benchmarks.Record {
 
 // outcome is a registration's result without its random IDs.
 type outcome struct {
-	Err                       string
+	Err                        string
 	Created, Unchanged, Manual bool
-	Grade                     match.Grade
-	Score                     float64
-	Review                    bool
+	Grade                      match.Grade
+	Score                      float64
+	Review                     bool
 }
 
 func outcomeOf(res fiveid.RegisterResult, err error) outcome {
