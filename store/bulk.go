@@ -219,6 +219,16 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 			old[n.ref] = n.key
 		}
 	}
+	// In key order: sorted inserts touch each index page once.
+	order := make([]int, len(records))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool {
+		ra, rb := records[order[a]], records[order[b]]
+		return ra.System < rb.System || (ra.System == rb.System && ra.LocalID < rb.LocalID)
+	})
+	records, keys = permute(records, order), permute(keys, order)
 	expls := make([]string, len(records))
 	for i, r := range records {
 		var err error
@@ -253,6 +263,7 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 			fresh = append(fresh, bk{k, r.System, r.LocalID})
 		}
 	}
+	sort.Slice(fresh, func(i, j int) bool { return fresh[i].key < fresh[j].key })
 	if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(fresh), 3, func(i int) []any {
 		return []any{fresh[i].key, fresh[i].system, fresh[i].local}
 	}); err != nil {
@@ -261,22 +272,27 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 	if err := c.setKeys(ctx, op, replaced); err != nil {
 		return err
 	}
-	order := make([]string, 0, len(delta))
+	// Name statistics in name-key order (concurrent writers lock the rows
+	// in one order): the increases in multi-row upserts, the decreases
+	// (a renamed record) by UPDATE — a negative row proposed for
+	// insertion would fail the CHECK.
+	var up, down []string
 	for k, d := range delta {
-		if d != 0 {
-			order = append(order, k)
+		switch {
+		case d > 0:
+			up = append(up, k)
+		case d < 0:
+			down = append(down, k)
 		}
 	}
-	sort.Strings(order)
-	for _, k := range order {
-		// A decrease only updates: the row exists, and a negative row
-		// proposed for insertion would fail the CHECK.
-		q := `INSERT INTO name_stats (name_key, n) VALUES (?, ?) ON CONFLICT (name_key) DO UPDATE SET n = name_stats.n + excluded.n`
-		args := []any{k, delta[k]}
-		if delta[k] < 0 {
-			q, args = "UPDATE name_stats SET n = n + ? WHERE name_key = ?", []any{delta[k], k}
-		}
-		if _, err := c.exec(ctx, op, q, args...); err != nil {
+	sort.Strings(up)
+	sort.Strings(down)
+	if err := c.insertRowsThen(ctx, op, "name_stats", "name_key, n", "ON CONFLICT (name_key) DO UPDATE SET n = name_stats.n + excluded.n",
+		len(up), 2, func(i int) []any { return []any{up[i], delta[up[i]]} }); err != nil {
+		return err
+	}
+	for _, k := range down {
+		if _, err := c.exec(ctx, op, "UPDATE name_stats SET n = n + ? WHERE name_key = ?", delta[k], k); err != nil {
 			return err
 		}
 	}
@@ -301,6 +317,15 @@ func recordArgs(r fiveid.SourceRecord, expl string) []any {
 	return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
 		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
 		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt)}
+}
+
+// permute returns xs in the order of the indexes in order.
+func permute[T any](xs []T, order []int) []T {
+	out := make([]T, len(xs))
+	for i, j := range order {
+		out[i] = xs[j]
+	}
+	return out
 }
 
 // distinct is ss without repeats, in first-seen order.

@@ -49,6 +49,7 @@ func run(ctx context.Context) error {
 	batch := flag.Int("batch", 1000, "records per batch call")
 	clients := flag.Int("clients", 1, "concurrent batch callers")
 	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic data seed")
+	binFlag := flag.String("bin", "", "a fiveid binary to measure (default: build ./cmd/fiveid), e.g. an older build as a baseline")
 	flag.Parse()
 	if *via != "import" && *via != "batch" {
 		return fmt.Errorf("-via must be import or batch")
@@ -70,9 +71,12 @@ func run(ctx context.Context) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	bin := filepath.Join(dir, "fiveid")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/fiveid").CombinedOutput(); err != nil {
-		return fmt.Errorf("build: %v\n%s", err, out)
+	bin := *binFlag
+	if bin == "" {
+		bin = filepath.Join(dir, "fiveid")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/fiveid").CombinedOutput(); err != nil {
+			return fmt.Errorf("build: %v\n%s", err, out)
+		}
 	}
 	env := os.Environ()
 	where := "embedded store"
@@ -84,6 +88,7 @@ func run(ctx context.Context) error {
 			where += " + Redis"
 		}
 	}
+	var lastCPU time.Duration // the last command's CPU time
 	cli := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = env
@@ -93,6 +98,7 @@ func run(ctx context.Context) error {
 		if err != nil {
 			return out.String(), fmt.Errorf("fiveid %s: %v\n%s%s", args[0], err, out.String(), errOut.String())
 		}
+		lastCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 		return out.String(), nil
 	}
 	for _, s := range benchmarks.Systems {
@@ -113,8 +119,8 @@ func run(ctx context.Context) error {
 		}
 		el := time.Since(start)
 		fmt.Print(out)
-		fmt.Printf("wall time %s (binary start and statistics refresh included): %.0f records/s\n",
-			el.Round(time.Millisecond), float64(len(recs))/el.Seconds())
+		fmt.Printf("wall time %s (binary start and statistics refresh included): %.0f records/s; fiveid's CPU time %s: %.0f records per CPU-second\n",
+			el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), lastCPU.Round(time.Millisecond), float64(len(recs))/lastCPU.Seconds())
 		return nil
 	}
 
@@ -136,7 +142,17 @@ func run(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	stopServe := func() time.Duration {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			stopServe()
+		}
+	}()
 	base := ""
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
@@ -226,7 +242,9 @@ func run(ctx context.Context) error {
 	if firstErr != nil {
 		return firstErr
 	}
-	fmt.Printf("%d registered, %d refused in %s: %.0f records/s (%d client(s), batches of %d)\n",
-		ok, failed, el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), *clients, *batch)
+	stopped = true
+	cpu := stopServe()
+	fmt.Printf("%d registered, %d refused in %s: %.0f records/s (%d client(s), batches of %d); serve's CPU time %s (start included): %.0f records per CPU-second\n",
+		ok, failed, el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), *clients, *batch, cpu.Round(time.Millisecond), float64(len(recs))/cpu.Seconds())
 	return nil
 }
