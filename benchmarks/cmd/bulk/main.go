@@ -157,7 +157,10 @@ func run(ctx context.Context) error {
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if _, after, ok := strings.Cut(sc.Text(), "listening on "); ok {
-			base = "http://" + strings.Fields(after)[0]
+			base = strings.Fields(after)[0]
+			if !strings.HasPrefix(base, "http") {
+				base = "http://" + base
+			}
 			break
 		}
 	}
