@@ -74,19 +74,6 @@ type auditWriter struct {
 	headKnown bool
 }
 
-// GrantStore is a Store that also keeps policies, holders, grants, signing
-// keys and the grant log.
-type GrantStore interface {
-	GrantReader
-	// UpdateGrants runs fn in one transaction, like Store.Update.
-	UpdateGrants(ctx context.Context, fn func(tx GrantTx) error) error
-	// AppendAudit writes grants and events (chained, Seq consecutive after
-	// the head afterSeq/afterHash; 0, "" for an empty log) atomically and
-	// moves the head to the last event. When the head is no longer
-	// afterSeq/afterHash it writes nothing and returns ErrConflict.
-	AppendAudit(ctx context.Context, afterSeq int64, afterHash string, grants []Grant, events []AuditEvent) error
-}
-
 const auditBatch = 512
 
 func newAuditWriter(st GrantStore) *auditWriter {

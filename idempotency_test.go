@@ -24,7 +24,7 @@ func idemServices(t *testing.T, clock *fakeClock, wait time.Duration) map[string
 		t.Fatal(err)
 	}
 	newSvc := func(db *store.DB) *fiveid.Service {
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Idempotency: db,
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Idempotency: db,
 			Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Clock: clock.Now, IdempotencyWait: wait})
 		if err != nil {
 			t.Fatal(err)

@@ -119,11 +119,10 @@ func (w Webhook) LastFailure() (reason string, status int) {
 }
 
 func (s *Service) webhookStore() (WebhookStore, error) {
-	ws, ok := s.store.(WebhookStore)
-	if !ok {
-		return nil, errors.New("this store keeps no webhooks")
+	if s.webhooks == nil {
+		return nil, fmt.Errorf("webhooks: no store configured: %w", ErrUnavailable)
 	}
-	return ws, nil
+	return s.webhooks, nil
 }
 
 // CreateWebhook subscribes url to every customer change from now on

@@ -69,7 +69,7 @@ func TestWebhookDeliverySurvivesFailuresAndRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc, Webhooks: allowLoopback})
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc, Webhooks: allowLoopback})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,7 +167,7 @@ func webhookServices(t *testing.T, policy fiveid.WebhookPolicy) map[string]servi
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emb.Close() })
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc, Webhooks: policy})
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb, WebhookStore: emb, Records: emb, Statistics: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc, Webhooks: policy})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func webhookServices(t *testing.T, policy fiveid.WebhookPolicy) map[string]servi
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rc.Close() })
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, Cache: store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), Scorer: sc, Webhooks: policy})
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, WebhookStore: pg, Records: pg, Statistics: pg, Cache: store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), Scorer: sc, Webhooks: policy})
 		if err != nil {
 			t.Fatal(err)
 		}
