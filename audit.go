@@ -38,6 +38,8 @@ func AuditHash(prevHash string, e AuditEvent) string {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	// The time as the stores keep it (UTC microseconds), so an entry
+	// hashes alike before it is written and after it is read back.
 	b, _ := json.Marshal(auditCanonical{
 		Seq: e.Seq, ID: e.ID, Time: e.Time.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
 		Action: e.Action, ActorKey: e.ActorKey, ActorSystem: e.ActorSystem, CustomerID: e.CustomerID,
@@ -149,7 +151,6 @@ func (w *auditWriter) write(batch []auditReq) error {
 			e := r.ev
 			seq++
 			e.Seq = seq
-			e.Time = e.Time.UTC().Truncate(time.Microsecond)
 			e.PrevHash = prev
 			e.Hash = AuditHash(prev, e)
 			prev = e.Hash

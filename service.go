@@ -591,9 +591,16 @@ func (s *Service) normalize(in match.Input, table match.IDTable) (match.Record, 
 }
 
 // changeTime is the time a change is recorded at: UTC, at the microsecond
-// the stores keep. Take it once per change and pass it down, so that one
-// change carries one time.
+// the stores keep. It is the one transaction clock: a use case takes it
+// once per change (update does, for its transaction) and passes it down,
+// so that every row and history entry of one change carries one time.
 func (s *Service) changeTime() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// update runs fn in one store transaction (Store.Update) with the time its
+// changes are recorded at, taken once as it begins (wtf's tx.now).
+func (s *Service) update(ctx context.Context, lockKeys []string, fn func(tx Tx, now time.Time) error) error {
+	return s.store.Update(ctx, lockKeys, func(tx Tx) error { return fn(tx, s.changeTime()) })
+}
 
 func (s *Service) today() match.Date {
 	t := s.now()

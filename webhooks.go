@@ -174,7 +174,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, p Principal, id string) err
 	if err != nil {
 		return err
 	}
-	return ws.DeleteWebhook(ctx, id, s.now())
+	return ws.DeleteWebhook(ctx, id, s.changeTime())
 }
 
 // WebhookOptions tune delivery.
@@ -232,7 +232,7 @@ func (s *Service) deliverWebhooks(ctx context.Context, ws WebhookStore, post Pos
 		return err
 	}
 	for _, w := range hooks {
-		now := s.now()
+		now := s.changeTime()
 		if !w.NextAttempt.IsZero() && now.Before(w.NextAttempt) {
 			continue
 		}
