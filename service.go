@@ -111,8 +111,9 @@ type Service struct {
 // cache keys): keyed HMAC, never a bare hash of identity data.
 const secretHMAC = "hmac_key"
 
-// NewService validates cfg, loads or creates the HMAC key and returns a
-// ready Service.
+// NewService validates cfg (a missing required capability is an error
+// naming its field), loads or creates the HMAC key and a signing key,
+// records the blocking rules of a new index and returns a ready Service.
 func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("fiveid: Config.Store is required")
