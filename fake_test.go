@@ -19,7 +19,8 @@ import (
 // memStore is an in-memory store for the root tests where a database adds
 // nothing. It keeps the roles those tests use — systems, API keys,
 // settings and secrets, the grant log (policies, holders, grants, signing
-// keys, events) and webhooks — with the stores' semantics (ErrNotFound,
+// keys, events), idempotency records and webhooks — with the stores'
+// semantics (ErrNotFound,
 // ErrConflict, orders, filters, the head check of AppendAudit). It keeps
 // no customers or source records: its candidate index is empty and the
 // other index roles (customers, review queue, merges, history) are nil
@@ -46,6 +47,7 @@ type memState struct {
 	headSeq  int64
 	headHash string
 	webhooks map[string]fiveid.Webhook
+	idem     map[[2]string]fiveid.IdempotencyRecord // by (KeyID, Key)
 }
 
 func newMemStore() *memStore {
@@ -54,7 +56,7 @@ func newMemStore() *memStore {
 		settings: map[string]int64{}, secrets: map[string][]byte{},
 		policies: map[string]fiveid.Policy{}, holders: map[string]fiveid.Holder{},
 		grants: map[string]fiveid.Grant{}, signing: map[string]fiveid.SigningKey{},
-		webhooks: map[string]fiveid.Webhook{},
+		webhooks: map[string]fiveid.Webhook{}, idem: map[[2]string]fiveid.IdempotencyRecord{},
 	}}
 }
 
@@ -65,16 +67,17 @@ func (s memState) clone() memState {
 	c.policies, c.holders = maps.Clone(s.policies), maps.Clone(s.holders)
 	c.grants, c.signing = maps.Clone(s.grants), maps.Clone(s.signing)
 	c.events = slices.Clone(s.events)
-	c.webhooks = maps.Clone(s.webhooks)
+	c.webhooks, c.idem = maps.Clone(s.webhooks), maps.Clone(s.idem)
 	return c
 }
 
 var (
-	_ fiveid.Store        = (*memStore)(nil)
-	_ fiveid.GrantStore   = (*memStore)(nil)
-	_ fiveid.WebhookStore = (*memStore)(nil)
-	_ fiveid.Tx           = (*memTx)(nil)
-	_ fiveid.GrantTx      = (*memTx)(nil)
+	_ fiveid.Store            = (*memStore)(nil)
+	_ fiveid.GrantStore       = (*memStore)(nil)
+	_ fiveid.WebhookStore     = (*memStore)(nil)
+	_ fiveid.IdempotencyStore = (*memStore)(nil)
+	_ fiveid.Tx               = (*memTx)(nil)
+	_ fiveid.GrantTx          = (*memTx)(nil)
 )
 
 // memTx is a view of a state: memStore reads through one on the committed
@@ -614,8 +617,102 @@ func (m *memStore) FailWebhook(ctx context.Context, id string, attempts int64, n
 	})
 }
 
-// memService is a Service on a fresh memStore (Store, Grants and
-// WebhookStore), with cfg's other settings.
+// ---- idempotency records ----
+
+func (m *memStore) ReserveIdempotency(ctx context.Context, r fiveid.IdempotencyRecord, now time.Time) (bool, error) {
+	ok := false
+	err := m.write(func(tx *memTx) error {
+		k := [2]string{r.KeyID, r.Key}
+		if cur, exists := tx.st.idem[k]; exists && cur.ExpiresAt.After(now) {
+			return nil
+		}
+		r.Status, r.Body = 0, nil
+		tx.st.idem[k], ok = r, true
+		return nil
+	})
+	return ok, err
+}
+
+func (m *memStore) IdempotencyRecord(ctx context.Context, keyID, key string) (fiveid.IdempotencyRecord, error) {
+	return readOne(m, func(tx *memTx) (fiveid.IdempotencyRecord, error) {
+		r, ok := tx.st.idem[[2]string{keyID, key}]
+		if !ok {
+			return r, notFound("idempotency record", key)
+		}
+		return r, nil
+	})
+}
+
+func (m *memStore) ClaimIdempotency(ctx context.Context, keyID, key, fingerprint, owner string, leaseUntil, now time.Time) (bool, error) {
+	ok := false
+	err := m.write(func(tx *memTx) error {
+		k := [2]string{keyID, key}
+		r, exists := tx.st.idem[k]
+		if !exists || r.Fingerprint != fingerprint || r.Finished() || r.LeaseUntil.After(now) || !r.ExpiresAt.After(now) {
+			return nil
+		}
+		r.Owner, r.LeaseUntil = owner, leaseUntil
+		tx.st.idem[k], ok = r, true
+		return nil
+	})
+	return ok, err
+}
+
+// ownedIdempotency runs fn on a record owner still runs, else ErrConflict.
+func (m *memStore) ownedIdempotency(op, keyID, key, owner string, fn func(tx *memTx, k [2]string, r fiveid.IdempotencyRecord)) error {
+	return m.write(func(tx *memTx) error {
+		k := [2]string{keyID, key}
+		r, exists := tx.st.idem[k]
+		if !exists || r.Owner != owner || r.Finished() {
+			return fmt.Errorf("%s: not running it any more: %w", op, fiveid.ErrConflict)
+		}
+		fn(tx, k, r)
+		return nil
+	})
+}
+
+func (m *memStore) FinishIdempotency(ctx context.Context, keyID, key, owner string, status int, body []byte) error {
+	if status != 0 && (status < 200 || status > 499) { // the stores' CHECK: no 1xx or 5xx is kept
+		return fmt.Errorf("finish idempotency key: status %d: %w", status, fiveid.ErrInvalid)
+	}
+	return m.ownedIdempotency("finish idempotency key", keyID, key, owner, func(tx *memTx, k [2]string, r fiveid.IdempotencyRecord) {
+		r.Owner, r.LeaseUntil, r.Status, r.Body = "", time.Time{}, status, slices.Clone(body)
+		tx.st.idem[k] = r
+	})
+}
+
+func (m *memStore) ReleaseIdempotency(ctx context.Context, keyID, key, owner string) error {
+	return m.ownedIdempotency("release idempotency key", keyID, key, owner, func(tx *memTx, k [2]string, r fiveid.IdempotencyRecord) {
+		r.Owner, r.LeaseUntil = "", time.Time{}
+		tx.st.idem[k] = r
+	})
+}
+
+func (m *memStore) ForgetIdempotency(ctx context.Context, keyID, key, owner string) error {
+	return m.ownedIdempotency("forget idempotency key", keyID, key, owner, func(tx *memTx, k [2]string, _ fiveid.IdempotencyRecord) {
+		delete(tx.st.idem, k)
+	})
+}
+
+func (m *memStore) DeleteExpiredIdempotency(ctx context.Context, now time.Time, limit int) (int64, error) {
+	var n int64
+	err := m.write(func(tx *memTx) error {
+		for k, r := range tx.st.idem {
+			if n == int64(limit) {
+				break
+			}
+			if !r.ExpiresAt.After(now) {
+				delete(tx.st.idem, k)
+				n++
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// memService is a Service on a fresh memStore (Store, Grants,
+// WebhookStore and Idempotency), with cfg's other settings.
 func memService(t *testing.T, cfg fiveid.Config) (*fiveid.Service, *memStore) {
 	t.Helper()
 	st := newMemStore()
@@ -623,7 +720,7 @@ func memService(t *testing.T, cfg fiveid.Config) (*fiveid.Service, *memStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Scorer = st, st, st, sc
+	cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Idempotency, cfg.Scorer = st, st, st, st, sc
 	if cfg.Cache == nil {
 		cfg.Cache = store.NewMemoryCache(time.Minute, 100)
 	}
