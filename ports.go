@@ -6,10 +6,11 @@ import (
 )
 
 // The store's ports, by role. Each role is a reading half (in Reader, usable
-// outside a transaction) and a writing half (in Tx). A use case or helper
-// that needs one role takes that role; Reader, Tx and Store compose them so
-// a store implements the master customer index as one transactional unit.
-// Every reading method returns ErrNotFound (wrapped) for a missing row.
+// outside a transaction) and a writing half (in Tx); Reader, Tx and Store
+// compose them, so a store implements the master customer index as one
+// transactional unit, and a helper that needs one role takes only that role
+// (nameFrequency, change). A method that reads one row returns ErrNotFound
+// (wrapped) when it is missing.
 
 // SystemReader reads the registered source systems.
 type SystemReader interface {
