@@ -38,7 +38,7 @@ func (a *app) Close() error {
 	return errors.Join(errs...)
 }
 
-func openStore(ctx context.Context, cfg config) (fiveid.Store, string, error) {
+func openStore(ctx context.Context, cfg config) (*store.DB, string, error) {
 	if cfg.DatabaseURL != "" {
 		db, err := store.OpenPostgres(ctx, cfg.DatabaseURL)
 		if err != nil {
@@ -90,20 +90,10 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.backend = backend
 	a.closers = append(a.closers, st.Close)
-	grants, ok := st.(fiveid.GrantStore)
-	if !ok {
-		a.Close()
-		return nil, fmt.Errorf("the %s store keeps no grants", backend)
-	}
 	a.metrics, err = api.NewMetrics(a.reg)
 	if err != nil {
 		a.Close()
 		return nil, err
-	}
-	idem, ok := st.(fiveid.IdempotencyStore)
-	if !ok {
-		a.Close()
-		return nil, fmt.Errorf("the %s store keeps no idempotency keys", backend)
 	}
 	var cache fiveid.Cache
 	if cfg.RedisURL != "" {
@@ -126,9 +116,10 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		cache = store.NewMemoryCache(cfg.CacheTTL, 100_000)
 	}
 	a.svc, err = fiveid.NewService(ctx, fiveid.Config{
-		Store: st, Grants: grants, Cache: cache, Scorer: sc, Observer: a.metrics,
+		Store: st, Grants: st, Idempotency: st, WebhookStore: st, Records: st, Statistics: st,
+		Cache: cache, Scorer: sc, Observer: a.metrics,
 		Logger: log, CandidateLimit: cfg.Candidates, Webhooks: cfg.webhookPolicy(),
-		Idempotency: idem, IdempotencyTTL: cfg.IdemTTL,
+		IdempotencyTTL: cfg.IdemTTL,
 	})
 	if err != nil {
 		a.Close()
