@@ -598,7 +598,7 @@ func (s *Service) normalize(in match.Input, table match.IDTable) (match.Record, 
 func (s *Service) changeTime() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
 // update runs fn in one store transaction (Store.Update) with the time its
-// changes are recorded at, taken once as it begins (wtf's tx.now).
+// changes are recorded at, taken once as it begins.
 func (s *Service) update(ctx context.Context, lockKeys []string, fn func(tx Tx, now time.Time) error) error {
 	return s.store.Update(ctx, lockKeys, func(tx Tx) error { return fn(tx, s.changeTime()) })
 }
