@@ -116,7 +116,15 @@ func Mount(cfg Config) (api.Mounter, error) {
 	}, nil
 }
 
+// unknown answers what no route serves: a path served with another method
+// is 405 (the interaction is not supported), anything else 404.
 func (h *handlers) unknown(c echo.Context) error {
+	path := c.Request().URL.Path
+	rest, isPatient := strings.CutPrefix(path, "/fhir/Patient/")
+	if path == "/fhir/metadata" || path == "/fhir/Patient" || isPatient && rest != "" && !strings.Contains(rest, "/") {
+		return &outcomeError{status: http.StatusMethodNotAllowed, code: "method_not_allowed", issue: "not-supported",
+			message: "this interaction is not supported: GET /fhir/metadata lists the ones that are"}
+	}
 	return &outcomeError{status: http.StatusNotFound, code: "not_found", issue: "not-supported",
 		message: "this server implements only what GET /fhir/metadata lists"}
 }

@@ -33,7 +33,9 @@ type env struct {
 
 // envs serves the API with /fhir on each store: the embedded one, and
 // PostgreSQL (storetest: skipped when unreachable, unless CI=true).
-func envs(t *testing.T) map[string]*env {
+func envs(t *testing.T) map[string]*env { return envsOf(t, false) }
+
+func envsOf(t *testing.T, embeddedOnly bool) map[string]*env {
 	t.Helper()
 	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
 	if err != nil {
@@ -41,6 +43,9 @@ func envs(t *testing.T) map[string]*env {
 	}
 	t.Cleanup(func() { emb.Close() })
 	out := map[string]*env{"embedded": newEnv(t, emb)}
+	if embeddedOnly {
+		return out
+	}
 	if url := storetest.PostgresURL(t); url != "" {
 		pg, err := store.OpenPostgres(t.Context(), url)
 		if err != nil {
@@ -53,7 +58,7 @@ func envs(t *testing.T) map[string]*env {
 }
 
 // Systems get a fresh suffix each test: the PostgreSQL database is shared.
-func newEnv(t *testing.T, db *store.DB) *env {
+func newEnv(t *testing.T, db *store.DB, opts ...func(*api.Config)) *env {
 	t.Helper()
 	ctx := t.Context()
 	reg := prometheus.NewRegistry()
@@ -72,7 +77,11 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := api.New(api.Config{Service: svc, Metrics: m, Gatherer: reg, Mount: []api.Mounter{mount}})
+	cfg := api.Config{Service: svc, Metrics: m, Gatherer: reg, Mount: []api.Mounter{mount}}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	e, err := api.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,7 +208,7 @@ func patientBody(family, given, gender, birth, number string) map[string]any {
 
 func TestMetadataAndFormats(t *testing.T) {
 	t.Parallel()
-	en := envs(t)["embedded"]
+	en := envsOf(t, true)["embedded"]
 	status, cs, _ := en.do(t, "GET", "/fhir/metadata", "", nil)
 	if status != 200 || cs["resourceType"] != "CapabilityStatement" || cs["fhirVersion"] != "4.0.1" {
 		t.Fatalf("metadata: %d %v", status, cs)
@@ -239,6 +248,8 @@ func TestMetadataAndFormats(t *testing.T) {
 	wantOutcome(t, "no key", status, body, 401, "unauthenticated")
 	status, body, _ = en.do(t, "GET", "/fhir/Observation", en.keys["hosp"], nil)
 	wantOutcome(t, "unknown resource", status, body, 404, "not_found")
+	status, body, _ = en.do(t, "DELETE", "/fhir/Patient/C1", en.keys["hosp"], nil)
+	wantOutcome(t, "an interaction not implemented", status, body, 405, "method_not_allowed")
 	status, body, _ = en.do(t, "PUT", "/fhir/Patient?identifier=urn:oid:2.999.9.1|P1", en.keys["hosp"], `<Patient xmlns="http://hl7.org/fhir"/>`, "Content-Type", "application/fhir+xml")
 	wantOutcome(t, "an XML body", status, body, 415, "unsupported_media_type")
 }
@@ -489,5 +500,25 @@ func TestMatchTie(t *testing.T) {
 				t.Errorf("$match on a tie: %d %v", status, mb)
 			}
 		})
+	}
+}
+
+// TestRateLimit: a key's rate limit counts /fhir requests as /v1 ones
+// (one limiter), and the refusal is an OperationOutcome.
+func TestRateLimit(t *testing.T) {
+	t.Parallel()
+	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	en := newEnv(t, db, func(c *api.Config) { c.RateLimit, c.RateBurst = 0.001, 1 })
+	req := httptest.NewRequest("GET", "/v1/xref?system=hosp&local_id=P1", nil)
+	req.Header.Set("Authorization", "Bearer "+en.keys["hosp"])
+	en.e.ServeHTTP(httptest.NewRecorder(), req) // spends the burst
+	status, body, hdr := en.do(t, "GET", "/fhir/Patient/C1", en.keys["hosp"], nil)
+	wantOutcome(t, "over the rate limit", status, body, 429, "rate_limited")
+	if get(body, "issue", 0, "code") != "throttled" || hdr.Get("Retry-After") == "" {
+		t.Errorf("rate limited: issue %v, Retry-After %q", get(body, "issue", 0, "code"), hdr.Get("Retry-After"))
 	}
 }
