@@ -225,17 +225,22 @@ func pickName(ns []HumanName) (HumanName, bool) {
 
 // nameText is the one name string fiveid normalizes: the text when given,
 // else family and given joined as the script writes them — Han without a
-// space, family first (欧阳 + 修 = 欧阳修); Latin given first, with spaces
-// (the Latin key sorts the tokens, so the order does not change a match).
+// space, family first (欧阳 + 修 = 欧阳修); Latin in the comma form
+// "FAMILY, GIVEN", which keeps the split for match.SplitName when the name
+// is read back (the Latin key sorts the tokens, so the comma changes no
+// match: "Smith, John" and "John Smith" have one key).
 func nameText(text, family string, given []string) string {
 	if strings.TrimSpace(text) != "" {
 		return text
 	}
-	g := strings.Join(given, " ")
-	if han(family) && han(strings.Join(given, "")) {
+	family, g := strings.TrimSpace(family), strings.TrimSpace(strings.Join(given, " "))
+	switch {
+	case han(family) && han(strings.Join(given, "")):
 		return family + strings.Join(given, "")
+	case family != "" && g != "":
+		return family + ", " + g
 	}
-	return strings.TrimSpace(g + " " + family)
+	return family + g
 }
 
 func han(s string) bool {
