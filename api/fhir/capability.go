@@ -53,7 +53,7 @@ func (h *handlers) metadata(c echo.Context) error {
 				"conditionalDelete": "not-supported",
 				"interaction": arr{
 					obj{"code": "read", "documentation": "the golden record Patient/{customer_id}, to an admin or a system holding one of its records; a merged ID is inactive and replaced-by the survivor"},
-					obj{"code": "search-type", "documentation": "PDQm ITI-78: _id, identifier=<system>|<local id>, or demographics that identify one person (as POST /v1/identify); _count and _offset page"},
+					obj{"code": "search-type", "documentation": "PDQm ITI-78, GET [base]/Patient?... or POST [base]/Patient/_search (form): _id, identifier=<system>|<local id>, or demographics that identify one person (as POST /v1/identify); _count and _offset page"},
 					obj{"code": "update", "documentation": "ITI-104 Patient Identity Feed: PUT /fhir/Patient?identifier=<system>|<local id>, as POST /v1/customers"},
 				},
 				"searchParam": arr{

@@ -108,6 +108,7 @@ func Mount(cfg Config) (api.Mounter, error) {
 		e.POST("/fhir/Patient/$match", h.match, authed...)
 		e.GET("/fhir/Patient/:id", h.read, authed...)
 		e.GET("/fhir/Patient", h.search, authed...)
+		e.POST("/fhir/Patient/_search", h.searchPost, authed...)
 		e.PUT("/fhir/Patient", h.feed, authed...)
 		// Anything else under /fhir is an OperationOutcome too.
 		e.Any("/fhir", h.unknown, open...)

@@ -381,6 +381,14 @@ func TestTransactions(t *testing.T) {
 			if status != 200 || len(b2["entry"].([]any)) != 1 || get(b2, "entry", 0, "resource", "id") == get(b, "entry", 0, "resource", "id") {
 				t.Errorf("search page 2: %d %v", status, b2)
 			}
+			// The same search as a form (POST _search).
+			form := url.Values{"identifier": {"urn:oid:2.999.9.1|" + p1 + ",urn:oid:2.999.9.1|" + p2}, "_count": {"1"}}.Encode()
+			status, fb, _ := en.do(t, "POST", "/fhir/Patient/_search", hosp, form, "Content-Type", "application/x-www-form-urlencoded")
+			if status != 200 || fb["total"] != 2.0 || len(fb["entry"].([]any)) != 1 {
+				t.Errorf("POST _search: %d %v", status, fb)
+			}
+			status, body, _ = en.do(t, "POST", "/fhir/Patient/_search", hosp, `{"identifier":"x"}`)
+			wantOutcome(t, "POST _search with a JSON body", status, body, 415, "unsupported_media_type")
 			// Demographics: identify's rule. The other system identifies the
 			// person but holds no record: it learns the ID only.
 			dq := "/fhir/Patient?family=" + url.QueryEscape("欧阳") + "&given=" + url.QueryEscape("雪婧") + "&birthdate=1949-12-31&gender=female"

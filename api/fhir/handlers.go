@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -196,8 +197,40 @@ var demographicParams = []string{"family", "given", "name", "birthdate", "gender
 //
 // A customer the caller may not read (fiveid.Service.Patient) appears as its
 // ID only. Results are paged with _count and _offset (next links).
-func (h *handlers) search(c echo.Context) error {
-	q := c.QueryParams()
+func (h *handlers) search(c echo.Context) error { return h.searchWith(c, c.QueryParams()) }
+
+// searchPost is POST /fhir/Patient/_search (FHIR R4 search with the
+// parameters in an application/x-www-form-urlencoded body, which PDQm asks
+// a supplier to accept as well): the same search; the form's values must be
+// text the stores can keep, as a query's are.
+func (h *handlers) searchPost(c echo.Context) error {
+	r := c.Request()
+	if mt, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType)); err != nil || mt != "application/x-www-form-urlencoded" {
+		return &outcomeError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", issue: "not-supported",
+			message: "send the search parameters as application/x-www-form-urlencoded"}
+	}
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, maxBody)
+	if err := r.ParseForm(); err != nil {
+		return invalid("", "the form could not be read")
+	}
+	q := url.Values{}
+	for _, vs := range []url.Values{r.URL.Query(), r.PostForm} {
+		for k, v := range vs {
+			if !fiveid.ValidText(k) {
+				return &fiveid.ValidationError{Problems: []fiveid.FieldProblem{fiveid.InvalidText("form")}}
+			}
+			for _, x := range v {
+				if !fiveid.ValidText(x) {
+					return &fiveid.ValidationError{Problems: []fiveid.FieldProblem{fiveid.InvalidText(k)}}
+				}
+			}
+			q[k] = append(q[k], v...)
+		}
+	}
+	return h.searchWith(c, q)
+}
+
+func (h *handlers) searchWith(c echo.Context, q url.Values) error {
 	for name := range q {
 		switch name {
 		case "_id", "identifier", "family", "given", "name", "birthdate", "gender", "_count", "_offset", "_format":
@@ -205,11 +238,11 @@ func (h *handlers) search(c echo.Context) error {
 			return invalid(name, "unsupported search parameter "+name+" (GET /fhir/metadata lists the supported ones)")
 		}
 	}
-	count, err := intParam(c, "_count", defaultCount, 0, maxCount)
+	count, err := intParam(q, "_count", defaultCount, 0, maxCount)
 	if err != nil {
 		return err
 	}
-	offset, err := intParam(c, "_offset", 0, 0, math.MaxInt32)
+	offset, err := intParam(q, "_offset", 0, 0, math.MaxInt32)
 	if err != nil {
 		return err
 	}
@@ -225,7 +258,7 @@ func (h *handlers) search(c echo.Context) error {
 		}
 		entries, err = h.searchIDs(c, q["_id"])
 	case demographic:
-		entries, err = h.searchDemographics(c)
+		entries, err = h.searchDemographics(c, q)
 	case len(q["identifier"]) > 0:
 		entries, err = h.searchIdentifiers(c, q["identifier"])
 	default:
@@ -234,11 +267,11 @@ func (h *handlers) search(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return write(c, http.StatusOK, page(c, entries, count, offset))
+	return write(c, http.StatusOK, page(c, q, entries, count, offset))
 }
 
-func intParam(c echo.Context, name string, def, lo, hi int) (int, error) {
-	v := c.QueryParam(name)
+func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
+	v := q.Get(name)
 	if v == "" {
 		return def, nil
 	}
@@ -251,7 +284,7 @@ func intParam(c echo.Context, name string, def, lo, hi int) (int, error) {
 
 // page cuts a searchset page from the matches (outcome entries always
 // stay) with self and next links.
-func page(c echo.Context, entries []BundleEntry, count, offset int) Bundle {
+func page(c echo.Context, q url.Values, entries []BundleEntry, count, offset int) Bundle {
 	var matches, outcomes []BundleEntry
 	for _, e := range entries {
 		if e.Search != nil && e.Search.Mode == "outcome" {
@@ -263,7 +296,6 @@ func page(c echo.Context, entries []BundleEntry, count, offset int) Bundle {
 	total := len(matches)
 	b := Bundle{ResourceType: "Bundle", Type: "searchset", Total: &total}
 	link := func(off int) string {
-		q := c.QueryParams()
 		u := url.Values{}
 		for k, v := range q {
 			u[k] = v
@@ -378,8 +410,7 @@ func (h *handlers) searchIdentifiers(c echo.Context, values []string) ([]BundleE
 
 // searchDemographics asks identify (fiveid.Service.Identify) with the
 // search's elements.
-func (h *handlers) searchDemographics(c echo.Context) ([]BundleEntry, error) {
-	q := c.QueryParams()
+func (h *handlers) searchDemographics(c echo.Context, q url.Values) ([]BundleEntry, error) {
 	for _, name := range demographicParams {
 		if len(q[name]) > 1 || strings.Contains(q.Get(name), ",") {
 			return nil, invalid(name, name+" takes one value: a search names one person")

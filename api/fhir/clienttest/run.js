@@ -104,6 +104,12 @@ await step('PDQm (ITI-78)', async () => {
   });
   assert.equal(byName.total, 1);
   assert.equal(byName.entry[0].resource.id, customer);
+  const byForm = await hosp.search({
+    resourceType: 'Patient',
+    searchParams: { family: '欧阳', given: '雪婧', birthdate: '1949-12-31' },
+    options: { postSearch: true },
+  });
+  assert.equal(byForm.entry[0].resource.id, customer, 'POST _search finds the same customer');
 });
 
 await step('$match (ITI-119)', async () => {
