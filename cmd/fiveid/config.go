@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fiveid"
+	"fiveid/api/fhir"
 	"fiveid/store"
 )
 
@@ -49,6 +50,8 @@ type config struct {
 	// Webhooks: https to public addresses only, unless these allow more.
 	WebhookAllowHTTPHosts []string       // FIVEID_WEBHOOK_ALLOW_HTTP_HOSTS: hosts that may receive plain http, comma-separated
 	WebhookAllowPrivate   []netip.Prefix // FIVEID_WEBHOOK_ALLOW_PRIVATE: inside address ranges (CIDR or address) webhooks may reach, comma-separated
+	// FHIR is the FHIR interface's identifier systems (FIVEID_FHIR_*, see fhirConfig).
+	FHIR fhir.Config
 }
 
 // webhookPolicy is the service's and the poster's one WebhookPolicy.
@@ -187,6 +190,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.WebhookAllowPrivate = append(c.WebhookAllowPrivate, p.Masked())
 	}
+	fc, err := fhirConfig(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.FHIR = fc
 	for name, v := range map[string]string{"FIVEID_THRESHOLD_CERTAIN": c.Certain, "FIVEID_THRESHOLD_PROBABLE": c.Probable, "FIVEID_THRESHOLD_POSSIBLE": c.Possible, "FIVEID_THRESHOLD_NO_ID": c.NoID, "FIVEID_AMBIGUITY_MARGIN": c.Margin} {
 		if v == "" {
 			continue

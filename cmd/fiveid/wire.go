@@ -17,6 +17,7 @@ import (
 
 	"fiveid"
 	"fiveid/api"
+	"fiveid/api/fhir"
 	"fiveid/match"
 	"fiveid/store"
 )
@@ -161,8 +162,14 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if secret != "" {
 		fmt.Fprintf(stdout, "bootstrap admin key (shown once, keep it safe):\n%s\n", secret)
 	}
+	fc := cfg.FHIR
+	fc.Service, fc.Logger = a.svc, log
+	fhirRoutes, err := fhir.Mount(fc)
+	if err != nil {
+		return err
+	}
 	e, err := api.New(api.Config{Service: a.svc, Logger: log, Metrics: a.metrics, Gatherer: a.reg,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst})
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, Mount: []api.Mounter{fhirRoutes}})
 	if err != nil {
 		return err
 	}
