@@ -92,10 +92,11 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// A fresh population per run (local IDs carry the run's start), so
-	// that a database used before does not hold these people already.
+	// A fresh population per run (its own seed; local IDs carry it), so
+	// that a database used before does not hold these people already:
+	// a second copy of each would make every answer ambiguous.
 	run := time.Now().UnixNano()
-	pop := benchmarks.NewGenerator(7, benchmarks.Noise{}).Population(*people)
+	pop := benchmarks.NewGenerator(uint64(run), benchmarks.Noise{}).Population(*people)
 	clean := benchmarks.NewGenerator(8, benchmarks.Noise{})
 	var items []fiveid.RegisterItem
 	for _, p := range pop {
@@ -147,11 +148,16 @@ func run(ctx context.Context) error {
 	auth := "Bearer " + secret
 	identify := fiveidURL + "/v1/identify"
 	// Fill the cache: every question once (untimed).
+	codes := map[int]int{}
 	for i := range plain {
-		if code, err := post(ctx, hc, identify, auth, plain[i]); err != nil || !answered(code) {
+		code, err := post(ctx, hc, identify, auth, plain[i])
+		if err != nil || !answered(code) {
 			return fmt.Errorf("warm-up identify: %d %v", code, err)
 		}
+		codes[code]++
 	}
+	fmt.Printf("questions answered %d with a match, %d needs review, %d no match\n",
+		codes[http.StatusOK], codes[http.StatusConflict], codes[http.StatusNotFound])
 	type phaseDef struct {
 		name   string
 		url    string
