@@ -148,16 +148,22 @@ func run(ctx context.Context) error {
 	auth := "Bearer " + secret
 	identify := fiveidURL + "/v1/identify"
 	// Fill the cache: every question once (untimed).
+	// A question the noise left nothing identifying in (400) is dropped.
 	codes := map[int]int{}
+	var keptPlain, keptGranted [][]byte
 	for i := range plain {
 		code, err := post(ctx, hc, identify, auth, plain[i])
-		if err != nil || !answered(code) {
-			return fmt.Errorf("warm-up identify: %d %v", code, err)
+		if err != nil {
+			return fmt.Errorf("warm-up identify: %w", err)
 		}
 		codes[code]++
+		if answered(code) {
+			keptPlain, keptGranted = append(keptPlain, plain[i]), append(keptGranted, granted[i])
+		}
 	}
-	fmt.Printf("questions answered %d with a match, %d needs review, %d no match\n",
-		codes[http.StatusOK], codes[http.StatusConflict], codes[http.StatusNotFound])
+	plain, granted = keptPlain, keptGranted
+	fmt.Printf("questions answered %d with a match, %d needs review, %d no match; %d dropped (nothing identifying)\n",
+		codes[http.StatusOK], codes[http.StatusConflict], codes[http.StatusNotFound], codes[http.StatusBadRequest])
 	type phaseDef struct {
 		name   string
 		url    string
