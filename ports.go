@@ -20,7 +20,8 @@ type Reader interface {
 	CustomerRecords(ctx context.Context, customerID string) ([]SourceRecord, error)
 	SourceRecord(ctx context.Context, system, localID string) (SourceRecord, error)
 	// Candidates returns the distinct source records that carry any of the
-	// blocking keys, at most limit of them, in one query. (Every record
+	// blocking keys, at most limit of them, in one query, with what
+	// matching reads: their Link and times are left zero. (Every record
 	// belongs to an active customer: a merge moves the records to the
 	// survivor, and links go only to active customers.)
 	Candidates(ctx context.Context, keys []string, limit int) ([]SourceRecord, error)
