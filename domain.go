@@ -153,15 +153,16 @@ type SourceRecord struct {
 	IDTable    match.IDTable
 	NameKey    string // match.Name.Key: term-frequency statistics are counted on it
 	IDKey      string // match.Identifier.Key
+	Link       Link
+	Version    int64
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+
 	// Features is match.EncodeFeatures of Raw normalized with IDTable and
 	// no date bound: what comparison reads, so that a candidate need not
 	// be normalized again (recordOf). "" when not computed; a writer that
 	// changes Raw must set it again (recordFeatures) or clear it.
 	Features string
-	Link     Link
-	Version    int64
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
 }
 
 // ReviewStatus of a review task.

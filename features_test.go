@@ -46,7 +46,9 @@ func TestStoredFeaturesDecideAsNormalizingAgain(t *testing.T) {
 		{"embedded", func(t *testing.T) (*store.DB, error) {
 			return store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
 		}},
-		{"postgres", func(t *testing.T) (*store.DB, error) { return store.OpenPostgres(t.Context(), storetest.PostgresURL(t)) }},
+		{"postgres", func(t *testing.T) (*store.DB, error) {
+			return store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
+		}},
 	} {
 		t.Run(env.name, func(t *testing.T) {
 			t.Parallel()
