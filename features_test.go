@@ -116,3 +116,79 @@ func TestStoredFeaturesDecideAsNormalizingAgain(t *testing.T) {
 		})
 	}
 }
+
+// noCache misses every lookup.
+type noCache struct{}
+
+func (noCache) Get(context.Context, string, []string) ([]byte, bool, string, error) {
+	return nil, false, "", nil
+}
+func (noCache) Set(context.Context, string, string, []byte) error { return nil }
+func (noCache) Invalidate(context.Context, []string) error        { return nil }
+func (noCache) Ping(context.Context) error                        { return nil }
+
+// BenchmarkResolveCacheMiss times identify's lookup on a cache miss —
+// candidate query, name frequency, scoring, the would-be customer's
+// records — on the embedded store, with the candidates' stored features
+// and with every candidate normalized again, interleaved in one run:
+//
+//	go test -run '^$' -bench ResolveCacheMiss -benchmem .
+func BenchmarkResolveCacheMiss(b *testing.B) {
+	ctx := b.Context()
+	db, err := store.OpenEmbedded(ctx, filepath.Join(b.TempDir(), "data"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	if err != nil {
+		b.Fatal(err)
+	}
+	newSvc := func(st interface {
+		fiveid.Store
+		fiveid.GrantStore
+	}) *fiveid.Service {
+		svc, err := fiveid.NewService(ctx, fiveid.Config{Store: st, Grants: st, Cache: noCache{}, Scorer: sc})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(svc.Close)
+		return svc
+	}
+	stored, raw := newSvc(db), newSvc(rawOnly{db})
+	ds := benchmarks.Synthetic(20261201, 2000, benchmarks.Realistic)
+	if err := benchmarks.CreateSystems(ctx, stored, ds.Records); err != nil {
+		b.Fatal(err)
+	}
+	var items []fiveid.RegisterItem
+	seen := map[int]bool{}
+	for _, r := range ds.Records {
+		if r.System == "hosp-a" && !seen[r.PersonID] {
+			seen[r.PersonID] = true
+			items = append(items, fiveid.RegisterItem{LocalID: r.LocalID, Input: r.Input})
+		}
+	}
+	if err := stored.LoadDistinct(ctx, fiveid.Principal{Role: fiveid.RoleAdmin}, "hosp-a", items); err != nil {
+		b.Fatal(err)
+	}
+	var recs []match.Record
+	for _, q := range ds.Queries[:300] {
+		if r, err := match.Normalize(q.Input, match.Options{}); err == nil {
+			recs = append(recs, r)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		svc  *fiveid.Service
+	}{{"stored_features", stored}, {"normalized_again", raw}} {
+		b.Run(c.name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				if _, err := c.svc.Resolve(ctx, recs[i%len(recs)]); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
