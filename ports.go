@@ -66,7 +66,8 @@ type CustomerWriter interface {
 // query (by blocking key) and the name statistics that weigh a name match.
 type CandidateIndex interface {
 	// Candidates returns the distinct source records that carry any of the
-	// blocking keys, at most limit of them, in one query. (Every record
+	// blocking keys, at most limit of them, in one query, with what
+	// matching reads: their Link and times are left zero. (Every record
 	// belongs to an active customer: a merge moves the records to the
 	// survivor, and links go only to active customers.)
 	Candidates(ctx context.Context, keys []string, limit int) ([]SourceRecord, error)

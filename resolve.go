@@ -207,7 +207,8 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 	sr := SourceRecord{
 		System: sys.Code, LocalID: localID, CustomerID: customerID,
 		Raw: in, IDTable: sys.IDTable, NameKey: rec.Name.Key, IDKey: rec.ID.Key,
-		Link: link, Version: 1, CreatedAt: now, UpdatedAt: now,
+		Features: recordFeatures(in, sys.IDTable),
+		Link:     link, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if exists {
 		sr.Version = existing.Version + 1

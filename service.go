@@ -663,7 +663,7 @@ func (s *Service) LoadDistinct(ctx context.Context, p Principal, system string, 
 		}
 		id := newID("C")
 		records[i] = SourceRecord{System: system, LocalID: it.LocalID, CustomerID: id, Raw: it.Input, IDTable: sys.IDTable,
-			NameKey: rec.Name.Key, IDKey: rec.ID.Key, Version: 1, CreatedAt: now, UpdatedAt: now}
+			NameKey: rec.Name.Key, IDKey: rec.ID.Key, Features: recordFeatures(it.Input, sys.IDTable), Version: 1, CreatedAt: now, UpdatedAt: now}
 		g := survivor(records[i : i+1])
 		customers[i] = Customer{ID: id, Status: StatusActive, Name: g.Name, Sex: g.Sex, BirthDate: g.BirthDate,
 			IDType: g.IDType, IDNumber: g.IDNumber, Version: 1, CreatedAt: now, UpdatedAt: now}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 // anything connects.
 type config struct {
 	Addr        string        // FIVEID_ADDR: listen address
+	PprofAddr   string        // FIVEID_PPROF_ADDR: net/http/pprof's own listen address; empty: off
 	DataDir     string        // FIVEID_DATA_DIR: embedded store directory
 	DatabaseURL string        // DATABASE_URL: PostgreSQL instead of the embedded store
 	RedisURL    string        // REDIS_URL: Redis instead of the in-process cache
@@ -65,6 +67,7 @@ var hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Addr:        getenv("FIVEID_ADDR"),
+		PprofAddr:   getenv("FIVEID_PPROF_ADDR"),
 		DataDir:     getenv("FIVEID_DATA_DIR"),
 		DatabaseURL: getenv("DATABASE_URL"),
 		RedisURL:    getenv("REDIS_URL"),
@@ -91,6 +94,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if c.DataDir == "" {
 		c.DataDir = "./data"
+	}
+	if c.PprofAddr != "" {
+		// Profiles show what the process is doing to whoever can reach
+		// them: never on the API's address, always on one an operator
+		// chose on purpose (usually loopback).
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			return c, fmt.Errorf("FIVEID_PPROF_ADDR: want host:port like 127.0.0.1:6060, got %q", c.PprofAddr)
+		}
+		if c.PprofAddr == c.Addr {
+			return c, fmt.Errorf("FIVEID_PPROF_ADDR: must differ from FIVEID_ADDR (%s): profiles are never served on the API's address", c.Addr)
+		}
 	}
 	if v := getenv("FIVEID_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

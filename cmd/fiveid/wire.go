@@ -177,6 +177,15 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
+	if cfg.PprofAddr != "" {
+		addr, stopPprof, err := startPprof(cfg.PprofAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
+		fmt.Fprintf(stdout, "pprof on http://%s/debug/pprof/\n", addr)
+	}
 	srv := &http.Server{
 		Handler:           e,
 		ReadHeaderTimeout: 10 * time.Second,
