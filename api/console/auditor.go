@@ -77,7 +77,8 @@ type auditData struct {
 	Actions []string
 	Events  []fiveid.AuditEvent
 	Next    string // the next page's link, "" on the last
-	Export  string // the filtered view's query, for the export links
+	// The filtered view's exports.
+	ExportCSV, ExportNDJSON string
 }
 
 // Actions an auditor can filter by.
@@ -96,7 +97,17 @@ func (con *console) auditLog(c echo.Context) error {
 	if err != nil {
 		return con.failErr(c, err)
 	}
-	d := auditData{Filter: q, Actions: auditActions, Events: evs, Export: q.Encode()}
+	d := auditData{Filter: q, Actions: auditActions, Events: evs}
+	for _, x := range []struct {
+		format string
+		dst    *string
+	}{{"csv", &d.ExportCSV}, {"ndjson", &d.ExportNDJSON}} {
+		eq := url.Values{"format": {x.format}}
+		for k, v := range q {
+			eq[k] = v
+		}
+		*x.dst = Prefix + "/audit/export?" + eq.Encode()
+	}
 	if next != "" {
 		nq := url.Values{}
 		for k, v := range q {

@@ -107,6 +107,7 @@ var messages = map[string][2]string{ // key: {zh, en}
 
 	"field.name": {"姓名", "Name"}, "field.sex": {"性别", "Sex"}, "field.birth_date": {"出生日期", "Birth date"},
 	"field.id_type": {"证件类型", "ID type"}, "field.id_number": {"证件号码", "ID number"}, "field.id": {"证件号码", "ID number"},
+	"sex.male": {"男", "male"}, "sex.female": {"女", "female"}, "sex.unknown": {"未知", "unknown"},
 	"grade.certain": {"确定", "certain"}, "grade.probable": {"很可能", "probable"}, "grade.possible": {"可能", "possible"},
 	"grade.": {"—", "—"}, "grade.none": {"不匹配", "no match"},
 
@@ -153,6 +154,15 @@ func (p *page) T(key string) string {
 		return m[1]
 	}
 	return m[0]
+}
+
+// Enum is the text of a stored value (sex.female), or the value itself
+// when it has none.
+func (p *page) Enum(prefix, v string) string {
+	if _, ok := messages[prefix+"."+v]; !ok {
+		return v
+	}
+	return p.T(prefix + "." + v)
 }
 
 // Time shows t in the console's time zone, in the language's usual form.
