@@ -66,6 +66,13 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// follow clicks sel and waits until the page it leads to has loaded (the
+// old page is marked first, so a wait never matches it).
+func follow(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Steps(chromedp.Evaluate[chromedp.Void](`document.body.dataset.old = "1"`),
+		chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS("body:not([data-old])")))
+}
+
 // get runs an action that returns a value.
 func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
@@ -171,31 +178,31 @@ func TestBrowserStewardJourney(t *testing.T) {
 			base := en.srv.URL
 			signInWith(t, ctx, base, en.keys["admin"])
 			checkA11y(t, ctx, "dashboard")
-			run(t, ctx, "open the queue", chromedp.Click(chromedp.CSS(`a[href="/console/review"]`)), chromedp.WaitVisible(chromedp.CSS("table")))
+			run(t, ctx, "open the queue", follow(`a[href="/console/review"]`), chromedp.WaitVisible(chromedp.CSS("table")))
 			checkA11y(t, ctx, "review queue")
-			run(t, ctx, "open the task", chromedp.Click(chromedp.CSS(`a[href="/console/review/`+en.taskID+`"]`)),
+			run(t, ctx, "open the task", follow(`a[href="/console/review/`+en.taskID+`"]`),
 				chromedp.WaitVisible(chromedp.CSS("table.compare")))
 			expect(t, ctx, "task page", "匹配说明", "王秀英", "110105********002X", "相同", "care/R-77")
 			screenshot(t, ctx, "console-review-task.png")
 			checkA11y(t, ctx, "task page")
-			run(t, ctx, "preview the merge", chromedp.Click(chromedp.CSS(`a.button[href*="preview=1"]`)),
+			run(t, ctx, "preview the merge", follow(`a.button[href*="preview=1"]`),
 				chromedp.WaitVisible(chromedp.CSS("section.preview")))
 			expect(t, ctx, "preview", "合并预览", "移动的记录")
 			checkA11y(t, ctx, "merge preview")
-			run(t, ctx, "merge", chromedp.Click(chromedp.CSS(`section.preview button.primary`)), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
+			run(t, ctx, "merge", follow(`section.preview button.primary`), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
 			expect(t, ctx, "merged", "已合并")
 			run(t, ctx, "open the survivor", chromedp.Navigate(base+"/console/customers/"+en.candidateID), chromedp.WaitVisible(chromedp.CSS("ol.timeline")))
 			expect(t, ctx, "customer page", "care", "R-77", "hosp", "P1", "合并")
 			checkA11y(t, ctx, "customer page")
-			run(t, ctx, "unmerge", chromedp.Click(chromedp.CSS(`form[action$="/unmerge"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
+			run(t, ctx, "unmerge", follow(`form[action$="/unmerge"] button`), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
 			expect(t, ctx, "unmerged", "已撤销合并", "撤销合并")
 			run(t, ctx, "record a death", chromedp.SetValue(chromedp.ID("ddate"), "2026-11-20"),
-				chromedp.Click(chromedp.CSS(`form[action$="/death"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
+				follow(`form[action$="/death"] button`), chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
 			expect(t, ctx, "death", "已登记死亡", "2026-11-20", "已故")
-			run(t, ctx, "switch to English", chromedp.Click(chromedp.CSS(`a[href^="/console/lang/en"]`)), chromedp.WaitVisible(chromedp.CSS("ol.timeline")))
+			run(t, ctx, "switch to English", follow(`a[href^="/console/lang/en"]`), chromedp.WaitVisible(chromedp.CSS("ol.timeline")))
 			expect(t, ctx, "English", "History", "Death recorded")
-			run(t, ctx, "back to Chinese", chromedp.Click(chromedp.CSS(`a[href^="/console/lang/zh"]`)), chromedp.WaitVisible(chromedp.CSS("ol.timeline")))
-			run(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`form[action="/console/signout"] button`)), chromedp.WaitVisible(chromedp.ID("key")),
+			run(t, ctx, "back to Chinese", follow(`a[href^="/console/lang/zh"]`), chromedp.WaitVisible(chromedp.CSS("ol.timeline")))
+			run(t, ctx, "sign out", follow(`form[action="/console/signout"] button`), chromedp.WaitVisible(chromedp.ID("key")),
 				chromedp.Navigate(base+"/console/review"), chromedp.WaitVisible(chromedp.ID("key")))
 			checkA11y(t, ctx, "sign-in page")
 		})
@@ -211,15 +218,15 @@ func TestBrowserAuditorJourney(t *testing.T) {
 	expect(t, ctx, "grant log", "授权日志", "grant.issued", "policy.created")
 	screenshot(t, ctx, "console-grant-log.png")
 	checkA11y(t, ctx, "grant log")
-	run(t, ctx, "filter", chromedp.SetValue(chromedp.ID("fact"), "grant.issued"), chromedp.Click(chromedp.CSS("form.filters button")),
+	run(t, ctx, "filter", chromedp.SetValue(chromedp.ID("fact"), "grant.issued"), follow("form.filters button"),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/audit/export?action=grant.issued&format=csv"]`)))
 	if s := get(t, ctx, "the log", chromedp.Text(chromedp.CSS("table tbody"))); strings.Contains(s, "policy.created") || !strings.Contains(s, "grant.issued") {
 		t.Fatalf("the filter kept other actions:\n%s", s)
 	}
-	run(t, ctx, "open an entry", chromedp.Click(chromedp.CSS(`td a[href^="/console/audit/"]`)), chromedp.WaitVisible(chromedp.CSS("dl.entry")))
+	run(t, ctx, "open an entry", follow(`td a[href^="/console/audit/"]`), chromedp.WaitVisible(chromedp.CSS("dl.entry")))
 	expect(t, ctx, "entry", "上一条哈希", "本条哈希", "110105********002X")
 	checkA11y(t, ctx, "log entry")
-	run(t, ctx, "verify", chromedp.Navigate(base+"/console/audit"), chromedp.Click(chromedp.CSS(`main a[href="/console/audit/verify"]`)),
+	run(t, ctx, "verify", chromedp.Navigate(base+"/console/audit"), follow(`main a[href="/console/audit/verify"]`),
 		chromedp.WaitVisible(chromedp.CSS(".flash.ok")))
 	expect(t, ctx, "verified", "日志链完整")
 	checkA11y(t, ctx, "verify")
@@ -234,7 +241,7 @@ func TestBrowserAuditorJourney(t *testing.T) {
 	}
 	run(t, ctx, "grants", chromedp.Navigate(base+"/console/grants"), chromedp.WaitVisible(chromedp.CSS("table")))
 	checkA11y(t, ctx, "grants")
-	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS(`form[action="/console/signout"] button`)), chromedp.WaitVisible(chromedp.ID("key")))
+	run(t, ctx, "sign out", follow(`form[action="/console/signout"] button`), chromedp.WaitVisible(chromedp.ID("key")))
 }
 
 // A forged CSRF token, an expired session and an auditor on a steward's
@@ -247,7 +254,7 @@ func TestBrowserRefusals(t *testing.T) {
 	run(t, ctx, "forge the token", chromedp.Navigate(base+"/console/customers/"+en.candidateID),
 		chromedp.SetValue(chromedp.ID("ddate"), "2026-11-20"),
 		chromedp.SetAttributeValue(chromedp.CSS(`form[action$="/death"] input[name=csrf]`), "value", "forged"),
-		chromedp.Click(chromedp.CSS(`form[action$="/death"] button`)), chromedp.WaitVisible(chromedp.CSS(".flash.bad")))
+		follow(`form[action$="/death"] button`), chromedp.WaitVisible(chromedp.CSS(".flash.bad")))
 	expect(t, ctx, "csrf", "403", "CSRF")
 	if v, _ := en.svc.Customer(t.Context(), fiveid.Principal{Role: fiveid.RoleAdmin}, en.candidateID); v.Customer.DeathDate != "" {
 		t.Fatal("a forged form recorded a death")
