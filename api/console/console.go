@@ -115,6 +115,7 @@ func Mount(e *echo.Echo, cfg Config) error {
 	a.POST("/customers/:id/death", con.recordDeath)
 	a.POST("/customers/:id/unlink", con.unlink)
 	a.POST("/customers/:id/link", con.link)
+	a.POST("/customers/:id/reveal", con.reveal)
 	a.GET("/merges/preview", con.mergePreview)
 	a.POST("/merges", con.commitMerge)
 	a.POST("/merges/:id/unmerge", con.unmerge)

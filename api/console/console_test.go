@@ -560,3 +560,32 @@ func TestAuditorJourney(t *testing.T) {
 		t.Fatalf("bad date: %d %s", r.status, r.body)
 	}
 }
+
+// Showing an ID number in full is written to the grant log (who, whose),
+// shown once, and only to a steward.
+func TestRevealIsAudited(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	full := "11010519491231002X"
+	c := en.signedIn(t, "admin")
+	if r := c.get("/console/customers/" + en.candidateID); strings.Contains(r.body, full) {
+		t.Fatal("the customer page shows the number before it is asked for")
+	}
+	r := c.post("/console/customers/"+en.candidateID+"/reveal", url.Values{})
+	if r.status != 200 || !strings.Contains(r.body, full) || strings.Contains(r.url, full) {
+		t.Fatalf("reveal: %d %s %s", r.status, r.url, r.body)
+	}
+	if r := c.get("/console/customers/" + en.candidateID); strings.Contains(r.body, full) {
+		t.Fatal("the full number is shown more than once")
+	}
+	k, _ := en.svc.Authenticate(t.Context(), en.keys["admin"])
+	aud := en.signedIn(t, "auditor")
+	r = aud.get("/console/audit?action=customer.id_revealed")
+	if !strings.Contains(r.body, en.candidateID) || !strings.Contains(r.body, k.KeyID) || strings.Contains(r.body, full) {
+		t.Fatalf("grant log: %s", r.body)
+	}
+	aud.get("/console/grants")
+	if r := aud.post("/console/customers/"+en.candidateID+"/reveal", url.Values{}); strings.Contains(r.body, full) {
+		t.Fatal("an auditor saw the full number")
+	}
+}

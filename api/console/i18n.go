@@ -99,6 +99,8 @@ var messages = map[string][2]string{ // key: {zh, en}
 	"customer.death_source": {"来源（可选）", "Source (optional)"}, "customer.death_submit": {"登记", "Record"},
 	"customer.history": {"历史", "History"}, "customer.before_after": {"变更前后", "Before and after"},
 	"customer.before": {"变更前", "Before"}, "customer.after": {"变更后", "After"},
+	"customer.reveal":         {"显示完整证件号码（记入授权日志）", "Show the full ID number (written to the grant log)"},
+	"customer.revealed":       {"完整证件号码（已记入授权日志）：", "Full ID number (written to the grant log):"},
 	"customer.death_recorded": {"已登记死亡。", "Death recorded."}, "customer.linked": {"已关联。", "Linked."},
 	"customer.unlinked": {"已取消关联，记录现属客户", "Unlinked; the record now belongs to"},
 	"change.created":    {"创建", "Created"}, "change.linked": {"关联", "Linked"}, "change.unlinked": {"取消关联", "Unlinked"},

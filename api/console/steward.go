@@ -356,6 +356,14 @@ func (con *console) recordDeath(c echo.Context) error {
 	return con.done(c, Prefix+"/customers/"+url.PathEscape(id), err, "customer.death_recorded", "")
 }
 
+// reveal shows the customer's ID number in full, once, on the page it
+// redirects to (never in a URL); the use case logs who saw it.
+func (con *console) reveal(c echo.Context) error {
+	id := c.Param("id")
+	n, err := con.svc.RevealIDNumber(c.Request().Context(), sess(c).p, id)
+	return con.done(c, Prefix+"/customers/"+url.PathEscape(id), err, "customer.revealed", n)
+}
+
 func (con *console) link(c echo.Context) error {
 	s := sess(c)
 	id := c.Param("id")
