@@ -120,6 +120,18 @@ func Mount(e *echo.Echo, cfg Config) error {
 	a.POST("/merges", con.commitMerge)
 	a.POST("/merges/:id/unmerge", con.unmerge)
 
+	a.GET("/systems", con.systems)
+	a.POST("/systems", con.createSystem)
+	a.GET("/keys", con.keys)
+	a.POST("/keys", con.createKey)
+	a.POST("/keys/:id/revoke", con.revokeKey)
+	a.GET("/policies", con.policies)
+	a.POST("/policies", con.createPolicy)
+	a.POST("/policies/:id/delete", con.deletePolicy)
+	a.GET("/webhooks", con.webhooks)
+	a.POST("/webhooks", con.createWebhook)
+	a.POST("/webhooks/:id/delete", con.deleteWebhook)
+
 	// Auditors.
 	a.GET("/audit", con.auditLog)
 	a.GET("/audit/export", con.auditExport)

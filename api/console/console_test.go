@@ -362,6 +362,10 @@ func TestAuthorization(t *testing.T) {
 		{auditor, "/console/audit", 200},
 		{auditor, "/console/audit/verify", 200},
 		{auditor, "/console/grants", 200},
+		{auditor, "/console/systems", 403},
+		{auditor, "/console/keys", 403},
+		{auditor, "/console/policies", 200}, // as GET /v1/policies
+		{auditor, "/console/webhooks", 403},
 		{admin, "/console/audit", 403}, // the grant log is the auditors' (GET /v1/audit/events)
 		{admin, "/console/audit/verify", 200},
 		{admin, "/console/review", 200},
@@ -429,6 +433,8 @@ func TestPagesRenderInBothLanguages(t *testing.T) {
 		{admin, "/console/grants"}, {admin, "/console/audit/verify"}, {admin, "/console/review/nope"},
 		{auditor, "/console/audit"}, {auditor, "/console/audit/1"}, {auditor, "/console/audit/verify"}, {auditor, "/console/grants"},
 		{auditor, "/console/dashboard"},
+		{admin, "/console/systems"}, {admin, "/console/keys"}, {admin, "/console/policies"}, {admin, "/console/webhooks"},
+		{auditor, "/console/keys"}, {auditor, "/console/policies"},
 	}
 	for _, lang := range []struct{ code, html, signout string }{{"zh", `lang="zh-CN"`, "退出"}, {"en", `lang="en"`, "Sign out"}} {
 		admin.get("/console/lang/" + lang.code + "?back=/console/dashboard")
@@ -587,5 +593,38 @@ func TestRevealIsAudited(t *testing.T) {
 	aud.get("/console/grants")
 	if r := aud.post("/console/customers/"+en.candidateID+"/reveal", url.Values{}); strings.Contains(r.body, full) {
 		t.Fatal("an auditor saw the full number")
+	}
+}
+
+// The admin pages change what the use cases change: a new key's secret
+// is shown once and signs in; a refused webhook URL names the field.
+func TestAdminPages(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	c := en.signedIn(t, "admin")
+	c.get("/console/keys")
+	r := c.post("/console/keys", url.Values{"name": {"auditor-zhao"}, "role": {"auditor"}, "system": {"hosp"}})
+	m := regexp.MustCompile(`<code>(fk_[^<]+)</code>`).FindStringSubmatch(r.body)
+	if m == nil || !strings.Contains(r.body, "auditor-zhao") {
+		t.Fatalf("new key: %s", r.body)
+	}
+	if r := c.get("/console/keys"); strings.Contains(r.body, m[1]) {
+		t.Fatal("the secret is shown twice")
+	}
+	if r := en.client(t).signIn(m[1]); r.url != "/console/audit" {
+		t.Fatalf("the new auditor key does not sign in: %s", r.url)
+	}
+	c.get("/console/webhooks")
+	r = c.post("/console/webhooks", url.Values{"url": {"http://10.0.0.1/hook"}})
+	if !strings.Contains(r.body, "url:") || !strings.Contains(r.body, "flash bad") {
+		t.Fatalf("refused webhook: %s", r.body)
+	}
+	c.get("/console/systems")
+	if r = c.post("/console/systems", url.Values{"code": {"fun-c"}, "name": {"殡仪馆"}, "kind": {"funeral"}}); !strings.Contains(r.body, "fun-c") {
+		t.Fatalf("new system: %s", r.body)
+	}
+	c.get("/console/policies")
+	if r = c.post("/console/policies", url.Values{"grantee": {"hosp"}, "scopes": {"medical"}, "purposes": {"treatment"}, "max_ttl_seconds": {"600"}}); !strings.Contains(r.body, "pol_") {
+		t.Fatalf("new policy: %s", r.body)
 	}
 }
