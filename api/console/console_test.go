@@ -623,6 +623,14 @@ func TestAdminPages(t *testing.T) {
 	if r = c.post("/console/systems", url.Values{"code": {"fun-c"}, "name": {"殡仪馆"}, "kind": {"funeral"}}); !strings.Contains(r.body, "fun-c") {
 		t.Fatalf("new system: %s", r.body)
 	}
+	r = c.get("/console/grants")
+	gid := regexp.MustCompile(`action="/console/grants/([^/"]+)/revoke"`).FindStringSubmatch(r.body)
+	if gid == nil {
+		t.Fatalf("no grant to revoke: %s", r.body)
+	}
+	if r = c.post("/console/grants/"+gid[1]+"/revoke", url.Values{}); !strings.Contains(r.body, "已吊销授权") || !strings.Contains(r.body, "<td>已吊销</td>") {
+		t.Fatalf("revoke: %s", r.body)
+	}
 	c.get("/console/policies")
 	if r = c.post("/console/policies", url.Values{"grantee": {"hosp"}, "scopes": {"medical"}, "purposes": {"treatment"}, "max_ttl_seconds": {"600"}}); !strings.Contains(r.body, "pol_") {
 		t.Fatalf("new policy: %s", r.body)
