@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,37 +21,71 @@ import (
 // CI=true (.ci/run installs it). FIVEID_CONSOLE_SCREENSHOTS=dir saves the
 // README's screenshots there.
 
-// browser starts a headless chromium with a fresh profile and no network
-// chatter of its own, and returns a tab's context.
+// shared is the one chromium the browser tests share (started by the
+// first, stopped by TestMain); each test gets its own browser context, so
+// no cookie crosses from one test to another.
+var shared struct {
+	once sync.Once
+	ctx  context.Context
+	stop func()
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.stop != nil {
+		shared.stop()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// browser returns a fresh browser context (a new profile, in effect) of
+// the shared headless chromium, started with no network chatter of its own.
 func browser(t *testing.T) context.Context {
 	t.Helper()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
+	shared.once.Do(func() {
+		for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+			if p, err := exec.LookPath(name); err == nil {
+				shared.path = p
+				break
+			}
 		}
-	}
-	if path == "" {
+		if shared.path == "" {
+			return
+		}
+		if shared.dir, shared.err = os.MkdirTemp("", "fiveid-chromium-"); shared.err != nil {
+			return
+		}
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(shared.path), chromedp.UserDataDir(shared.dir),
+			chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
+			chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-extensions", true), chromedp.WindowSize(1280, 900),
+		}
+		actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, cancelB := chromedp.NewContext(actx)
+		shared.ctx, shared.stop = bctx, func() { cancelB(); cancelA() }
+		shared.err = chromedp.Do(bctx) // starts the browser
+	})
+	if shared.path == "" {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("chromium is not installed (apt-get install chromium); CI=true makes the browser tests mandatory")
 		}
 		t.Skip("chromium is not installed (apt-get install chromium): skipping the browser tests")
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-extensions", true), chromedp.WindowSize(1280, 900),
+	if shared.err != nil {
+		t.Fatalf("start chromium: %v", shared.err)
 	}
-	actx, cancelA := chromedp.NewExecAllocator(t.Context(), opts...)
-	ctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelB(); cancelA() })
-	ctx, cancelT := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(cancelT)
-	if err := chromedp.Do(ctx); err != nil { // starts the browser
-		t.Fatalf("start chromium: %v", err)
+	ctx, cancel := chromedp.NewContext(shared.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // opens the tab
+		t.Fatalf("open a tab: %v", err)
 	}
 	return ctx
 }
@@ -58,7 +93,7 @@ func browser(t *testing.T) context.Context {
 // run runs browser actions, failing the test with what it was doing.
 func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	actx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	actx, cancel := context.WithTimeout(ctx, time.Minute) // generous: a loaded machine is slow
 	defer cancel()
 	if err := chromedp.Do(actx, actions...); err != nil {
 		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
@@ -168,12 +203,12 @@ func signInWith(t *testing.T, ctx context.Context, base, key string) {
 // duplicate, read the explanation, preview and merge, unmerge, record a
 // death, sign out.
 func TestBrowserStewardJourney(t *testing.T) {
-	ctx := browser(t)
 	for _, st := range []struct {
 		name string
 		db   func(testing.TB) *store.DB
 	}{{"embedded", embedded}, {"postgres", postgres}} {
 		t.Run(st.name, func(t *testing.T) {
+			ctx := browser(t)
 			en := newEnv(t, st.db(t), false)
 			base := en.srv.URL
 			signInWith(t, ctx, base, en.keys["admin"])
