@@ -22,12 +22,12 @@ import (
 // ---- dashboard ----
 
 type dashboardData struct {
-	Systems     int
-	OpenTasks   int
-	OldestTask  time.Time
-	ByReason    map[string]int
-	Webhooks    []fiveid.Webhook
-	Failing     int
+	Systems    int
+	OpenTasks  int
+	OldestTask time.Time
+	ByReason   map[string]int
+	Webhooks   []fiveid.Webhook
+	Failing    int
 }
 
 func (con *console) dashboard(c echo.Context) error {
