@@ -300,7 +300,7 @@ func newService(t *testing.T, st *store.DB, cache fiveid.Cache, obs fiveid.Obser
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: st, Grants: st, Cache: cache, Scorer: sc, Observer: obs, CacheEpochLease: lease})
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: st, Grants: st, WebhookStore: st, Records: st, Statistics: st, Cache: cache, Scorer: sc, Observer: obs, CacheEpochLease: lease})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestNoStaleAnswerWhenTheEpochCannotBeRaised(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs := &cacheObserver{}
-	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: st, Grants: db, Cache: cache, Scorer: sc, Observer: obs, CacheEpochLease: 20 * time.Millisecond})
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: st, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: cache, Scorer: sc, Observer: obs, CacheEpochLease: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

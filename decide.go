@@ -8,7 +8,7 @@ import (
 
 // best decides whom rec is among the candidate records' customers (nil
 // when there are no candidates). A decision is about a customer, not a
-// record (DOMAIN.md §3):
+// record (README: How fiveid matches):
 //  1. every candidate record is scored; each customer keeps its best one;
 //  2. a customer that would link is read whole: a record of it holding a
 //     checksum-valid identifier that excludes the query (another number of

@@ -178,7 +178,7 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 				if err != nil {
 					return RegisterResult{}, err
 				}
-				if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeCreated, Actor: sys.Code,
+				if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeCreated, Actor: sys.Code,
 					System: sys.Code, LocalID: localID, Detail: "registered"}); err != nil {
 					return RegisterResult{}, err
 				}
@@ -218,7 +218,7 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 	}
 	if exists && existing.CustomerID == customerID {
 		// The same record with new values: an edit of the customer's data.
-		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeEdited, Actor: sys.Code,
+		if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeEdited, Actor: sys.Code,
 			System: sys.Code, LocalID: localID, Before: elementsSnapshot(existing.Raw), After: elementsSnapshot(in), Detail: "source record updated"}); err != nil {
 			return RegisterResult{}, err
 		}
@@ -228,7 +228,7 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 		if link.Grade != "" {
 			detail = fmt.Sprintf("matched %s %.1f", link.Grade, link.Score)
 		}
-		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeLinked, Actor: sys.Code,
+		if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeLinked, Actor: sys.Code,
 			System: sys.Code, LocalID: localID, After: linkSnapshot(link), Detail: detail}); err != nil {
 			return RegisterResult{}, err
 		}

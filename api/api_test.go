@@ -69,7 +69,7 @@ func newEnvOn(t testing.TB, db *store.DB, clock fiveid.Clock) *env {
 		t.Fatal(err)
 	}
 	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Idempotency: db, Cache: store.NewMemoryCache(time.Minute, 100),
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Idempotency: db, Cache: store.NewMemoryCache(time.Minute, 100),
 		Scorer: sc, Observer: m, Clock: clock})
 	if err != nil {
 		t.Fatal(err)

@@ -248,7 +248,3 @@ func unknownField(err error) (string, bool) {
 	}
 	return "", false
 }
-
-// ErrorOf maps err to its HTTP status and body through the one error
-// table: for other adapters (the console) that answer in their own format.
-func ErrorOf(err error) (int, Error) { return toError(err) }

@@ -59,7 +59,7 @@ func newEnv(t testing.TB, db *store.DB, tls bool) *env {
 		t.Fatal(err)
 	}
 	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Idempotency: db, Cache: store.NewMemoryCache(time.Minute, 100),
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Idempotency: db, Cache: store.NewMemoryCache(time.Minute, 100),
 		Scorer: sc, Observer: m})
 	if err != nil {
 		t.Fatal(err)

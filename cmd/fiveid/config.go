@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"fiveid"
+	"fiveid/api/fhir"
 	"fiveid/store"
 )
 
@@ -54,6 +55,8 @@ type config struct {
 	// (fiveid behind a TLS terminator).
 	ConsoleIdle   time.Duration // FIVEID_CONSOLE_IDLE_TIMEOUT (default 30m)
 	ConsoleSecure bool          // FIVEID_CONSOLE_SECURE_COOKIES
+	// FHIR is the FHIR interface's identifier systems (FIVEID_FHIR_*, see fhirConfig).
+	FHIR fhir.Config
 }
 
 // webhookPolicy is the service's and the poster's one WebhookPolicy.
@@ -199,6 +202,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.WebhookAllowPrivate = append(c.WebhookAllowPrivate, p.Masked())
 	}
+	fc, err := fhirConfig(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.FHIR = fc
 	for name, v := range map[string]string{"FIVEID_THRESHOLD_CERTAIN": c.Certain, "FIVEID_THRESHOLD_PROBABLE": c.Probable, "FIVEID_THRESHOLD_POSSIBLE": c.Possible, "FIVEID_THRESHOLD_NO_ID": c.NoID, "FIVEID_AMBIGUITY_MARGIN": c.Margin} {
 		if v == "" {
 			continue
