@@ -52,6 +52,11 @@ type config struct {
 	// Webhooks: https to public addresses only, unless these allow more.
 	WebhookAllowHTTPHosts []string       // FIVEID_WEBHOOK_ALLOW_HTTP_HOSTS: hosts that may receive plain http, comma-separated
 	WebhookAllowPrivate   []netip.Prefix // FIVEID_WEBHOOK_ALLOW_PRIVATE: inside address ranges (CIDR or address) webhooks may reach, comma-separated
+	// The console (/console/): sessions end after ConsoleIdle unused; the
+	// session cookie is Secure over TLS, and always with ConsoleSecure
+	// (fiveid behind a TLS terminator).
+	ConsoleIdle   time.Duration // FIVEID_CONSOLE_IDLE_TIMEOUT (default 30m)
+	ConsoleSecure bool          // FIVEID_CONSOLE_SECURE_COOKIES
 	// FHIR is the FHIR interface's identifier systems (FIVEID_FHIR_*, see fhirConfig).
 	FHIR fhir.Config
 }
@@ -121,7 +126,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"FIVEID_REDIS_TIMEOUT", &c.RedisTimeout}, {"FIVEID_REDIS_BREAKER_COOLDOWN", &c.BreakerCooldown}} {
+	}{{"FIVEID_REDIS_TIMEOUT", &c.RedisTimeout}, {"FIVEID_REDIS_BREAKER_COOLDOWN", &c.BreakerCooldown}, {"FIVEID_CONSOLE_IDLE_TIMEOUT", &c.ConsoleIdle}} {
 		if v := getenv(d.name); v != "" {
 			t, err := time.ParseDuration(v)
 			if err != nil || t <= 0 {
@@ -136,6 +141,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("FIVEID_LOG_REPEAT_INTERVAL: want a duration like 10s (0: every line), got %q", v)
 		}
 		c.LogRepeatInterval = d
+	}
+	if v := getenv("FIVEID_CONSOLE_SECURE_COOKIES"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("FIVEID_CONSOLE_SECURE_COOKIES: want true or false, got %q", v)
+		}
+		c.ConsoleSecure = b
 	}
 	if v := getenv("FIVEID_RATE_LIMIT"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)

@@ -17,6 +17,7 @@ import (
 
 	"fiveid"
 	"fiveid/api"
+	"fiveid/api/console"
 	"fiveid/api/fhir"
 	"fiveid/match"
 	"fiveid/store"
@@ -171,6 +172,9 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	e, err := api.New(api.Config{Service: a.svc, Logger: log, Metrics: a.metrics, Gatherer: a.reg,
 		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, Mount: []api.Mounter{fhirRoutes}})
 	if err != nil {
+		return err
+	}
+	if err := console.Mount(e, console.Config{Service: a.svc, Logger: log, IdleTimeout: cfg.ConsoleIdle, SecureCookies: cfg.ConsoleSecure}); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
