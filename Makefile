@@ -20,10 +20,11 @@ test: ## all tests (PostgreSQL/Redis tests skip when unreachable, unless CI=true
 test-race: ## tests with the race detector
 	$(GO) test -count=1 -race -timeout 30m $(PKGS)
 
-lint: ## gofmt, go vet, staticcheck
+lint: ## gofmt, go vet, staticcheck, openapi.yaml (libopenapi; the api tests load it with kin-openapi)
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	$(GO) tool staticcheck $(PKGS)
+	$(GO) run ./internal/speclint openapi.yaml
 
 bench: ## microbenchmarks (normalize, compare)
 	$(GO) test -run '^$$' -bench . -benchmem ./match/...

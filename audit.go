@@ -38,6 +38,8 @@ func AuditHash(prevHash string, e AuditEvent) string {
 	if scopes == nil {
 		scopes = []string{}
 	}
+	// The time as the stores keep it (UTC microseconds), so an entry
+	// hashes alike before it is written and after it is read back.
 	b, _ := json.Marshal(auditCanonical{
 		Seq: e.Seq, ID: e.ID, Time: e.Time.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
 		Action: e.Action, ActorKey: e.ActorKey, ActorSystem: e.ActorSystem, CustomerID: e.CustomerID,
@@ -72,19 +74,6 @@ type auditWriter struct {
 	headSeq   int64
 	headHash  string
 	headKnown bool
-}
-
-// GrantStore is a Store that also keeps policies, holders, grants, signing
-// keys and the grant log.
-type GrantStore interface {
-	GrantReader
-	// UpdateGrants runs fn in one transaction, like Store.Update.
-	UpdateGrants(ctx context.Context, fn func(tx GrantTx) error) error
-	// AppendAudit writes grants and events (chained, Seq consecutive after
-	// the head afterSeq/afterHash; 0, "" for an empty log) atomically and
-	// moves the head to the last event. When the head is no longer
-	// afterSeq/afterHash it writes nothing and returns ErrConflict.
-	AppendAudit(ctx context.Context, afterSeq int64, afterHash string, grants []Grant, events []AuditEvent) error
 }
 
 const auditBatch = 512
@@ -162,7 +151,6 @@ func (w *auditWriter) write(batch []auditReq) error {
 			e := r.ev
 			seq++
 			e.Seq = seq
-			e.Time = e.Time.UTC().Truncate(time.Microsecond)
 			e.PrevHash = prev
 			e.Hash = AuditHash(prev, e)
 			prev = e.Hash

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sort"
 	"sync"
+	"time"
 
 	"fiveid/match"
 )
@@ -134,7 +135,7 @@ func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []Bat
 	lock = union(lock, nil)
 
 	var more []string // keys of the customers the chunk touched that it did not create
-	err = s.store.Update(ctx, lock, func(tx Tx) error {
+	err = s.update(ctx, lock, func(tx Tx, now time.Time) error {
 		for j := range recs {
 			out[recs[j].i] = BatchResult{}
 		}
@@ -145,7 +146,7 @@ func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []Bat
 		touched := map[string]bool{}
 		for _, r := range recs {
 			it := items[r.i]
-			reg, err := s.decideRegistration(ctx, c, r.sys, it.LocalID, it.Input, r.rec, r.keys)
+			reg, err := s.decideRegistration(ctx, c, now, r.sys, it.LocalID, it.Input, r.rec, r.keys)
 			if err != nil {
 				if !recordError(err) {
 					return err

@@ -22,8 +22,9 @@ import (
 
 // bulkServices returns, on the embedded store and (when asked for and
 // reachable) PostgreSQL with Redis, a fresh service with the given
-// candidate limit.
-func bulkServices(t *testing.T, limit int, postgres bool) map[string]serviceAndStore {
+// candidate limit. With clocks, each service tells the time by a clock of
+// its own, put in clocks under the store's name.
+func bulkServices(t *testing.T, limit int, postgres bool, clocks map[string]*fakeClock) map[string]serviceAndStore {
 	t.Helper()
 	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
 	if err != nil {
@@ -36,7 +37,7 @@ func bulkServices(t *testing.T, limit int, postgres bool) map[string]serviceAndS
 	}
 	t.Cleanup(func() { emb.Close() })
 	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb,
-		Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc, CandidateLimit: limit})
+		Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc, CandidateLimit: limit, Clock: clockOf(clocks, "embedded")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +58,8 @@ func bulkServices(t *testing.T, limit int, postgres bool) map[string]serviceAndS
 		}
 		t.Cleanup(func() { rc.Close() })
 		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg,
-			Cache: store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), Scorer: sc, CandidateLimit: limit})
+			Cache: store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), Scorer: sc, CandidateLimit: limit,
+			Clock: clockOf(clocks, "postgres")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,6 +67,17 @@ func bulkServices(t *testing.T, limit int, postgres bool) map[string]serviceAndS
 		out["postgres"] = serviceAndStore{svc, pg}
 	}
 	return out
+}
+
+// clockOf puts a new clock in clocks under name and returns it (nil, the
+// real clock, without clocks).
+func clockOf(clocks map[string]*fakeClock, name string) fiveid.Clock {
+	if clocks == nil {
+		return nil
+	}
+	c := &fakeClock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)}
+	clocks[name] = c
+	return c.Now
 }
 
 // bulkInput is a synthetic population's records (with namesake ties, which
@@ -183,30 +196,43 @@ func stateOf(t *testing.T, s serviceAndStore) indexState {
 // name statistics. With a candidate limit of 3 (embedded store) the
 // chunk's reads are cut (and re-read once the chunk rewrote stored
 // records) as the store's are.
+//
+// A chunk is one transaction, and its changes are recorded at the one
+// time Service.update takes for it; survivorship prefers the record
+// updated last and breaks ties by (system, local_id). So the records of a
+// chunk are registered one at a time at their chunk's time too (the
+// clock moves a second per chunk): the comparison is of the decisions,
+// the clock being the same.
 func TestBulkRegistrationDecidesAsOneAtATime(t *testing.T) {
 	t.Parallel()
 	recs := bulkInput()
 	for _, limit := range []int{0, 3} {
 		// The cut lists are chunkTx's, the same on both stores.
-		one, bulk := bulkServices(t, limit, limit == 0), bulkServices(t, limit, limit == 0)
+		oneClocks, bulkClocks := map[string]*fakeClock{}, map[string]*fakeClock{}
+		one, bulk := bulkServices(t, limit, limit == 0, oneClocks), bulkServices(t, limit, limit == 0, bulkClocks)
 		for name := range one {
 			t.Run(fmt.Sprintf("%s/limit %d", name, limit), func(t *testing.T) {
 				t.Parallel()
 				ctx := t.Context()
 				a, b := one[name], bulk[name]
+				aClock, bClock := oneClocks[name], bulkClocks[name]
 				for _, s := range []serviceAndStore{a, b} {
 					if err := benchmarks.CreateSystems(ctx, s.svc, recs); err != nil {
 						t.Fatal(err)
 					}
 				}
 				var want, got []outcome
-				for _, r := range recs {
+				for i, r := range recs {
+					if i%64 == 0 {
+						aClock.Add(time.Second)
+					}
 					p := fiveid.Principal{KeyID: "test", Role: fiveid.RoleSystem, System: r.System}
 					want = append(want, outcomeOf(a.svc.Register(ctx, p, r.LocalID, r.Input)))
 				}
 				// Chunks of 64: a person's records meet in one chunk and
 				// across chunks.
 				for start := 0; start < len(recs); start += 64 {
+					bClock.Add(time.Second)
 					var items []fiveid.BulkItem
 					for _, r := range recs[start:min(start+64, len(recs))] {
 						items = append(items, fiveid.BulkItem{
@@ -258,7 +284,7 @@ func TestBulkAndSingleRegistrationsGiveOneCustomerPerPerson(t *testing.T) {
 			recs = append(recs, r)
 		}
 	}
-	for name, s := range bulkServices(t, 0, true) {
+	for name, s := range bulkServices(t, 0, true, nil) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
@@ -357,7 +383,7 @@ func TestBulkRereadsACutCandidateList(t *testing.T) {
 	moved.Input = match.Input{Name: "李娜", Sex: "女", BirthDate: "1990-02-03", IDType: "01", IDNumber: citizenID("44052419900203002")}
 	noID := benchmarks.Record{System: "hosp-a", LocalID: "q", Input: match.Input{Name: "王伟", Sex: "男", BirthDate: "1980-05-01"}}
 	then := []benchmarks.Record{moved, noID}
-	one, bulk := bulkServices(t, 2, false)["embedded"], bulkServices(t, 2, false)["embedded"]
+	one, bulk := bulkServices(t, 2, false, nil)["embedded"], bulkServices(t, 2, false, nil)["embedded"]
 	ctx := t.Context()
 	var want, got []outcome
 	for _, s := range []serviceAndStore{one, bulk} {

@@ -10,7 +10,7 @@ import (
 func heldIDs(recs []SourceRecord) []match.Held {
 	var out []match.Held
 	for _, r := range recs {
-		nr, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
+		nr, err := recordOf(r)
 		if err != nil || nr.ID.IsZero() {
 			continue
 		}

@@ -8,7 +8,7 @@ import (
 
 // best decides whom rec is among the candidate records' customers (nil
 // when there are no candidates). A decision is about a customer, not a
-// record (DOMAIN.md §3):
+// record (README: How fiveid matches):
 //  1. every candidate record is scored; each customer keeps its best one;
 //  2. a customer that would link is read whole: a record of it holding a
 //     checksum-valid identifier that excludes the query (another number of
@@ -31,7 +31,7 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 	var cs []match.Candidate
 	at := map[string]int{} // customer ID -> index in cs
 	for _, c := range cands {
-		crec, err := match.Normalize(c.Raw, match.Options{IDTable: c.IDTable})
+		crec, err := recordOf(c)
 		if err != nil {
 			continue // stored under older rules and no longer valid: not evidence
 		}
@@ -67,4 +67,25 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 	}
 	i, e := s.scorer.Choose(cs)
 	return &Decision{CustomerID: cs[i].Customer, Grade: e.Grade, Score: e.Score, Explanation: e}, nil
+}
+
+// recordFeatures is what a source record of raw values in table keeps for
+// comparison (SourceRecord.Features): normalized as candidates are read,
+// without a date bound. "" when the values do not normalize.
+func recordFeatures(raw match.Input, table match.IDTable) string {
+	r, err := match.Normalize(raw, match.Options{IDTable: table})
+	if err != nil {
+		return ""
+	}
+	return match.EncodeFeatures(r)
+}
+
+// recordOf is a stored record normalized: from its stored features when
+// they are of the current rules, else from its raw values (records written
+// before features were kept, or under older rules). Findings are not kept.
+func recordOf(c SourceRecord) (match.Record, error) {
+	if r, ok := match.DecodeFeatures(c.Features); ok {
+		return r, nil
+	}
+	return match.Normalize(c.Raw, match.Options{IDTable: c.IDTable})
 }

@@ -157,6 +157,12 @@ type SourceRecord struct {
 	Version    int64
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+
+	// Features is match.EncodeFeatures of Raw normalized with IDTable and
+	// no date bound: what comparison reads, so that a candidate need not
+	// be normalized again (recordOf). "" when not computed; a writer that
+	// changes Raw must set it again (recordFeatures) or clear it.
+	Features string
 }
 
 // ReviewStatus of a review task.

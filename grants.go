@@ -283,8 +283,9 @@ func (s *Service) DeletePolicy(ctx context.Context, p Principal, id string) erro
 	if err != nil {
 		return fmt.Errorf("delete policy: %w", err)
 	}
+	now := s.changeTime()
 	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
-		return tx.DeletePolicy(ctx, id, s.changeTime())
+		return tx.DeletePolicy(ctx, id, now)
 	})
 	if err != nil {
 		return fmt.Errorf("delete policy: %w", err)
@@ -376,8 +377,9 @@ func (s *Service) DeleteHolder(ctx context.Context, p Principal, id string) erro
 	if err != nil {
 		return fmt.Errorf("delete holder: %w", err)
 	}
+	now := s.changeTime()
 	err = s.grants.UpdateGrants(ctx, func(tx GrantTx) error {
-		return tx.DeleteHolder(ctx, id, s.changeTime())
+		return tx.DeleteHolder(ctx, id, now)
 	})
 	if err != nil {
 		return fmt.Errorf("delete holder: %w", err)
@@ -417,7 +419,7 @@ func (s *Service) stamp(ctx context.Context, ev AuditEvent) AuditEvent {
 		ev.ID = newID("ev_")
 	}
 	if ev.Time.IsZero() {
-		ev.Time = s.now()
+		ev.Time = s.changeTime()
 	}
 	if ev.RequestID == "" {
 		ev.RequestID = requestID(ctx)

@@ -133,61 +133,59 @@ func TestIntrospectionTellsOnlyWhomItMust(t *testing.T) {
 	}
 }
 
+// (On memStore: holders, systems and the grant log need no database.)
 func TestHoldersAreManagedLikePolicies(t *testing.T) {
 	t.Parallel()
-	for name, svc := range services(t) {
-		t.Run(name, func(t *testing.T) {
-			ctx := t.Context()
-			p := setup(t, svc, "hosp")
-			var ve *fiveid.ValidationError
-			for _, tc := range []struct {
-				name  string
-				h     fiveid.Holder
-				field string
-			}{
-				{"no scopes", fiveid.Holder{System: "hosp"}, "scopes"},
-				{"a scope that is no word", fiveid.Holder{System: "hosp", Scopes: []string{"Medical data"}}, "scopes"},
-				{"an unknown system", fiveid.Holder{System: "nope", Scopes: []string{"medical"}}, "system"},
-			} {
-				if _, err := svc.CreateHolder(ctx, admin, tc.h); !errors.As(err, &ve) || ve.Problems[0].Field != tc.field {
-					t.Errorf("%s: %v, want a problem with %s", tc.name, err, tc.field)
-				}
-			}
-			if _, err := svc.CreateHolder(ctx, p["hosp"], fiveid.Holder{System: "hosp", Scopes: []string{"medical"}}); !errors.Is(err, fiveid.ErrDenied) {
-				t.Errorf("a system key made itself a holder: %v", err)
-			}
-			h, err := svc.CreateHolder(ctx, admin, fiveid.Holder{System: "hosp", Scopes: []string{" Medical ", "medical", "eldercare"}})
-			if err != nil || h.ID == "" || !slices.Equal(h.Scopes, []string{"eldercare", "medical"}) || h.CreatedBy != admin.KeyID {
-				t.Fatalf("create holder: %+v %v", h, err)
-			}
-			auditor := fiveid.Principal{KeyID: "aud", Role: fiveid.RoleAuditor}
-			if hs, err := svc.ListHolders(ctx, auditor, ""); err != nil || len(hs) != 1 || hs[0].ID != h.ID {
-				t.Errorf("an auditor lists holders: %+v %v", hs, err)
-			}
-			if _, err := svc.ListHolders(ctx, p["hosp"], ""); !errors.Is(err, fiveid.ErrDenied) {
-				t.Errorf("a system key listed holders: %v", err)
-			}
-			if err := svc.DeleteHolder(ctx, auditor, h.ID); !errors.Is(err, fiveid.ErrDenied) {
-				t.Errorf("an auditor deleted a holder: %v", err)
-			}
-			if err := svc.DeleteHolder(ctx, admin, h.ID); err != nil {
-				t.Fatal(err)
-			}
-			if hs, _ := svc.ListHolders(ctx, admin, ""); len(hs) != 0 {
-				t.Errorf("a deleted holder is listed: %+v", hs)
-			}
-			evs, _, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{System: "hosp", Limit: 100})
-			if err != nil {
-				t.Fatal(err)
-			}
-			var actions []string
-			for _, e := range evs {
-				actions = append(actions, e.Action)
-			}
-			if !slices.Contains(actions, fiveid.ActionHolderCreated) || !slices.Contains(actions, fiveid.ActionHolderDeleted) {
-				t.Errorf("holder changes not in the grant log: %v", actions)
-			}
-		})
+	svc, _ := memService(t, fiveid.Config{})
+	ctx := t.Context()
+	p := setup(t, svc, "hosp")
+	var ve *fiveid.ValidationError
+	for _, tc := range []struct {
+		name  string
+		h     fiveid.Holder
+		field string
+	}{
+		{"no scopes", fiveid.Holder{System: "hosp"}, "scopes"},
+		{"a scope that is no word", fiveid.Holder{System: "hosp", Scopes: []string{"Medical data"}}, "scopes"},
+		{"an unknown system", fiveid.Holder{System: "nope", Scopes: []string{"medical"}}, "system"},
+	} {
+		if _, err := svc.CreateHolder(ctx, admin, tc.h); !errors.As(err, &ve) || ve.Problems[0].Field != tc.field {
+			t.Errorf("%s: %v, want a problem with %s", tc.name, err, tc.field)
+		}
+	}
+	if _, err := svc.CreateHolder(ctx, p["hosp"], fiveid.Holder{System: "hosp", Scopes: []string{"medical"}}); !errors.Is(err, fiveid.ErrDenied) {
+		t.Errorf("a system key made itself a holder: %v", err)
+	}
+	h, err := svc.CreateHolder(ctx, admin, fiveid.Holder{System: "hosp", Scopes: []string{" Medical ", "medical", "eldercare"}})
+	if err != nil || h.ID == "" || !slices.Equal(h.Scopes, []string{"eldercare", "medical"}) || h.CreatedBy != admin.KeyID {
+		t.Fatalf("create holder: %+v %v", h, err)
+	}
+	auditor := fiveid.Principal{KeyID: "aud", Role: fiveid.RoleAuditor}
+	if hs, err := svc.ListHolders(ctx, auditor, ""); err != nil || len(hs) != 1 || hs[0].ID != h.ID {
+		t.Errorf("an auditor lists holders: %+v %v", hs, err)
+	}
+	if _, err := svc.ListHolders(ctx, p["hosp"], ""); !errors.Is(err, fiveid.ErrDenied) {
+		t.Errorf("a system key listed holders: %v", err)
+	}
+	if err := svc.DeleteHolder(ctx, auditor, h.ID); !errors.Is(err, fiveid.ErrDenied) {
+		t.Errorf("an auditor deleted a holder: %v", err)
+	}
+	if err := svc.DeleteHolder(ctx, admin, h.ID); err != nil {
+		t.Fatal(err)
+	}
+	if hs, _ := svc.ListHolders(ctx, admin, ""); len(hs) != 0 {
+		t.Errorf("a deleted holder is listed: %+v", hs)
+	}
+	evs, _, err := svc.AuditEvents(ctx, auditor, fiveid.AuditFilter{System: "hosp", Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range evs {
+		actions = append(actions, e.Action)
+	}
+	if !slices.Contains(actions, fiveid.ActionHolderCreated) || !slices.Contains(actions, fiveid.ActionHolderDeleted) {
+		t.Errorf("holder changes not in the grant log: %v", actions)
 	}
 }
 
@@ -304,7 +302,7 @@ func TestRevokingAKeyCanRevokeItsGrants(t *testing.T) {
 
 func TestWeakAdminKeysAreRefused(t *testing.T) {
 	t.Parallel()
-	svcs := services(t)
+	svc, _ := memService(t, fiveid.Config{}) // API keys need no database
 	for _, tc := range []struct {
 		name, secret string
 		ok           bool
@@ -326,14 +324,12 @@ func TestWeakAdminKeysAreRefused(t *testing.T) {
 		if err != nil && (!strings.Contains(err.Error(), "FIVEID_ADMIN_KEY") || strings.Contains(err.Error(), tc.secret)) {
 			t.Errorf("%s: the error should name the setting and never the secret: %v", tc.name, err)
 		}
-		for name, svc := range svcs {
-			shown, err := svc.Bootstrap(t.Context(), tc.secret)
-			if (err == nil) != tc.ok || shown != "" {
-				t.Errorf("%s, %s: Bootstrap: %v, want ok %v", tc.name, name, err, tc.ok)
-			}
-			if _, err := svc.Authenticate(t.Context(), tc.secret); (err == nil) != tc.ok {
-				t.Errorf("%s, %s: the key authenticates: %v, want %v", tc.name, name, err == nil, tc.ok)
-			}
+		shown, err := svc.Bootstrap(t.Context(), tc.secret)
+		if (err == nil) != tc.ok || shown != "" {
+			t.Errorf("%s: Bootstrap: %v, want ok %v", tc.name, err, tc.ok)
+		}
+		if _, err := svc.Authenticate(t.Context(), tc.secret); (err == nil) != tc.ok {
+			t.Errorf("%s: the key authenticates: %v, want %v", tc.name, err == nil, tc.ok)
 		}
 	}
 }

@@ -96,6 +96,7 @@ const (
 	ActionHolderCreated     = "holder.created"
 	ActionHolderDeleted     = "holder.deleted"
 	ActionSigningKeyRotated = "signing_key.rotated"
+	ActionIDRevealed        = "customer.id_revealed" // a steward saw an ID number in full (RevealIDNumber)
 )
 
 // AuditEvent is one entry of the append-only grant log. Hash chains it to

@@ -45,7 +45,7 @@ func clockService(t *testing.T, clock *fakeClock) *fiveid.Service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Clock: clock.Now})
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestGrantLogTamperingIsDetected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
+			svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -278,7 +278,7 @@ func TestGrantLogTamperingIsDetected(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			svc, err = fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
+			svc, err = fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -316,7 +316,7 @@ func TestGrantLogIsOneChainAcrossProcesses(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { db.Close() })
-				svcs[i], err = fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
+				svcs[i], err = fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: store.NewMemoryCache(time.Minute, 10), Scorer: sc})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -24,7 +24,7 @@ func idemServices(t *testing.T, clock *fakeClock, wait time.Duration) map[string
 		t.Fatal(err)
 	}
 	newSvc := func(db *store.DB) *fiveid.Service {
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Idempotency: db,
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Idempotency: db,
 			Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Clock: clock.Now, IdempotencyWait: wait})
 		if err != nil {
 			t.Fatal(err)
@@ -248,11 +248,12 @@ func TestIdempotentDuplicateWaitsForTheAnswer(t *testing.T) {
 }
 
 // A run that claims success must answer a status that can be kept; one
-// that does not is an error and leaves the key to a retry.
+// that does not is an error and leaves the key to a retry. (On memStore:
+// the rule needs no database.)
 func TestIdempotentRunWithoutAStatusIsNotKept(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Date(2026, 11, 22, 8, 0, 0, 0, time.UTC)}
-	svc := idemServices(t, clock, -1)["embedded"]
+	svc, _ := memService(t, fiveid.Config{Clock: clock.Now, IdempotencyWait: -1})
 	ctx := t.Context()
 	p := fiveid.Principal{KeyID: "k1", Role: fiveid.RoleSystem, System: "hosp"}
 	req := fiveid.IdempotentRequest{Key: "k", Op: "POST /v1/customers", Body: []byte(`{}`)}

@@ -63,11 +63,11 @@ func (s *Service) system(ctx context.Context, code string) (System, error) {
 
 type nameFreq struct{ n, total int64 }
 
-// nameFrequency is Reader.NameFrequency memoized for a few seconds outside
+// nameFrequency is CandidateIndex.NameFrequency memoized for a few seconds outside
 // transactions: term-frequency weights need the order of magnitude, not
 // the last record.
-func (s *Service) nameFrequency(ctx context.Context, r Reader, key string) (int64, int64, error) {
-	if r != Reader(s.store) {
+func (s *Service) nameFrequency(ctx context.Context, r CandidateIndex, key string) (int64, int64, error) {
+	if r != CandidateIndex(s.store) {
 		return r.NameFrequency(ctx, key)
 	}
 	f, err := s.names.get(ctx, key, s.now(), func(ctx context.Context) (nameFreq, error) {

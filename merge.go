@@ -162,8 +162,7 @@ func (s *Service) merge(ctx context.Context, p Principal, fromID, intoID string,
 		return Merge{}, fmt.Errorf("merge: %w", err)
 	}
 	var m Merge
-	err = s.store.Update(ctx, keys, func(tx Tx) error {
-		now := s.changeTime()
+	err = s.update(ctx, keys, func(tx Tx, now time.Time) error {
 		if first != nil {
 			if err := first(tx, now); err != nil {
 				return err
@@ -241,12 +240,12 @@ func (s *Service) commitMerge(ctx context.Context, tx Tx, p Principal, fromID, i
 		overridden = "; identifier conflict overridden"
 	}
 	for _, c := range []Change{
-		{CustomerID: fromID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: customerSnapshot(plan.From, nil), After: customerSnapshot(from, &note),
+		{CustomerID: fromID, Kind: ChangeMerged, Actor: p.KeyID, Before: customerSnapshot(plan.From, nil), After: customerSnapshot(from, &note),
 			Detail: "merged into " + intoID + " (" + m.ID + ")" + overridden},
-		{CustomerID: intoID, At: now, Kind: ChangeMerged, Actor: p.KeyID, Before: customerSnapshot(plan.intoBefore, nil), After: customerSnapshot(plan.Into, &note),
+		{CustomerID: intoID, Kind: ChangeMerged, Actor: p.KeyID, Before: customerSnapshot(plan.intoBefore, nil), After: customerSnapshot(plan.Into, &note),
 			Detail: "absorbed " + fromID + " (" + m.ID + ")" + overridden},
 	} {
-		if err := s.change(ctx, tx, c); err != nil {
+		if err := s.change(ctx, tx, now, c); err != nil {
 			return Merge{}, err
 		}
 	}
@@ -309,8 +308,7 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 	if err != nil {
 		return Merge{}, fmt.Errorf("unmerge: %w", err)
 	}
-	err = s.store.Update(ctx, keys, func(tx Tx) error {
-		now := s.changeTime()
+	err = s.update(ctx, keys, func(tx Tx, now time.Time) error {
 		if err := tx.MarkUnmerged(ctx, mergeID, now, p.KeyID); err != nil {
 			return err
 		}
@@ -389,10 +387,10 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 		}
 		detail := fmt.Sprintf("unmerged %s (%d records back to %s)", mergeID, back, m.From)
 		for _, c := range []Change{
-			{CustomerID: m.From, At: now, Kind: ChangeUnmerged, Actor: p.KeyID, Before: customerSnapshot(from, nil), After: customerSnapshot(fromAfter, nil), Detail: detail},
-			{CustomerID: m.Into, At: now, Kind: ChangeUnmerged, Actor: p.KeyID, Before: customerSnapshot(into, nil), After: customerSnapshot(intoAfter, nil), Detail: detail},
+			{CustomerID: m.From, Kind: ChangeUnmerged, Actor: p.KeyID, Before: customerSnapshot(from, nil), After: customerSnapshot(fromAfter, nil), Detail: detail},
+			{CustomerID: m.Into, Kind: ChangeUnmerged, Actor: p.KeyID, Before: customerSnapshot(into, nil), After: customerSnapshot(intoAfter, nil), Detail: detail},
 		} {
-			if err := s.change(ctx, tx, c); err != nil {
+			if err := s.change(ctx, tx, now, c); err != nil {
 				return err
 			}
 		}

@@ -5,112 +5,210 @@ import (
 	"time"
 )
 
-// Reader is what use cases read from the master customer index. Every
-// method returns ErrNotFound (wrapped) for a missing row.
-type Reader interface {
+// The store's ports, by role. Each role is a reading half (in Reader, usable
+// outside a transaction) and a writing half (in Tx); Reader, Tx and Store
+// compose them, so a store implements the master customer index as one
+// transactional unit, and a helper that needs one role takes only that role
+// (nameFrequency, change). A method that reads one row returns ErrNotFound
+// (wrapped) when it is missing.
+
+// SystemReader reads the registered source systems.
+type SystemReader interface {
 	System(ctx context.Context, code string) (System, error)
 	ListSystems(ctx context.Context) ([]System, error)
+}
+
+// SystemWriter registers source systems.
+type SystemWriter interface {
+	CreateSystem(ctx context.Context, s System) error // ErrConflict when the code exists
+}
+
+// KeyReader reads API keys (without secrets: by the secret's hash).
+type KeyReader interface {
 	KeyByHash(ctx context.Context, hash []byte) (APIKey, error)
 	ListKeys(ctx context.Context) ([]APIKey, error)
 	// CountActiveKeys counts keys not revoked, optionally of one role ("" = all).
 	CountActiveKeys(ctx context.Context, role Role) (int, error)
+}
+
+// KeyWriter creates and revokes API keys.
+type KeyWriter interface {
+	CreateKey(ctx context.Context, k APIKey) error // ErrConflict when the ID or hash exists
+	RevokeKey(ctx context.Context, id string, at time.Time) error
+}
+
+// CustomerReader reads golden records and the source records linked to them.
+type CustomerReader interface {
 	Customer(ctx context.Context, id string) (Customer, error)
 	// CustomerRecords lists the source records linked to a customer,
 	// ordered by (system, local_id).
 	CustomerRecords(ctx context.Context, customerID string) ([]SourceRecord, error)
 	SourceRecord(ctx context.Context, system, localID string) (SourceRecord, error)
-	// Candidates returns the distinct source records that carry any of the
-	// blocking keys, at most limit of them, in one query. (Every record
-	// belongs to an active customer: a merge moves the records to the
-	// survivor, and links go only to active customers.)
-	Candidates(ctx context.Context, keys []string, limit int) ([]SourceRecord, error)
-	// NameFrequency returns how many source records have this name key and
-	// how many source records there are in all.
-	NameFrequency(ctx context.Context, nameKey string) (n, total int64, err error)
-	// Setting returns a named integer the service keeps in the store
-	// (ok false when it was never set).
-	Setting(ctx context.Context, name string) (v int64, ok bool, err error)
-	ReviewTask(ctx context.Context, id string) (ReviewTask, error)
-	// Merge returns a merge by ID.
-	Merge(ctx context.Context, id string) (Merge, error)
-	// NotDuplicate reports a pair a steward declared to be two people.
-	NotDuplicate(ctx context.Context, a, b string) (bool, error)
-	// History lists a customer's changes, oldest first.
-	History(ctx context.Context, customerID string, limit int) ([]Change, error)
-	// OpenReviewTask returns the open task about the unordered pair (a, b).
-	OpenReviewTask(ctx context.Context, a, b string) (ReviewTask, error)
-	// ListReviewTasks lists tasks of one status ("" = all), newest first.
-	ListReviewTasks(ctx context.Context, status ReviewStatus, limit int) ([]ReviewTask, error)
-	// Secret returns a named secret (HMAC key, signing key...) stored by
-	// PutSecret.
-	Secret(ctx context.Context, name string) ([]byte, error)
-
-	// Reads for a chunk of the bulk pipeline (bulk.go), one query each.
-	// KeyCandidates returns, for each key, the first limit source records
-	// (by system, local_id) carrying it; a key no record carries is
-	// absent. (Candidates of a key set is the union of its keys' lists,
-	// ordered and cut at limit.)
-	KeyCandidates(ctx context.Context, keys []string, limit int) (map[string][]SourceRecord, error)
-	// SourceRecords returns those of the records that exist.
+	// SourceRecords returns those of the records that exist, in one query
+	// (a chunk of the bulk pipeline, bulk.go).
 	SourceRecords(ctx context.Context, ids []RecordID) ([]SourceRecord, error)
 	// CustomersRecords returns the customers that exist and their
-	// records, each list ordered by (system, local_id).
+	// records, each list ordered by (system, local_id), in one query each
+	// (a chunk of the bulk pipeline).
 	CustomersRecords(ctx context.Context, ids []string) ([]Customer, map[string][]SourceRecord, error)
-	// NameFrequencies is NameFrequency for many name keys (a key no
-	// record has is absent).
-	NameFrequencies(ctx context.Context, nameKeys []string) (n map[string]int64, total int64, err error)
 }
 
 // RecordID names a source record.
 type RecordID struct{ System, LocalID string }
 
-// Tx is one store transaction.
-type Tx interface {
-	Reader
-	CreateSystem(ctx context.Context, s System) error // ErrConflict when the code exists
-	CreateKey(ctx context.Context, k APIKey) error    // ErrConflict when the ID or hash exists
-	RevokeKey(ctx context.Context, id string, at time.Time) error
+// CustomerWriter writes golden records and source records (each source
+// record with its blocking keys, so the candidate index follows).
+type CustomerWriter interface {
 	InsertCustomer(ctx context.Context, c Customer) error
 	// UpdateCustomer replaces every field of the customer with c.ID.
 	UpdateCustomer(ctx context.Context, c Customer) error
 	// PutSourceRecord inserts or replaces the record (system, local_id) and
 	// replaces its blocking keys with keys; it keeps name statistics exact.
 	PutSourceRecord(ctx context.Context, r SourceRecord, keys []string) error
-	// PutSetting sets a named integer (see Reader.Setting).
-	PutSetting(ctx context.Context, name string, v int64) error
-	// ReplaceBlockingKeys replaces the blocking keys of each record still
-	// at its Version, in a few statements for all of them, and reports
-	// which it replaced (false: gone or changed since it was read). The
-	// records' rows are locked for the rest of the transaction.
-	ReplaceBlockingKeys(ctx context.Context, recs []RecordKeys) ([]bool, error)
-	// InsertReviewTask returns ErrConflict when an open task for the same
-	// (customer, candidate) pair, in either order, exists.
-	InsertReviewTask(ctx context.Context, t ReviewTask) error
 	// InsertBulk inserts new customers and their records (each record with
 	// its blocking keys, keys[i] for records[i]) with multi-row statements,
 	// and keeps name statistics exact. For initial loads of records that
 	// are known to be distinct people; ErrConflict when any exists.
 	InsertBulk(ctx context.Context, customers []Customer, records []SourceRecord, keys [][]string) error
-	// PutCustomers inserts or replaces customers, PutSourceRecords is
-	// PutSourceRecord for many records (keys[i] for records[i]), and
-	// AppendChanges AppendChange for many changes, each with multi-row
-	// statements: the bulk pipeline's writes.
+	// PutCustomers inserts or replaces customers, and PutSourceRecords is
+	// PutSourceRecord for many records (keys[i] for records[i]), each with
+	// multi-row statements: the bulk pipeline's writes.
 	PutCustomers(ctx context.Context, cs []Customer) error
 	PutSourceRecords(ctx context.Context, records []SourceRecord, keys [][]string) error
-	AppendChanges(ctx context.Context, cs []Change) error
+}
+
+// CandidateIndex finds the source records that may be the same person as a
+// query (by blocking key) and the name statistics that weigh a name match.
+type CandidateIndex interface {
+	// Candidates returns the distinct source records that carry any of the
+	// blocking keys, at most limit of them, in one query, with what
+	// matching reads: their Link and times are left zero. (Every record
+	// belongs to an active customer: a merge moves the records to the
+	// survivor, and links go only to active customers.)
+	Candidates(ctx context.Context, keys []string, limit int) ([]SourceRecord, error)
+	// NameFrequency returns how many source records have this name key and
+	// how many source records there are in all.
+	NameFrequency(ctx context.Context, nameKey string) (n, total int64, err error)
+
+	// Reads for a chunk of the bulk pipeline (bulk.go), one query each.
+	// KeyCandidates returns, for each key, the first limit source records
+	// (by system, local_id) carrying it, read as Candidates reads them; a
+	// key no record carries is absent. (Candidates of a key set is the
+	// union of its keys' lists, ordered and cut at limit.)
+	KeyCandidates(ctx context.Context, keys []string, limit int) (map[string][]SourceRecord, error)
+	// NameFrequencies is NameFrequency for many name keys (a key no
+	// record has is absent).
+	NameFrequencies(ctx context.Context, nameKeys []string) (n map[string]int64, total int64, err error)
+}
+
+// CandidateIndexWriter rewrites blocking keys (reindexing after the
+// blocking rules changed).
+type CandidateIndexWriter interface {
+	// ReplaceBlockingKeys replaces the blocking keys of each record still
+	// at its Version, in a few statements for all of them, and reports
+	// which it replaced (false: gone or changed since it was read). The
+	// records' rows are locked for the rest of the transaction.
+	ReplaceBlockingKeys(ctx context.Context, recs []RecordKeys) ([]bool, error)
+}
+
+// RecordKeys is the blocking keys computed from a record at Version.
+type RecordKeys struct {
+	System, LocalID string
+	Version         int64
+	Keys            []string
+}
+
+// ReviewQueueReader reads the stewards' review tasks.
+type ReviewQueueReader interface {
+	ReviewTask(ctx context.Context, id string) (ReviewTask, error)
+	// OpenReviewTask returns the open task about the unordered pair (a, b).
+	OpenReviewTask(ctx context.Context, a, b string) (ReviewTask, error)
+	// ListReviewTasks lists tasks of one status ("" = all), newest first.
+	ListReviewTasks(ctx context.Context, status ReviewStatus, limit int) ([]ReviewTask, error)
+}
+
+// ReviewQueueWriter opens and resolves review tasks.
+type ReviewQueueWriter interface {
+	// InsertReviewTask returns ErrConflict when an open task for the same
+	// (customer, candidate) pair, in either order, exists.
+	InsertReviewTask(ctx context.Context, t ReviewTask) error
+	// ResolveReviewTask sets a task resolved if it still has version;
+	// ErrConflict when it changed or was resolved meanwhile.
+	ResolveReviewTask(ctx context.Context, id string, version int64, resolution, by string, at time.Time) error
+}
+
+// MergeReader reads merges and the pairs declared two people.
+type MergeReader interface {
+	Merge(ctx context.Context, id string) (Merge, error)
+	// NotDuplicate reports a pair a steward declared to be two people.
+	NotDuplicate(ctx context.Context, a, b string) (bool, error)
+}
+
+// MergeWriter records merges, their undoing and not-duplicate pairs.
+type MergeWriter interface {
 	// InsertMerge records a merge; MarkUnmerged sets it undone, ErrConflict
 	// when it already was.
 	InsertMerge(ctx context.Context, m Merge) error
 	MarkUnmerged(ctx context.Context, id string, at time.Time, by string) error
 	// PutNotDuplicate remembers a pair as two people (idempotent).
 	PutNotDuplicate(ctx context.Context, a, b string, at time.Time, by string) error
-	// AppendChange writes a history entry.
+}
+
+// HistoryReader reads a customer's history.
+type HistoryReader interface {
+	// History lists a customer's changes, oldest first.
+	History(ctx context.Context, customerID string, limit int) ([]Change, error)
+}
+
+// HistoryWriter appends to the history, which is also the outbox webhooks
+// deliver from (WebhookStore.ChangesAfter).
+type HistoryWriter interface {
 	AppendChange(ctx context.Context, c Change) error
-	// ResolveReviewTask sets a task resolved if it still has version;
-	// ErrConflict when it changed or was resolved meanwhile.
-	ResolveReviewTask(ctx context.Context, id string, version int64, resolution, by string, at time.Time) error
+	// AppendChanges is AppendChange for many changes, with multi-row
+	// statements (the bulk pipeline's writes).
+	AppendChanges(ctx context.Context, cs []Change) error
+}
+
+// SettingsReader reads the integers and secrets the service keeps in the
+// store.
+type SettingsReader interface {
+	// Setting returns a named integer (ok false when it was never set).
+	Setting(ctx context.Context, name string) (v int64, ok bool, err error)
+	// Secret returns a named secret (the HMAC key of derived join keys)
+	// stored by PutSecret.
+	Secret(ctx context.Context, name string) ([]byte, error)
+}
+
+// SettingsWriter sets named integers and secrets.
+type SettingsWriter interface {
+	PutSetting(ctx context.Context, name string, v int64) error
 	// PutSecret stores a named secret once; ErrConflict when it exists.
 	PutSecret(ctx context.Context, name string, value []byte) error
+}
+
+// Reader is every reading role of the master customer index.
+type Reader interface {
+	SystemReader
+	KeyReader
+	CustomerReader
+	CandidateIndex
+	ReviewQueueReader
+	MergeReader
+	HistoryReader
+	SettingsReader
+}
+
+// Tx is one store transaction: every role, reading and writing.
+type Tx interface {
+	Reader
+	SystemWriter
+	KeyWriter
+	CustomerWriter
+	CandidateIndexWriter
+	ReviewQueueWriter
+	MergeWriter
+	HistoryWriter
+	SettingsWriter
 }
 
 // Store is the master customer index.
@@ -161,6 +259,8 @@ type Observer interface {
 // Clock tells the time.
 type Clock func() time.Time
 
+// The grant log's ports (Config.Grants, required).
+
 // GrantReader reads policies, holders, grants, signing keys and the grant log.
 type GrantReader interface {
 	// Policies lists policies in force for one grantee ("" = all), oldest first.
@@ -197,6 +297,23 @@ type GrantTx interface {
 	RetireSigningKey(ctx context.Context, id string, at time.Time) error
 }
 
+// GrantStore keeps policies, holders, grants, signing keys and the grant
+// log (Config.Grants; both stores implement it on the same database as
+// Store, but in transactions of their own).
+type GrantStore interface {
+	GrantReader
+	// UpdateGrants runs fn in one transaction, like Store.Update.
+	UpdateGrants(ctx context.Context, fn func(tx GrantTx) error) error
+	// AppendAudit writes grants and events (chained, Seq consecutive after
+	// the head afterSeq/afterHash; 0, "" for an empty log) atomically and
+	// moves the head to the last event. When the head is no longer
+	// afterSeq/afterHash it writes nothing and returns ErrConflict.
+	AppendAudit(ctx context.Context, afterSeq int64, afterHash string, grants []Grant, events []AuditEvent) error
+}
+
+// Optional capabilities: Config names each, and a nil one turns its
+// feature off as Config documents.
+
 // IdempotencyStore keeps the records of requests sent with an
 // Idempotency-Key (see idempotency.go). A record is identified by (KeyID,
 // Key). Every method takes the time from its caller; a record whose
@@ -222,31 +339,25 @@ type IdempotencyStore interface {
 	DeleteExpiredIdempotency(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
-// RecordKeys is the blocking keys computed from a record at Version.
-type RecordKeys struct {
-	System, LocalID string
-	Version         int64
-	Keys            []string
-}
-
-// RecordScanner pages through every source record, for offline jobs
-// (weight training, duplicate scans).
+// RecordScanner pages through every source record, for the offline jobs
+// (weight training, the duplicate scan, reindexing).
 type RecordScanner interface {
 	// ScanSourceRecords returns up to limit records ordered by (system,
 	// local_id) strictly after (afterSystem, afterLocalID).
 	ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]SourceRecord, error)
 }
 
-// StatisticsRefresher keeps the database's planner statistics fresh
-// (stores that have a planner) and, where the server's own maintenance is
-// off, its tables vacuumed.
+// StatisticsRefresher keeps the database's planner statistics fresh and,
+// where the server's own maintenance is off, its tables vacuumed.
 type StatisticsRefresher interface {
 	// RefreshStatistics analyzes (and where needed vacuums) the tables
-	// whose statistics are stale and returns their names.
+	// whose statistics are stale and returns their names (PostgreSQL; the
+	// embedded store runs its own optimizer pass and names none).
 	RefreshStatistics(ctx context.Context) ([]string, error)
 }
 
-// WebhookStore keeps webhooks and their delivery state.
+// WebhookStore keeps webhooks and their delivery state, and reads the
+// history as the outbox they deliver.
 type WebhookStore interface {
 	CreateWebhook(ctx context.Context, w Webhook) error
 	Webhooks(ctx context.Context) ([]Webhook, error) // not deleted

@@ -125,9 +125,9 @@ func (s *Service) BlockingRules(ctx context.Context) (index, current int64, err 
 // scan, reindexing — calling fn with each page. op names the job in
 // errors; fn's errors end the walk as they are.
 func (s *Service) eachRecordPage(ctx context.Context, op string, size int, fn func(page []SourceRecord) error) error {
-	scan, ok := s.store.(RecordScanner)
-	if !ok {
-		return fmt.Errorf("%s: the store cannot scan records", op)
+	scan := s.records
+	if scan == nil {
+		return fmt.Errorf("%s: no record scanner configured: %w", op, ErrUnavailable)
 	}
 	afterSys, afterLocal := "", ""
 	for {

@@ -87,9 +87,9 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	}
 
 	var res RegisterResult
-	err = s.store.Update(ctx, lock, func(tx Tx) error {
+	err = s.update(ctx, lock, func(tx Tx, now time.Time) error {
 		var err error
-		res, err = s.registerTx(ctx, tx, sys, localID, in, rec, keys)
+		res, err = s.registerTx(ctx, tx, now, sys, localID, in, rec, keys)
 		return err
 	})
 	if err != nil {
@@ -113,11 +113,12 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	return res, nil
 }
 
-// registerTx registers one record in tx: decide whom it is, write it,
-// record the changes. The bulk pipeline (bulk.go) runs the same three
-// steps, record after record, on a chunk's transaction.
-func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID string, in match.Input, rec match.Record, keys []string) (RegisterResult, error) {
-	reg, err := s.decideRegistration(ctx, tx, sys, localID, in, rec, keys)
+// registerTx registers one record in tx, whose changes are recorded at
+// now: decide whom it is, write it, record the changes. The bulk pipeline
+// (bulk.go) runs the same three steps, record after record, on a chunk's
+// transaction.
+func (s *Service) registerTx(ctx context.Context, tx Tx, now time.Time, sys System, localID string, in match.Input, rec match.Record, keys []string) (RegisterResult, error) {
+	reg, err := s.decideRegistration(ctx, tx, now, sys, localID, in, rec, keys)
 	if err != nil || reg.res.Unchanged {
 		return reg.res, err
 	}
@@ -145,15 +146,16 @@ type registration struct {
 	create   bool        // res.CustomerID is a new customer
 	task     *ReviewTask // a possible match to review
 	link     Link
-	now      time.Time
+	now      time.Time // the transaction's time (Service.update)
 	res      RegisterResult
 }
 
 // decideRegistration decides whom the record is, reading only: every
-// matching rule of registration is here.
-func (s *Service) decideRegistration(ctx context.Context, tx Tx, sys System, localID string, in match.Input, rec match.Record, keys []string) (registration, error) {
+// matching rule of registration is here. now is the transaction's time;
+// the write and record steps take it from the registration.
+func (s *Service) decideRegistration(ctx context.Context, tx Tx, now time.Time, sys System, localID string, in match.Input, rec match.Record, keys []string) (registration, error) {
 	reg := registration{sys: sys, localID: localID, in: in, keys: keys,
-		nameKey: rec.Name.Key, idKey: rec.ID.Key, now: s.changeTime()}
+		nameKey: rec.Name.Key, idKey: rec.ID.Key, now: now}
 	existing, err := tx.SourceRecord(ctx, sys.Code, localID)
 	reg.existing, reg.exists = existing, err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -248,7 +250,8 @@ func (s *Service) writeRegistration(ctx context.Context, tx Tx, reg *registratio
 	sr := SourceRecord{
 		System: reg.sys.Code, LocalID: reg.localID, CustomerID: customerID,
 		Raw: reg.in, IDTable: reg.sys.IDTable, NameKey: reg.nameKey, IDKey: reg.idKey,
-		Link: reg.link, Version: 1, CreatedAt: now, UpdatedAt: now,
+		Features: recordFeatures(reg.in, reg.sys.IDTable),
+		Link:     reg.link, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if reg.exists {
 		sr.Version = reg.existing.Version + 1
@@ -263,14 +266,14 @@ func (s *Service) recordRegistration(ctx context.Context, tx Tx, reg registratio
 	sys, localID, in, now := reg.sys, reg.localID, reg.in, reg.now
 	existing, exists, link, customerID := reg.existing, reg.exists, reg.link, reg.res.CustomerID
 	if reg.create {
-		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeCreated, Actor: sys.Code,
+		if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeCreated, Actor: sys.Code,
 			System: sys.Code, LocalID: localID, Detail: "registered"}); err != nil {
 			return err
 		}
 	}
 	if exists && existing.CustomerID == customerID {
 		// The same record with new values: an edit of the customer's data.
-		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeEdited, Actor: sys.Code,
+		if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeEdited, Actor: sys.Code,
 			System: sys.Code, LocalID: localID, Before: elementsSnapshot(existing.Raw), After: elementsSnapshot(in), Detail: "source record updated"}); err != nil {
 			return err
 		}
@@ -280,7 +283,7 @@ func (s *Service) recordRegistration(ctx context.Context, tx Tx, reg registratio
 		if link.Grade != "" {
 			detail = fmt.Sprintf("matched %s %.1f", link.Grade, link.Score)
 		}
-		if err := s.change(ctx, tx, Change{CustomerID: customerID, Kind: ChangeLinked, Actor: sys.Code,
+		if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeLinked, Actor: sys.Code,
 			System: sys.Code, LocalID: localID, After: linkSnapshot(link), Detail: detail}); err != nil {
 			return err
 		}

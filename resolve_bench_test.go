@@ -41,7 +41,7 @@ func benchmarkResolveCacheHit(b *testing.B, cache fiveid.Cache) {
 		b.Fatal(err)
 	}
 	obs := &hitCounter{}
-	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Cache: cache, Scorer: sc, Observer: obs})
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: cache, Scorer: sc, Observer: obs})
 	if err != nil {
 		b.Fatal(err)
 	}

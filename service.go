@@ -21,12 +21,18 @@ import (
 	"fiveid/match"
 )
 
-// Config carries a Service's dependencies and tunables.
+// Config carries a Service's dependencies and tunables. Each store
+// capability is a field of its own: NewService fails when a required one
+// is missing, and a nil optional one turns its feature off as documented.
+// Both stores in package store implement every capability, so a caller
+// usually passes the same object to each.
 type Config struct {
+	// Store is the master customer index (required).
 	Store Store
-	// Grants keeps policies, grants, signing keys and the grant log;
-	// usually the same object as Store.
+	// Grants keeps policies, grants, signing keys and the grant log
+	// (required).
 	Grants GrantStore
+	// Cache holds resolution results (required).
 	Cache  Cache
 	Scorer *match.Scorer
 	// Observer receives business metrics; nil means none.
@@ -48,9 +54,18 @@ type Config struct {
 	// policy's AddrAllowed to every address it connects to.
 	Webhooks WebhookPolicy
 	// Idempotency keeps the records of requests sent with an
-	// Idempotency-Key; usually the same object as Store. Nil: such
-	// requests answer ErrUnavailable.
+	// Idempotency-Key. Nil: such requests answer ErrUnavailable and
+	// SweepIdempotency does nothing.
 	Idempotency IdempotencyStore
+	// WebhookStore keeps webhooks and their delivery state. Nil: the
+	// webhook use cases and RunWebhooks answer ErrUnavailable.
+	WebhookStore WebhookStore
+	// Records pages through every source record. Nil: the offline jobs
+	// (Train, ScanDuplicates, Reindex) answer ErrUnavailable.
+	Records RecordScanner
+	// Statistics refreshes the database's planner statistics. Nil:
+	// RefreshStatistics does nothing.
+	Statistics StatisticsRefresher
 	// IdempotencyTTL is how long an answer is replayed to retries; 0 means
 	// DefaultIdempotencyTTL (24 h), else MinIdempotencyTTL to
 	// MaxIdempotencyTTL.
@@ -83,6 +98,9 @@ type Service struct {
 	// webhookPolicy is Config.Webhooks.
 	webhookPolicy WebhookPolicy
 	idem          IdempotencyStore
+	webhooks      WebhookStore
+	records       RecordScanner
+	stats         StatisticsRefresher
 	idemTTL       time.Duration
 	idemWait      time.Duration
 
@@ -93,8 +111,9 @@ type Service struct {
 // cache keys): keyed HMAC, never a bare hash of identity data.
 const secretHMAC = "hmac_key"
 
-// NewService validates cfg, loads or creates the HMAC key and returns a
-// ready Service.
+// NewService validates cfg (a missing required capability is an error
+// naming its field), loads or creates the HMAC key and a signing key,
+// records the blocking rules of a new index and returns a ready Service.
 func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("fiveid: Config.Store is required")
@@ -137,6 +156,9 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		// Likewise a deleted holder stops learning about grants.
 		holders:  newMemo[[]Holder](5*time.Second, 1000),
 		idem:     cfg.Idempotency,
+		webhooks: cfg.WebhookStore,
+		records:  cfg.Records,
+		stats:    cfg.Statistics,
 		idemTTL:  cfg.IdempotencyTTL,
 		idemWait: cfg.IdempotencyWait,
 	}
@@ -570,9 +592,16 @@ func (s *Service) normalize(in match.Input, table match.IDTable) (match.Record, 
 }
 
 // changeTime is the time a change is recorded at: UTC, at the microsecond
-// the stores keep. Take it once per change and pass it down, so that one
-// change carries one time.
+// the stores keep. It is the one transaction clock: a use case takes it
+// once per change (update does, for its transaction) and passes it down,
+// so that every row and history entry of one change carries one time.
 func (s *Service) changeTime() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// update runs fn in one store transaction (Store.Update) with the time its
+// changes are recorded at, taken once as it begins.
+func (s *Service) update(ctx context.Context, lockKeys []string, fn func(tx Tx, now time.Time) error) error {
+	return s.store.Update(ctx, lockKeys, func(tx Tx) error { return fn(tx, s.changeTime()) })
+}
 
 func (s *Service) today() match.Date {
 	t := s.now()
@@ -634,7 +663,7 @@ func (s *Service) LoadDistinct(ctx context.Context, p Principal, system string, 
 		}
 		id := newID("C")
 		records[i] = SourceRecord{System: system, LocalID: it.LocalID, CustomerID: id, Raw: it.Input, IDTable: sys.IDTable,
-			NameKey: rec.Name.Key, IDKey: rec.ID.Key, Version: 1, CreatedAt: now, UpdatedAt: now}
+			NameKey: rec.Name.Key, IDKey: rec.ID.Key, Features: recordFeatures(it.Input, sys.IDTable), Version: 1, CreatedAt: now, UpdatedAt: now}
 		g := survivor(records[i : i+1])
 		customers[i] = Customer{ID: id, Status: StatusActive, Name: g.Name, Sex: g.Sex, BirthDate: g.BirthDate,
 			IDType: g.IDType, IDNumber: g.IDNumber, Version: 1, CreatedAt: now, UpdatedAt: now}
@@ -660,15 +689,14 @@ func (s *Service) LoadDistinct(ctx context.Context, p Principal, system string, 
 
 // RefreshStatistics analyzes the store's tables whose planner statistics
 // are stale, and vacuums them where the server's autovacuum is off
-// (admin; a no-op on stores without a planner). serve runs it
-// every minute, import and LoadDistinct after loading.
+// (admin; a no-op without Config.Statistics). serve runs it every
+// minute, import and LoadDistinct after loading.
 func (s *Service) RefreshStatistics(ctx context.Context, p Principal) ([]string, error) {
 	if err := require(p, RoleAdmin); err != nil {
 		return nil, err
 	}
-	r, ok := s.store.(StatisticsRefresher)
-	if !ok {
+	if s.stats == nil {
 		return nil, nil
 	}
-	return r.RefreshStatistics(ctx)
+	return s.stats.RefreshStatistics(ctx)
 }

@@ -53,7 +53,7 @@ func servicesAndStores(t *testing.T) map[string]serviceAndStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emb.Close() })
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc})
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb, WebhookStore: emb, Records: emb, Statistics: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func servicesAndStores(t *testing.T) map[string]serviceAndStore {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rc.Close() })
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, Cache: store.NewRedisCache(rc, "svctest", time.Minute, store.Breaker{}), Scorer: sc})
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, WebhookStore: pg, Records: pg, Statistics: pg, Cache: store.NewRedisCache(rc, "svctest", time.Minute, store.Breaker{}), Scorer: sc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,7 +293,7 @@ func TestRedisDownFallsBackToTheStore(t *testing.T) {
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer dead.Close()
 	obs := &countingObserver{}
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, Cache: store.NewRedisCache(dead, "x", time.Minute, store.Breaker{}), Scorer: sc, Observer: obs})
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: store.NewRedisCache(dead, "x", time.Minute, store.Breaker{}), Scorer: sc, Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,11 +11,9 @@ import (
 	"fiveid/match"
 )
 
-func (s *Service) change(ctx context.Context, tx Tx, c Change) error {
-	c.ID = newID("H")
-	if c.At.IsZero() {
-		c.At = s.changeTime()
-	}
+// change appends c to the history at now, its transaction's time.
+func (s *Service) change(ctx context.Context, tx HistoryWriter, now time.Time, c Change) error {
+	c.ID, c.At = newID("H"), now
 	return tx.AppendChange(ctx, c)
 }
 
@@ -68,7 +66,7 @@ func (s *Service) RecordDeath(ctx context.Context, p Principal, customerID, date
 		return Customer{}, fmt.Errorf("record death: %w", err)
 	}
 	var out Customer
-	err = s.store.Update(ctx, nil, func(tx Tx) error {
+	err = s.update(ctx, nil, func(tx Tx, now time.Time) error {
 		cur, err := tx.Customer(ctx, c.ID)
 		if err != nil {
 			return err
@@ -76,12 +74,12 @@ func (s *Service) RecordDeath(ctx context.Context, p Principal, customerID, date
 		before := cur
 		cur.DeathDate, cur.DeathSource = d.String(), source
 		cur.Version++
-		cur.UpdatedAt = s.changeTime()
+		cur.UpdatedAt = now
 		if err := tx.UpdateCustomer(ctx, cur); err != nil {
 			return err
 		}
 		out = cur
-		return s.change(ctx, tx, Change{CustomerID: cur.ID, Kind: ChangeDeathRecorded, Actor: p.KeyID,
+		return s.change(ctx, tx, now, Change{CustomerID: cur.ID, Kind: ChangeDeathRecorded, Actor: p.KeyID,
 			Before: customerSnapshot(before, nil), After: customerSnapshot(cur, nil), Detail: source})
 	})
 	if err != nil {
@@ -127,12 +125,11 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 	}
 	keys := s.blockingKeys(rec)
 	from := sr.CustomerID // as the transaction finds it
-	err = s.store.Update(ctx, keys, func(tx Tx) error {
+	err = s.update(ctx, keys, func(tx Tx, now time.Time) error {
 		cur, err := tx.SourceRecord(ctx, system, localID)
 		if err != nil {
 			return err
 		}
-		now := s.changeTime()
 		if first != nil {
 			if err := first(tx, now); err != nil {
 				return err
@@ -143,7 +140,7 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 			if err := tx.InsertCustomer(ctx, Customer{ID: to, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now}); err != nil {
 				return err
 			}
-			if err := s.change(ctx, tx, Change{CustomerID: to, Kind: ChangeCreated, Actor: p.KeyID, System: system, LocalID: localID, Detail: detail}); err != nil {
+			if err := s.change(ctx, tx, now, Change{CustomerID: to, Kind: ChangeCreated, Actor: p.KeyID, System: system, LocalID: localID, Detail: detail}); err != nil {
 				return err
 			}
 		} else if err != nil {
@@ -163,7 +160,7 @@ func (s *Service) relink(ctx context.Context, p Principal, system, localID, to s
 			{CustomerID: from, Kind: ChangeUnlinked, Actor: p.KeyID, System: system, LocalID: localID, Before: linkSnapshot(before.Link), After: linkSnapshot(cur.Link), Detail: detail + " to " + to},
 			{CustomerID: to, Kind: ChangeLinked, Actor: p.KeyID, System: system, LocalID: localID, Before: linkSnapshot(before.Link), After: linkSnapshot(cur.Link), Detail: detail + " from " + from},
 		} {
-			if err := s.change(ctx, tx, c); err != nil {
+			if err := s.change(ctx, tx, now, c); err != nil {
 				return err
 			}
 		}
@@ -263,8 +260,7 @@ func (s *Service) ResolveReviewTask(ctx context.Context, p Principal, id string,
 	}
 	switch r.Kind {
 	case ResolveNotDuplicate, ResolveKeepSeparate:
-		err = s.store.Update(ctx, nil, func(tx Tx) error {
-			now := s.changeTime()
+		err = s.update(ctx, nil, func(tx Tx, now time.Time) error {
 			if err := resolve(tx, now); err != nil {
 				return err
 			}
@@ -301,4 +297,23 @@ func (s *Service) ReviewTask(ctx context.Context, p Principal, id string) (Revie
 		return ReviewTask{}, err
 	}
 	return s.store.ReviewTask(ctx, id)
+}
+
+// RevealIDNumber returns a customer's ID number in full (admin). Every
+// other view masks it; who saw it, and whose, is in the grant log before
+// the number is returned.
+func (s *Service) RevealIDNumber(ctx context.Context, p Principal, customerID string) (string, error) {
+	if err := require(p, RoleAdmin); err != nil {
+		return "", err
+	}
+	v, err := s.Customer(ctx, p, customerID)
+	if err != nil {
+		return "", err
+	}
+	c := v.Customer
+	if err := s.appendAudit(ctx, AuditEvent{Action: ActionIDRevealed, ActorKey: p.KeyID, ActorSystem: p.System,
+		CustomerID: c.ID, IDMasked: match.MaskID(c.IDNumber)}, nil); err != nil {
+		return "", fmt.Errorf("reveal ID number: %w", err)
+	}
+	return c.IDNumber, nil
 }

@@ -119,11 +119,10 @@ func (w Webhook) LastFailure() (reason string, status int) {
 }
 
 func (s *Service) webhookStore() (WebhookStore, error) {
-	ws, ok := s.store.(WebhookStore)
-	if !ok {
-		return nil, errors.New("this store keeps no webhooks")
+	if s.webhooks == nil {
+		return nil, fmt.Errorf("webhooks: no store configured: %w", ErrUnavailable)
 	}
-	return ws, nil
+	return s.webhooks, nil
 }
 
 // CreateWebhook subscribes url to every customer change from now on
@@ -175,7 +174,7 @@ func (s *Service) DeleteWebhook(ctx context.Context, p Principal, id string) err
 	if err != nil {
 		return err
 	}
-	return ws.DeleteWebhook(ctx, id, s.now())
+	return ws.DeleteWebhook(ctx, id, s.changeTime())
 }
 
 // WebhookOptions tune delivery.
@@ -233,7 +232,7 @@ func (s *Service) deliverWebhooks(ctx context.Context, ws WebhookStore, post Pos
 		return err
 	}
 	for _, w := range hooks {
-		now := s.now()
+		now := s.changeTime()
 		if !w.NextAttempt.IsZero() && now.Before(w.NextAttempt) {
 			continue
 		}

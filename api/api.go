@@ -38,6 +38,9 @@ type Config struct {
 	// burst of RateBurst; 0 means no limit (see rateLimiter).
 	RateLimit float64
 	RateBurst int
+	// Mount adds other adapters' routes (api/fhir) to the same server; each
+	// gets the guard every /v1 route has (see Mounter).
+	Mount []Mounter
 }
 
 type handlers struct {
@@ -122,6 +125,11 @@ func New(cfg Config) (*echo.Echo, error) {
 	v1.POST("/grants/introspect", h.introspect)
 	v1.GET("/audit/events", h.auditEvents)
 	v1.GET("/audit/verify", h.auditVerify)
+	for _, m := range cfg.Mount {
+		if err := m(e, h.guard); err != nil {
+			return nil, err
+		}
+	}
 	return e, nil
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"fiveid"
 	"fiveid/api"
+	"fiveid/internal/apitest"
 	"fiveid/match"
 	"fiveid/store"
 	"fiveid/store/storetest"
@@ -29,6 +30,7 @@ import (
 
 type env struct {
 	e     *echo.Echo
+	h     http.Handler // e, every exchange checked against openapi.yaml (apitest)
 	svc   *fiveid.Service
 	keys  map[string]string // role -> secret
 	other string            // a system key of a second system
@@ -69,7 +71,7 @@ func newEnvOn(t testing.TB, db *store.DB, clock fiveid.Clock) *env {
 		t.Fatal(err)
 	}
 	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Idempotency: db, Cache: store.NewMemoryCache(time.Minute, 100),
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Idempotency: db, Cache: store.NewMemoryCache(time.Minute, 100),
 		Scorer: sc, Observer: m, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func newEnvOn(t testing.TB, db *store.DB, clock fiveid.Clock) *env {
 			t.Fatal(err)
 		}
 	}
-	en := &env{e: e, svc: svc, keys: map[string]string{}}
+	en := &env{e: e, h: apitest.Handler(t, e), svc: svc, keys: map[string]string{}}
 	for role, system := range map[fiveid.Role]string{fiveid.RoleAdmin: "", fiveid.RoleAuditor: "", fiveid.RoleSystem: "hosp"} {
 		_, secret, err := svc.CreateKey(ctx, admin, role, system, "")
 		if err != nil {
@@ -114,7 +116,7 @@ func (en *env) do(t *testing.T, method, path, key string, body any) (int, map[st
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	rec := httptest.NewRecorder()
-	en.e.ServeHTTP(rec, req)
+	en.h.ServeHTTP(rec, req)
 	var out map[string]any
 	json.Unmarshal(rec.Body.Bytes(), &out)
 	return rec.Code, out
@@ -197,10 +199,12 @@ func TestOpenAPIOperationsAreNamedAndTagged(t *testing.T) {
 
 // Every authenticated operation declares, with the shared responses, the
 // statuses any request to it may get before or instead of its handler's
-// answer: 401 (no or a bad key), 403 (a role that may not; every role may
-// normalize), 429 (over the key's rate limit), and 415 where it reads a
-// JSON body (decode refuses any other Content-Type). The public ones
-// (health, metrics, JWKS) declare none of them.
+// answer: 400 (a path segment or query parameter that is not text), 401
+// (no or a bad key), 403 (a role that may not; every role may normalize),
+// 429 (over the key's rate limit), 503 (authentication reads the store),
+// and 413 and 415 where it reads a JSON body (decode refuses a body over
+// its limit and any other Content-Type). The public ones (health, metrics,
+// JWKS) declare none of them.
 func TestOpenAPIDeclaresAuthStatuses(t *testing.T) {
 	t.Parallel()
 	doc := loadOpenAPI(t)
@@ -211,16 +215,19 @@ func TestOpenAPIDeclaresAuthStatuses(t *testing.T) {
 			public := op.Security != nil && len(*op.Security) == 0
 			want := map[string]string{}
 			if !public {
+				want["400"] = "BadRequest"
 				want["401"] = "Unauthenticated"
 				want["429"] = "RateLimited"
+				want["503"] = "Unavailable"
 				if !anyRole[op.OperationID] {
 					want["403"] = "Forbidden"
 				}
 				if op.RequestBody != nil {
+					want["413"] = "TooLarge"
 					want["415"] = "UnsupportedMediaType"
 				}
 			}
-			for _, status := range []string{"401", "403", "415", "429"} {
+			for _, status := range []string{"400", "401", "403", "413", "415", "429"} {
 				r := op.Responses.Value(status)
 				name, ok := want[status]
 				switch {
@@ -230,6 +237,43 @@ func TestOpenAPIDeclaresAuthStatuses(t *testing.T) {
 					t.Errorf("%s: %s is %q, want the shared #/components/responses/%s", where, status, r.Ref, name)
 				case !ok && r != nil:
 					t.Errorf("%s declares %s, which it cannot answer", where, status)
+				}
+			}
+			if r := op.Responses.Value("503"); !public && (r == nil || r.Ref != "#/components/responses/Unavailable") {
+				t.Errorf("%s does not declare 503 as the shared #/components/responses/Unavailable", where)
+			}
+		}
+	}
+}
+
+// Every response openapi.yaml declares, but a 204, says what its body is:
+// each media type has a schema, and every error status uses the shared
+// Error schema. (apitest fails a test whose response has a body the spec
+// gives no schema; this catches the statuses no test reaches.)
+func TestOpenAPIResponsesHaveSchemas(t *testing.T) {
+	t.Parallel()
+	doc := loadOpenAPI(t)
+	errSchema := doc.Components.Schemas["Error"].Value
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			for status, r := range op.Responses.Map() {
+				where := method + " " + path + " " + status
+				if status == "204" {
+					if len(r.Value.Content) != 0 {
+						t.Errorf("%s declares a body", where)
+					}
+					continue
+				}
+				if len(r.Value.Content) == 0 {
+					t.Errorf("%s has no content", where)
+				}
+				for mt, c := range r.Value.Content {
+					switch {
+					case c.Schema == nil:
+						t.Errorf("%s %s has no schema", where, mt)
+					case status >= "400" && c.Schema.Value != errSchema:
+						t.Errorf("%s %s is not the shared Error schema", where, mt)
+					}
 				}
 			}
 		}
@@ -463,7 +507,7 @@ func TestRegisterIdentifyXrefOverHTTP(t *testing.T) {
 	// Metrics saw the routes by pattern.
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	rec := httptest.NewRecorder()
-	en.e.ServeHTTP(rec, req)
+	en.h.ServeHTTP(rec, req)
 	for _, want := range []string{`fiveid_http_request_duration_seconds_count{method="POST",route="/v1/identify",status="200"}`,
 		`fiveid_match_outcomes_total{grade="certain",op="identify"}`, `fiveid_cache_lookups_total{result="miss"}`} {
 		if !strings.Contains(rec.Body.String(), want) {
@@ -483,7 +527,7 @@ func FuzzRegisterBody(f *testing.F) {
 			req := httptest.NewRequest("POST", path, strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+en.keys["system"])
 			rec := httptest.NewRecorder()
-			en.e.ServeHTTP(rec, req)
+			apitest.Handler(t, en.e).ServeHTTP(rec, req)
 			if rec.Code >= 500 {
 				t.Fatalf("%s %q: %d %s", path, body, rec.Code, rec.Body.String())
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
+	"log/slog"
 	"math"
 	"net/http"
 	"strconv"
@@ -333,10 +334,17 @@ func (h *handlers) auditEvents(c echo.Context) error {
 	default:
 		return badRequest("format", "format must be json, csv or ndjson")
 	}
+	return ExportAudit(c, h.svc, p, f, format, h.log)
+}
+
+// ExportAudit streams the grant log entries f selects as CSV or NDJSON
+// (format), every page of them: the REST API's export and the console's.
+func ExportAudit(c echo.Context, svc *fiveid.Service, p fiveid.Principal, f fiveid.AuditFilter, format string, log *slog.Logger) error {
+	ctx := c.Request().Context()
 	// Streams: fetch the first page before writing anything, so that a
 	// role or store error is still a proper error response.
 	f.Limit = fiveid.MaxAuditPage
-	page, next, err := h.svc.AuditEvents(ctx, p, f)
+	page, next, err := svc.AuditEvents(ctx, p, f)
 	if err != nil {
 		return err
 	}
@@ -368,8 +376,8 @@ func (h *handlers) auditEvents(c echo.Context) error {
 			break
 		}
 		f.AfterSeq = page[len(page)-1].Seq
-		if page, next, err = h.svc.AuditEvents(ctx, p, f); err != nil {
-			h.log.Error("audit export interrupted", "error", err.Error())
+		if page, next, err = svc.AuditEvents(ctx, p, f); err != nil {
+			log.Error("audit export interrupted", "error", err.Error())
 			return nil
 		}
 	}

@@ -60,7 +60,7 @@ func (en *env) send(t *testing.T, path, apiKey, idemKey string, body any) *httpt
 		req.Header.Set("Idempotency-Key", idemKey)
 	}
 	rec := httptest.NewRecorder()
-	en.e.ServeHTTP(rec, req)
+	en.h.ServeHTTP(rec, req)
 	return rec
 }
 
@@ -345,7 +345,7 @@ func TestIdempotencyKeyRules(t *testing.T) {
 	req.Header.Add("Idempotency-Key", "a")
 	req.Header.Add("Idempotency-Key", "b")
 	rec := httptest.NewRecorder()
-	en.e.ServeHTTP(rec, req)
+	en.h.ServeHTTP(rec, req)
 	if rec.Code != 400 {
 		t.Errorf("two keys: %d", rec.Code)
 	}

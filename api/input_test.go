@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"fiveid"
+	"fiveid/internal/apitest"
 )
 
 // A NUL or invalid UTF-8 anywhere — a body field at any depth, a member
@@ -140,7 +141,7 @@ func FuzzBodies(f *testing.F) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+en.keys[r.role])
 			rec := httptest.NewRecorder()
-			en.e.ServeHTTP(rec, req)
+			apitest.Handler(t, en.e).ServeHTTP(rec, req) // the fuzz target's t, not the env's f
 			if rec.Code >= 500 {
 				t.Fatalf("%s: %s %s %q: %d %s", name, r.method, r.path, body, rec.Code, rec.Body.String())
 			}
@@ -167,7 +168,7 @@ func TestRequestIDIsTakenOnlyWhenPlain(t *testing.T) {
 				req.Header.Set("Authorization", "Bearer "+en.keys["system"])
 				req.Header.Set("X-Request-Id", rid)
 				rec := httptest.NewRecorder()
-				en.e.ServeHTTP(rec, req)
+				en.h.ServeHTTP(rec, req)
 				if rec.Code != http.StatusNotFound {
 					t.Fatalf("identify: %d %s", rec.Code, rec.Body.String())
 				}
@@ -217,13 +218,13 @@ func TestAuditCSVIsFormulaSafe(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer "+key["key"].(string))
 			req.Header.Set("X-Request-Id", "-A1-A2")
-			en.e.ServeHTTP(httptest.NewRecorder(), req)
+			en.h.ServeHTTP(httptest.NewRecorder(), req)
 
 			export := func(format string) string {
 				req := httptest.NewRequestWithContext(t.Context(), "GET", "/v1/audit/events?action=identify.no_match&format="+format, nil)
 				req.Header.Set("Authorization", "Bearer "+en.keys["auditor"])
 				rec := httptest.NewRecorder()
-				en.e.ServeHTTP(rec, req)
+				en.h.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK {
 					t.Fatalf("%s export: %d %s", format, rec.Code, rec.Body.String())
 				}
@@ -269,7 +270,7 @@ func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
 		}
 		req.Header.Set("Authorization", "Bearer "+en.keys["system"])
 		rec := httptest.NewRecorder()
-		en.e.ServeHTTP(rec, req)
+		en.h.ServeHTTP(rec, req)
 		if rec.Code != want {
 			t.Errorf("Content-Type %q: %d %s, want %d", ct, rec.Code, rec.Body.String(), want)
 		}
@@ -280,7 +281,8 @@ func TestJSONEndpointsRefuseOtherContentTypes(t *testing.T) {
 }
 
 // README's curl examples that send a body say it is JSON: curl -d alone
-// sends application/x-www-form-urlencoded, which is 415.
+// sends application/x-www-form-urlencoded, which is 415. (With -G the data
+// goes into the query; /fhir bodies are application/fhir+json.)
 func TestREADMECurlBodiesAreJSON(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../README.md")
@@ -290,11 +292,12 @@ func TestREADMECurlBodiesAreJSON(t *testing.T) {
 	cmds := strings.Split(strings.ReplaceAll(string(b), "\\\n", " "), "\n")
 	n := 0
 	for _, c := range cmds {
-		if !strings.Contains(c, "curl ") || !regexp.MustCompile(`\s(-d|--data\S*)\s`).MatchString(c) {
+		if !strings.Contains(c, "curl ") || !regexp.MustCompile(`\s(-d|--data\S*)\s`).MatchString(c) || strings.Contains(c, " -G ") {
 			continue
 		}
 		n++
-		if !strings.Contains(c, "Content-Type: application/json") && !strings.Contains(c, "--json") {
+		fhirJSON := strings.Contains(c, "$FHIR/") && strings.Contains(c, "Content-Type: application/fhir+json")
+		if !strings.Contains(c, "Content-Type: application/json") && !strings.Contains(c, "--json") && !fhirJSON {
 			t.Errorf("README sends a body without Content-Type: application/json:\n%s", c)
 		}
 	}
@@ -343,7 +346,7 @@ func TestEveryResponseCarriesSecurityHeaders(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+tc.key)
 		}
 		rec := httptest.NewRecorder()
-		en.e.ServeHTTP(rec, req)
+		en.h.ServeHTTP(rec, req)
 		if rec.Code != tc.status {
 			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, rec.Code, tc.status)
 		}

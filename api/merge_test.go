@@ -24,7 +24,7 @@ func (en *env) raw(t *testing.T, method, path, key string, body any) (int, strin
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+key)
 	rec := httptest.NewRecorder()
-	en.e.ServeHTTP(rec, req)
+	en.h.ServeHTTP(rec, req)
 	return rec.Code, rec.Body.String()
 }
 

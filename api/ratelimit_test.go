@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"fiveid/api"
+	"fiveid/internal/apitest"
 )
 
 // Each API key has its own token bucket: over it, 429 rate_limited with
@@ -35,7 +36,7 @@ func TestRateLimit(t *testing.T) {
 			req.Header.Set("Authorization", "Bearer "+key)
 		}
 		rec := httptest.NewRecorder()
-		e.ServeHTTP(rec, req)
+		apitest.Handler(t, e).ServeHTTP(rec, req)
 		return rec
 	}
 	limited := func(rec *httptest.ResponseRecorder) {

@@ -142,7 +142,7 @@ func benchmarkIdentifyCacheHit(b *testing.B, cache fiveid.Cache) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	svc, err := fiveid.NewService(b.Context(), fiveid.Config{Store: db, Grants: db, Cache: cache, Scorer: sc})
+	svc, err := fiveid.NewService(b.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: cache, Scorer: sc})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func OpenWeights(ctx context.Context, dir, databaseURL string, w match.Weights, 
 	if err != nil {
 		return nil, nil, err
 	}
-	svc, err := serviceOn(ctx, db, db, w, th)
+	svc, err := serviceOn(ctx, db, w, th)
 	if err != nil {
 		db.Close()
 		return nil, nil, err
@@ -43,7 +43,7 @@ func OpenTimed(ctx context.Context, dir, databaseURL string, th match.Thresholds
 		return nil, nil, nil, err
 	}
 	t := &StoreTimer{DB: db}
-	svc, err := serviceOn(ctx, t, t, match.DefaultWeights(), th)
+	svc, err := serviceOn(ctx, t, match.DefaultWeights(), th)
 	if err != nil {
 		db.Close()
 		return nil, nil, nil, err
@@ -58,12 +58,21 @@ func openDB(ctx context.Context, dir, databaseURL string) (*store.DB, error) {
 	return store.OpenEmbedded(ctx, filepath.Join(dir, "data"))
 }
 
-func serviceOn(ctx context.Context, st fiveid.Store, grants fiveid.GrantStore, w match.Weights, th match.Thresholds) (*fiveid.Service, error) {
+// stores is every store capability the benchmarks' Service is given.
+type stores interface {
+	fiveid.Store
+	fiveid.GrantStore
+	fiveid.WebhookStore
+	fiveid.RecordScanner
+	fiveid.StatisticsRefresher
+}
+
+func serviceOn(ctx context.Context, st stores, w match.Weights, th match.Thresholds) (*fiveid.Service, error) {
 	sc, err := match.NewScorer(w, th)
 	if err != nil {
 		return nil, err
 	}
-	return fiveid.NewService(ctx, fiveid.Config{Store: st, Grants: grants, Cache: store.NewMemoryCache(time.Minute, 100_000), Scorer: sc, CandidateLimit: 200})
+	return fiveid.NewService(ctx, fiveid.Config{Store: st, Grants: st, WebhookStore: st, Records: st, Statistics: st, Cache: store.NewMemoryCache(time.Minute, 100_000), Scorer: sc, CandidateLimit: 200})
 }
 
 // StoreTimer is the store with identify's calls timed — candidate

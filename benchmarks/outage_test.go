@@ -90,7 +90,7 @@ func benchmarkRedisOutage(b *testing.B, db *store.DB) {
 		b.Fatal(err)
 	}
 	newSvc := func(c fiveid.Cache) *fiveid.Service {
-		svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Cache: c, Scorer: sc, CandidateLimit: 200})
+		svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: c, Scorer: sc, CandidateLimit: 200})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -43,3 +43,24 @@ func BenchmarkBlockingKeys(b *testing.B) {
 		BlockingKeys(r)
 	}
 }
+
+// What a stored candidate costs to read: normalizing its raw values again
+// against decoding its stored features.
+func BenchmarkCandidateFeatures(b *testing.B) {
+	in := Input{Name: "阿卜杜拉•艾力", Sex: "男", BirthDate: "1980-01-02", IDType: "01", IDNumber: "11010519491231002X"}
+	r, err := Normalize(in, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc := EncodeFeatures(r)
+	b.Run("normalize", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = Normalize(in, Options{})
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = DecodeFeatures(enc)
+		}
+	})
+}

@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// A decision is about a customer, not one of its records (DOMAIN.md §3):
+// A decision is about a customer, not one of its records (README: How
+// fiveid matches):
 // this file holds the two rules that look beyond the best-matching record —
 // identifier conflicts anywhere in the candidate customer, and ambiguity
 // between candidate customers.
@@ -87,7 +88,7 @@ func holdsID(q Record, held []Held) bool {
 // every single substitution and adjacent swap, so two valid numbers that
 // differ are not a typo of one another. A customer whose records hold such
 // a number is in conflict with the other side whichever of its records
-// matched best (DOMAIN.md §3: decisions are about customers).
+// matched best: decisions are about customers.
 func IDsConflict(a, b Identifier) bool {
 	return a.ChecksumValid && b.ChecksumValid && a.HasChecksum && b.HasChecksum &&
 		a.Namespace == b.Namespace && a.Key != "" && b.Key != "" && a.Key != b.Key

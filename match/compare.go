@@ -8,9 +8,9 @@ import (
 // Field comparisons: each returns the agreement level of one identity
 // element, and the string metrics they rest on.
 
-// checksumNamespaces carry a check character: a single substitution or
-// adjacent swap always breaks it, so two valid numbers that differ are
-// different numbers.
+// strongNamespace reports whether the numbers of namespace ns carry a check
+// character: a single substitution or adjacent swap always breaks it, so
+// two valid numbers that differ are different numbers.
 func strongNamespace(ns string) bool {
 	return ns == string(IDTypeCitizen) || ns == string(IDTypeForeignPR) || ns == string(IDTypeHKMOPermit) || ns == string(IDTypeTWPermit)
 }

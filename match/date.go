@@ -72,7 +72,7 @@ func chineseNumber(s string) (int, bool) {
 	return n, true
 }
 
-// ParseBirthDate reads the formats of ../shared/data/birth-date-formats.csv:
+// ParseBirthDate reads the birth-date formats seen in source systems:
 // YYYYMMDD, YYYY-MM-DD, YYYY/M/D, YYYY.MM.DD, YYYY年M月D日 (also in Chinese
 // numerals), YYYYMMDDhhmmss, any of them with a time part (dropped; an
 // RFC 3339 date keeps the civil date as written), and year-only or

@@ -42,7 +42,7 @@ var provinces = map[string]bool{
 	"61": true, "62": true, "63": true, "64": true, "65": true,
 }
 
-// canonID applies DOMAIN.md §2: NFKC (full-width -> ASCII), drop whitespace,
+// canonID canonicalizes an ID number: NFKC (full-width -> ASCII), drop whitespace,
 // '-', zero-width/format characters and a leading apostrophe, upper case.
 func canonID(raw string) (string, []Finding) {
 	var fs []Finding

@@ -16,13 +16,13 @@ func ParseIDTable(s string) (IDTable, error) {
 	return "", fmt.Errorf("unknown ID-type table %q (want ws364, nhsa, gat2000 or empty)", s)
 }
 
-// WS 364.3 CV02.01.101 (health records), ../shared/data/id-types-ws364-cv02.01.101.csv.
+// WS 364.3 CV02.01.101 (health records; docs/references.md).
 var ws364Codes = map[string]IDType{
 	"01": IDTypeCitizen, "02": IDTypeCitizen, "03": IDTypePassport, "04": IDTypeMilitary,
 	"05": IDTypeDriver, "06": IDTypeHKMOPermit, "07": IDTypeTWPermit, "99": IDTypeOther,
 }
 
-// NHSA psn_cert_type (medical insurance), ../shared/data/id-types-nhsa-psn_cert_type.csv.
+// NHSA psn_cert_type (medical insurance; docs/references.md).
 // 04/05 are "HK (Macau) passport / HK-Macau permit": the permit is what
 // mainland systems see in practice.
 var nhsaCodes = map[string]IDType{
@@ -33,7 +33,7 @@ var nhsaCodes = map[string]IDType{
 	"90": IDTypeCitizen, "91": IDTypeOther, "99": IDTypeOther, "990201": IDTypeBirthCert, "990102": IDTypeOther,
 }
 
-// GA/T 2000.156 (public security), ../shared/data/id-types-gat2000.156.csv.
+// GA/T 2000.156 (public security; docs/references.md).
 var gatCodes = map[string]IDType{
 	"111": IDTypeCitizen, "112": IDTypeCitizen, "113": IDTypeCitizen, "240": IDTypeCitizen,
 	"114": IDTypeMilitary, "115": IDTypeMilitary, "118": IDTypeMilitary, "119": IDTypeMilitary,

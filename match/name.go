@@ -17,7 +17,7 @@ import (
 const MaxNameRunes = 100
 
 // dotVariants fold to U+00B7, the minority-name separator (民委发〔2016〕33号);
-// NFKC does not fold these (../shared/data/name-dot-variants.csv).
+// NFKC does not fold these (docs/references.md).
 var dotVariants = map[rune]bool{
 	0x00B7: true, 0x0387: true, 0x2022: true, 0x2027: true, 0x2219: true, 0x22C5: true,
 	0x30FB: true, 0xFF65: true, 0x2E31: true, 0x16EB: true, 0x2024: true, 0xFE52: true,
@@ -55,7 +55,8 @@ func IsPlaceholderName(key string) bool {
 var latinFold = strings.NewReplacer("Ø", "O", "ø", "o", "Æ", "AE", "æ", "ae", "ß", "SS", "Œ", "OE", "œ", "oe",
 	"Ł", "L", "ł", "l", "Đ", "D", "đ", "d", "Þ", "TH", "þ", "th", "ı", "i")
 
-// normalizeName applies DOMAIN.md §2 (names).
+// normalizeName applies the name rules of README (How fiveid reads the
+// five elements).
 func normalizeName(raw string) (Name, []Finding) { return normalizeNameDepth(raw, 0) }
 
 func normalizeNameDepth(raw string, depth int) (Name, []Finding) {

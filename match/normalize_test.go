@@ -19,8 +19,8 @@ func codes(fs []Finding) []string {
 	return out
 }
 
-// Vectors of ../shared/reference/cn-identity.md §1.7 (GB 11643-1999 Annex A
-// and independent implementations).
+// GB 11643-1999 Annex A's examples and numbers checked against independent
+// implementations (docs/references.md).
 func TestCitizenNumberVectors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

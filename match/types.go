@@ -104,7 +104,7 @@ func (d Date) String() string {
 }
 
 // IDType is fiveid's internal ID-type enum; every source code table maps onto
-// it (see ../shared/data/id-type-crosswalk.csv).
+// it (idtype.go; the tables are in docs/references.md).
 type IDType string
 
 const (

@@ -84,7 +84,7 @@ func (w Weights) indexSize(total int64) float64 {
 }
 
 // DefaultWeights are sound starting weights, set from published error
-// rates (../shared/reference/linkage-anchors.md) and population facts:
+// rates (docs/references.md) and population facts:
 //   - id: a citizen number is typed wrong in ~1-3% of records (m typo 0.03).
 //     An identifier names one person, so two different people share a
 //     number only when a record carries somebody else's valid number (a
@@ -167,7 +167,7 @@ func DefaultWeights() Weights {
 // sends the rest worth a look to review: low enough that two records
 // agreeing on surname and exact birth date under two numbers without a
 // check character (-2.3: a given name replaced, a number retyped) reach a
-// steward — recall that is found is not lost (found recall, DOMAIN.md §3)
+// steward — recall that is found is not lost (found recall, README)
 // — at a cost measured in README (the synthetic index's review tasks do
 // not change; FEBRL4's grow by 19). Without an agreeing identifier a
 // link needs 11 (2,048:1): twice the odds, because name, birth date and

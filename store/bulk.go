@@ -31,8 +31,9 @@ type prefixScan struct {
 
 func (p prefixScan) Scan(dest ...any) error { return p.sc.Scan(append(p.pre, dest...)...) }
 
-// KeyCandidates implements fiveid.Reader: each key's records numbered in
-// (system, local_id) order by a window function, the first limit kept.
+// KeyCandidates implements fiveid.CandidateIndex: each key's records
+// numbered in (system, local_id) order by a window function, the first
+// limit kept, read with candidateCols as Candidates reads them.
 func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[string][]fiveid.SourceRecord, error) {
 	const op = "key candidates"
 	out := map[string][]fiveid.SourceRecord{}
@@ -47,7 +48,7 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 			args = append(args, k)
 		}
 		args = append(args, limit)
-		rows, err := c.query(ctx, `SELECT k.key, `+recordCols+` FROM (
+		rows, err := c.query(ctx, `SELECT k.key, `+candidateCols+` FROM (
 				SELECT key, system, local_id, ROW_NUMBER() OVER (PARTITION BY key ORDER BY system, local_id) AS n
 				FROM blocking_keys WHERE key IN (`+inList(len(part))+`)) k
 			JOIN source_records r ON r.system = k.system AND r.local_id = k.local_id
@@ -62,7 +63,7 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 		got, err := collect(rows, op, func(sc interface{ Scan(...any) error }) (keyed, error) {
 			var k keyed
 			var err error
-			k.rec, err = scanRecord(prefixScan{sc, []any{&k.key}})
+			k.rec, err = scanCandidate(prefixScan{sc, []any{&k.key}})
 			return k, err
 		})
 		if err != nil {
@@ -75,7 +76,7 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 	return out, nil
 }
 
-// SourceRecords implements fiveid.Reader.
+// SourceRecords implements fiveid.CustomerReader.
 func (c conn) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fiveid.SourceRecord, error) {
 	const op = "source records"
 	var out []fiveid.SourceRecord
@@ -98,7 +99,7 @@ func (c conn) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fivei
 	return out, nil
 }
 
-// CustomersRecords implements fiveid.Reader.
+// CustomersRecords implements fiveid.CustomerReader.
 func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Customer, map[string][]fiveid.SourceRecord, error) {
 	const op = "customers' records"
 	ids = distinct(ids)
@@ -135,7 +136,7 @@ func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Cust
 	return cs, recs, nil
 }
 
-// NameFrequencies implements fiveid.Reader.
+// NameFrequencies implements fiveid.CandidateIndex.
 func (c conn) NameFrequencies(ctx context.Context, nameKeys []string) (map[string]int64, int64, error) {
 	const op = "name frequencies"
 	var total int64
@@ -172,7 +173,7 @@ func (c conn) NameFrequencies(ctx context.Context, nameKeys []string) (map[strin
 	return out, total, nil
 }
 
-// PutCustomers implements fiveid.Tx: multi-row upserts in ID order (two
+// PutCustomers implements fiveid.CustomerWriter: multi-row upserts in ID order (two
 // transactions writing the same customers lock them in one order).
 func (c txConn) PutCustomers(ctx context.Context, cs []fiveid.Customer) error {
 	cs = append([]fiveid.Customer(nil), cs...)
@@ -184,7 +185,7 @@ func (c txConn) PutCustomers(ctx context.Context, cs []fiveid.Customer) error {
 		updated_at = excluded.updated_at`, len(cs), 13, func(i int) []any { return customerArgs(cs[i]) })
 }
 
-// PutSourceRecords implements fiveid.Tx: one read of the records' current
+// PutSourceRecords implements fiveid.CustomerWriter: one read of the records' current
 // name keys, multi-row upserts, the blocking keys of new records inserted
 // and those of existing ones replaced (setKeys), and the name statistics
 // moved by the difference, in name-key order.
@@ -236,7 +237,7 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	err := c.insertRowsThen(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), recordUpsert, len(records), 19, func(i int) []any {
+	err := c.insertRowsThen(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), recordUpsert, len(records), 20, func(i int) []any {
 		return recordArgs(records[i], expls[i])
 	})
 	if err != nil {
@@ -303,7 +304,7 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 	return err
 }
 
-// AppendChanges implements fiveid.Tx.
+// AppendChanges implements fiveid.HistoryWriter.
 func (c txConn) AppendChanges(ctx context.Context, cs []fiveid.Change) error {
 	return c.insertRows(ctx, "append changes", "customer_events", changeCols, len(cs), 10, func(i int) []any {
 		ch := cs[i]
@@ -316,7 +317,7 @@ func (c txConn) AppendChanges(ctx context.Context, cs []fiveid.Change) error {
 func recordArgs(r fiveid.SourceRecord, expl string) []any {
 	return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
 		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
-		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt)}
+		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), r.Features}
 }
 
 // permute returns xs in the order of the indexes in order.

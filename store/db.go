@@ -112,7 +112,9 @@ func (s *stmtCache) close() error {
 }
 
 // DB is the master customer index on PostgreSQL or the embedded store. It
-// implements fiveid.Store, fiveid.GrantStore and fiveid.RecordScanner.
+// implements every store capability of fiveid.Config: Store (with Tx, every
+// role of the index), GrantStore, IdempotencyStore, WebhookStore,
+// RecordScanner and StatisticsRefresher.
 type DB struct {
 	conn          // reads
 	write *sql.DB // writes (the embedded store's single writer)
@@ -120,10 +122,13 @@ type DB struct {
 }
 
 var (
-	_ fiveid.Store         = (*DB)(nil)
-	_ fiveid.GrantStore    = (*DB)(nil)
-	_ fiveid.RecordScanner = (*DB)(nil)
-
+	_ fiveid.Store               = (*DB)(nil)
+	_ fiveid.Tx                  = txConn{}
+	_ fiveid.GrantStore          = (*DB)(nil)
+	_ fiveid.GrantTx             = txConn{}
+	_ fiveid.IdempotencyStore    = (*DB)(nil)
+	_ fiveid.WebhookStore        = (*DB)(nil)
+	_ fiveid.RecordScanner       = (*DB)(nil)
 	_ fiveid.StatisticsRefresher = (*DB)(nil)
 )
 

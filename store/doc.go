@@ -5,10 +5,13 @@
 //
 // Both databases run the same SQL through database/sql; the dialect
 // differences (placeholders, locking, error codes) live in dialect.go.
-// Each entity has its file: systems_keys.go, customers.go, records.go
-// (source records, candidates, blocking keys, name statistics), review.go,
-// merges.go, history.go (changes, the webhook outbox), webhooks.go,
-// settings.go, grants.go, idempotency.go.
+// Each role of fiveid's ports has its file: systems_keys.go (systems, API
+// keys), customers.go, records.go (source records and the candidate index:
+// blocking keys, name statistics, the record scan), review.go (the review
+// queue), merges.go, history.go (changes, the webhook outbox), webhooks.go,
+// settings.go (settings, secrets), grants.go (the grant log),
+// idempotency.go. db.go opens a database, runs transactions and refreshes
+// statistics; migrate.go applies migrations; cache.go holds the caches.
 // Rows never leave this package: every method returns root-package types,
 // and every error is translated at one choke point (mapErr).
 package store

@@ -15,14 +15,31 @@ import (
 // bulk loads; collect and insertRows, the row helpers most of them use.
 
 const recordCols = `r.system, r.local_id, r.customer_id, r.raw_name, r.raw_sex, r.raw_birth, r.raw_id_type, r.raw_id,
-	r.id_table, r.name_key, r.id_key, r.link_grade, r.link_score, r.link_manual, r.link_merge, r.explanation, r.version, r.created_at, r.updated_at`
+	r.id_table, r.name_key, r.id_key, r.link_grade, r.link_score, r.link_manual, r.link_merge, r.explanation, r.version, r.created_at, r.updated_at,
+	r.features`
+
+// candidateCols are what a candidate is read with: recordCols without the
+// link and the times, which matching does not read (the link's
+// explanation is a JSON document, the widest value of a record).
+const candidateCols = `r.system, r.local_id, r.customer_id, r.raw_name, r.raw_sex, r.raw_birth, r.raw_id_type, r.raw_id,
+	r.id_table, r.name_key, r.id_key, r.version, r.features`
+
+func scanCandidate(sc interface{ Scan(...any) error }) (fiveid.SourceRecord, error) {
+	var r fiveid.SourceRecord
+	var table string
+	err := sc.Scan(&r.System, &r.LocalID, &r.CustomerID, &r.Raw.Name, &r.Raw.Sex, &r.Raw.BirthDate, &r.Raw.IDType, &r.Raw.IDNumber,
+		&table, &r.NameKey, &r.IDKey, &r.Version, &r.Features)
+	r.IDTable = match.IDTable(table)
+	return r, err
+}
 
 func scanRecord(sc interface{ Scan(...any) error }) (fiveid.SourceRecord, error) {
 	var r fiveid.SourceRecord
 	var table, grade, expl string
 	var created, updated int64
 	err := sc.Scan(&r.System, &r.LocalID, &r.CustomerID, &r.Raw.Name, &r.Raw.Sex, &r.Raw.BirthDate, &r.Raw.IDType, &r.Raw.IDNumber,
-		&table, &r.NameKey, &r.IDKey, &grade, &r.Link.Score, &r.Link.Manual, &r.Link.Merge, &expl, &r.Version, &created, &updated)
+		&table, &r.NameKey, &r.IDKey, &grade, &r.Link.Score, &r.Link.Manual, &r.Link.Merge, &expl, &r.Version, &created, &updated,
+		&r.Features)
 	if err != nil {
 		return r, err
 	}
@@ -69,7 +86,7 @@ func (c conn) Candidates(ctx context.Context, keys []string, limit int) ([]fivei
 	// lookups. No join on customers: records belong to active customers
 	// (see fiveid.Reader), and each join was two more page reads per
 	// candidate.
-	q := `SELECT ` + recordCols + ` FROM (SELECT DISTINCT b.system, b.local_id FROM blocking_keys b
+	q := `SELECT ` + candidateCols + ` FROM (SELECT DISTINCT b.system, b.local_id FROM blocking_keys b
 			WHERE b.key IN (?` + strings.Repeat(", ?", len(keys)-1) + `)) k
 		JOIN source_records r ON r.system = k.system AND r.local_id = k.local_id
 		ORDER BY r.system, r.local_id LIMIT ?`
@@ -77,7 +94,7 @@ func (c conn) Candidates(ctx context.Context, keys []string, limit int) ([]fivei
 	if err != nil {
 		return nil, mapErr("candidates", err)
 	}
-	return collect(rows, "candidates", scanRecord)
+	return collect(rows, "candidates", scanCandidate)
 }
 
 func (c conn) NameFrequency(ctx context.Context, nameKey string) (int64, int64, error) {
@@ -92,7 +109,7 @@ const recordUpsert = `ON CONFLICT (system, local_id) DO UPDATE SET customer_id =
 			raw_sex = excluded.raw_sex, raw_birth = excluded.raw_birth, raw_id_type = excluded.raw_id_type, raw_id = excluded.raw_id,
 			id_table = excluded.id_table, name_key = excluded.name_key, id_key = excluded.id_key, link_grade = excluded.link_grade,
 			link_score = excluded.link_score, link_manual = excluded.link_manual, link_merge = excluded.link_merge, explanation = excluded.explanation,
-			version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at`
+			version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at, features = excluded.features`
 
 // PutSourceRecord upserts the record, replaces its blocking keys and keeps
 // the name statistics exact.
@@ -109,11 +126,11 @@ func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	_, err = c.exec(ctx, op, `INSERT INTO source_records (system, local_id, customer_id, raw_name, raw_sex, raw_birth, raw_id_type, raw_id,
-			id_table, name_key, id_key, link_grade, link_score, link_manual, link_merge, explanation, version, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `+recordUpsert,
+			id_table, name_key, id_key, link_grade, link_score, link_manual, link_merge, explanation, version, created_at, updated_at, features)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `+recordUpsert,
 		r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
 		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
-		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt))
+		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), r.Features)
 	if err != nil {
 		return err
 	}
@@ -281,7 +298,7 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	err = c.insertRows(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 19, func(i int) []any {
+	err = c.insertRows(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 20, func(i int) []any {
 		return recordArgs(records[i], expls[i])
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"fiveid"
+	"fiveid/api/fhir"
 	"fiveid/store"
 )
 
@@ -18,6 +20,7 @@ import (
 // anything connects.
 type config struct {
 	Addr        string        // FIVEID_ADDR: listen address
+	PprofAddr   string        // FIVEID_PPROF_ADDR: net/http/pprof's own listen address; empty: off
 	DataDir     string        // FIVEID_DATA_DIR: embedded store directory
 	DatabaseURL string        // DATABASE_URL: PostgreSQL instead of the embedded store
 	RedisURL    string        // REDIS_URL: Redis instead of the in-process cache
@@ -49,6 +52,13 @@ type config struct {
 	// Webhooks: https to public addresses only, unless these allow more.
 	WebhookAllowHTTPHosts []string       // FIVEID_WEBHOOK_ALLOW_HTTP_HOSTS: hosts that may receive plain http, comma-separated
 	WebhookAllowPrivate   []netip.Prefix // FIVEID_WEBHOOK_ALLOW_PRIVATE: inside address ranges (CIDR or address) webhooks may reach, comma-separated
+	// The console (/console/): sessions end after ConsoleIdle unused; the
+	// session cookie is Secure over TLS, and always with ConsoleSecure
+	// (fiveid behind a TLS terminator).
+	ConsoleIdle   time.Duration // FIVEID_CONSOLE_IDLE_TIMEOUT (default 30m)
+	ConsoleSecure bool          // FIVEID_CONSOLE_SECURE_COOKIES
+	// FHIR is the FHIR interface's identifier systems (FIVEID_FHIR_*, see fhirConfig).
+	FHIR fhir.Config
 }
 
 // webhookPolicy is the service's and the poster's one WebhookPolicy.
@@ -62,6 +72,7 @@ var hostName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-
 func loadConfig(getenv func(string) string) (config, error) {
 	c := config{
 		Addr:        getenv("FIVEID_ADDR"),
+		PprofAddr:   getenv("FIVEID_PPROF_ADDR"),
 		DataDir:     getenv("FIVEID_DATA_DIR"),
 		DatabaseURL: getenv("DATABASE_URL"),
 		RedisURL:    getenv("REDIS_URL"),
@@ -89,6 +100,17 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.DataDir == "" {
 		c.DataDir = "./data"
 	}
+	if c.PprofAddr != "" {
+		// Profiles show what the process is doing to whoever can reach
+		// them: never on the API's address, always on one an operator
+		// chose on purpose (usually loopback).
+		if _, _, err := net.SplitHostPort(c.PprofAddr); err != nil {
+			return c, fmt.Errorf("FIVEID_PPROF_ADDR: want host:port like 127.0.0.1:6060, got %q", c.PprofAddr)
+		}
+		if c.PprofAddr == c.Addr {
+			return c, fmt.Errorf("FIVEID_PPROF_ADDR: must differ from FIVEID_ADDR (%s): profiles are never served on the API's address", c.Addr)
+		}
+	}
 	if v := getenv("FIVEID_LOG_LEVEL"); v != "" {
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
 			return c, fmt.Errorf("FIVEID_LOG_LEVEL: %w", err)
@@ -104,7 +126,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	for _, d := range []struct {
 		name string
 		dst  *time.Duration
-	}{{"FIVEID_REDIS_TIMEOUT", &c.RedisTimeout}, {"FIVEID_REDIS_BREAKER_COOLDOWN", &c.BreakerCooldown}} {
+	}{{"FIVEID_REDIS_TIMEOUT", &c.RedisTimeout}, {"FIVEID_REDIS_BREAKER_COOLDOWN", &c.BreakerCooldown}, {"FIVEID_CONSOLE_IDLE_TIMEOUT", &c.ConsoleIdle}} {
 		if v := getenv(d.name); v != "" {
 			t, err := time.ParseDuration(v)
 			if err != nil || t <= 0 {
@@ -119,6 +141,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("FIVEID_LOG_REPEAT_INTERVAL: want a duration like 10s (0: every line), got %q", v)
 		}
 		c.LogRepeatInterval = d
+	}
+	if v := getenv("FIVEID_CONSOLE_SECURE_COOKIES"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return c, fmt.Errorf("FIVEID_CONSOLE_SECURE_COOKIES: want true or false, got %q", v)
+		}
+		c.ConsoleSecure = b
 	}
 	if v := getenv("FIVEID_RATE_LIMIT"); v != "" {
 		f, err := strconv.ParseFloat(v, 64)
@@ -187,6 +216,11 @@ func loadConfig(getenv func(string) string) (config, error) {
 		}
 		c.WebhookAllowPrivate = append(c.WebhookAllowPrivate, p.Masked())
 	}
+	fc, err := fhirConfig(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.FHIR = fc
 	for name, v := range map[string]string{"FIVEID_THRESHOLD_CERTAIN": c.Certain, "FIVEID_THRESHOLD_PROBABLE": c.Probable, "FIVEID_THRESHOLD_POSSIBLE": c.Possible, "FIVEID_THRESHOLD_NO_ID": c.NoID, "FIVEID_AMBIGUITY_MARGIN": c.Margin} {
 		if v == "" {
 			continue

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"fiveid/internal/apitest"
 	"fiveid/store/storetest"
 )
 
@@ -100,7 +101,7 @@ func (c client) do(method, path string, body any, want int, out any) {
 	if c.key != "" {
 		req.Header.Set("Authorization", "Bearer "+c.key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apitest.Client(c.t).Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -258,7 +259,7 @@ func TestEndToEnd(t *testing.T) {
 					req, _ := http.NewRequestWithContext(t.Context(), "POST", base+"/v1/customers", bytes.NewReader(b))
 					req.Header.Set("Authorization", "Bearer "+c.key)
 					req.Header.Set("Content-Type", "application/json")
-					resp, err := http.DefaultClient.Do(req)
+					resp, err := apitest.Client(t).Do(req)
 					if err != nil {
 						t.Error(err)
 						return

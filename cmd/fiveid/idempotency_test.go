@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"fiveid/internal/apitest"
 )
 
 // serve wires idempotency keys on both stores: a retried registration is
@@ -31,7 +33,7 @@ func TestIdempotencyKeyEndToEnd(t *testing.T) {
 				req.Header.Set("Authorization", "Bearer "+k.Key)
 				req.Header.Set("Content-Type", "application/json")
 				req.Header.Set("Idempotency-Key", "e2e-1")
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := apitest.Client(t).Do(req)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"fiveid/internal/apitest"
 	"fiveid/store/storetest"
 )
 
@@ -40,7 +41,7 @@ func post(t *testing.T, c client, path string, body any) (int, string) {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+c.key)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apitest.Client(t).Do(req)
 	if err != nil {
 		t.Error(err)
 		return 0, ""

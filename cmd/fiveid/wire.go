@@ -17,6 +17,8 @@ import (
 
 	"fiveid"
 	"fiveid/api"
+	"fiveid/api/console"
+	"fiveid/api/fhir"
 	"fiveid/match"
 	"fiveid/store"
 )
@@ -38,7 +40,7 @@ func (a *app) Close() error {
 	return errors.Join(errs...)
 }
 
-func openStore(ctx context.Context, cfg config) (fiveid.Store, string, error) {
+func openStore(ctx context.Context, cfg config) (*store.DB, string, error) {
 	if cfg.DatabaseURL != "" {
 		db, err := store.OpenPostgres(ctx, cfg.DatabaseURL)
 		if err != nil {
@@ -90,20 +92,10 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 	}
 	a.backend = backend
 	a.closers = append(a.closers, st.Close)
-	grants, ok := st.(fiveid.GrantStore)
-	if !ok {
-		a.Close()
-		return nil, fmt.Errorf("the %s store keeps no grants", backend)
-	}
 	a.metrics, err = api.NewMetrics(a.reg)
 	if err != nil {
 		a.Close()
 		return nil, err
-	}
-	idem, ok := st.(fiveid.IdempotencyStore)
-	if !ok {
-		a.Close()
-		return nil, fmt.Errorf("the %s store keeps no idempotency keys", backend)
 	}
 	var cache fiveid.Cache
 	if cfg.RedisURL != "" {
@@ -126,9 +118,10 @@ func wire(ctx context.Context, cfg config, log *slog.Logger) (*app, error) {
 		cache = store.NewMemoryCache(cfg.CacheTTL, 100_000)
 	}
 	a.svc, err = fiveid.NewService(ctx, fiveid.Config{
-		Store: st, Grants: grants, Cache: cache, Scorer: sc, Observer: a.metrics,
+		Store: st, Grants: st, Idempotency: st, WebhookStore: st, Records: st, Statistics: st,
+		Cache: cache, Scorer: sc, Observer: a.metrics,
 		Logger: log, CandidateLimit: cfg.Candidates, Webhooks: cfg.webhookPolicy(),
-		Idempotency: idem, IdempotencyTTL: cfg.IdemTTL,
+		IdempotencyTTL: cfg.IdemTTL,
 	})
 	if err != nil {
 		a.Close()
@@ -170,14 +163,32 @@ func serve(ctx context.Context, cfg config, stdout, stderr io.Writer, ready func
 	if secret != "" {
 		fmt.Fprintf(stdout, "bootstrap admin key (shown once, keep it safe):\n%s\n", secret)
 	}
-	e, err := api.New(api.Config{Service: a.svc, Logger: log, Metrics: a.metrics, Gatherer: a.reg,
-		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst})
+	fc := cfg.FHIR
+	fc.Service, fc.Logger = a.svc, log
+	fhirRoutes, err := fhir.Mount(fc)
 	if err != nil {
+		return err
+	}
+	e, err := api.New(api.Config{Service: a.svc, Logger: log, Metrics: a.metrics, Gatherer: a.reg,
+		RateLimit: cfg.RateLimit, RateBurst: cfg.RateBurst, Mount: []api.Mounter{fhirRoutes}})
+	if err != nil {
+		return err
+	}
+	if err := console.Mount(e, console.Config{Service: a.svc, Logger: log, IdleTimeout: cfg.ConsoleIdle, SecureCookies: cfg.ConsoleSecure}); err != nil {
 		return err
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	if cfg.PprofAddr != "" {
+		addr, stopPprof, err := startPprof(cfg.PprofAddr, log)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopPprof()
+		fmt.Fprintf(stdout, "pprof on http://%s/debug/pprof/\n", addr)
 	}
 	srv := &http.Server{
 		Handler:           e,

@@ -58,6 +58,8 @@ func record(system, local, customer, nameKey string) fiveid.SourceRecord {
 		System: system, LocalID: local, CustomerID: customer,
 		Raw:     match.Input{Name: "张伟", Sex: "男", BirthDate: "1949-12-31", IDType: "01", IDNumber: "11010519491231002X"},
 		NameKey: nameKey, IDKey: "CN_RIC:11010519491231002X",
+		// The store keeps features as text it does not read.
+		Features: "features of " + system + "/" + local,
 		Link: fiveid.Link{Grade: match.GradeCertain, Score: 31.5, Explanation: match.Explanation{
 			Score: 31.5, Grade: match.GradeCertain, Version: "w1",
 			Fields: []match.FieldScore{{Field: "id", Level: "equal", Weight: 20}}}},
@@ -163,6 +165,12 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		c, err := st.Candidates(ctx, []string{"k-b", "k-zzz"}, 10)
 		if err != nil || len(c) != 2 || c[0].LocalID != "9" || c[1].LocalID != "1" {
 			t.Fatalf("candidates by k-b: %+v %v", c, err)
+		}
+		// A candidate carries what matching reads, its features included,
+		// and not its link.
+		if want := record("care", "9", "C2", "张伟"); c[0].Features != want.Features || c[0].Raw != want.Raw || c[0].CustomerID != "C2" ||
+			c[0].IDTable != want.IDTable || c[0].NameKey != want.NameKey || c[0].IDKey != want.IDKey || c[0].Link.Explanation.Version != "" {
+			t.Errorf("candidate care/9: %+v, want the record's matching fields", c[0])
 		}
 		if c, _ := st.Candidates(ctx, []string{"k-a", "k-b", "k-c"}, 2); len(c) != 2 {
 			t.Errorf("candidate limit: %d", len(c))

@@ -23,6 +23,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -154,6 +156,10 @@ func run(ctx context.Context) error {
 	if _, err := svc.CreatePolicy(ctx, admin, fiveid.Policy{Grantee: "care-c", Scopes: []string{"medical"}, Purposes: []string{"treatment"}, MaxTTL: time.Hour}); err != nil {
 		return err
 	}
+	// Memory: the service runs in this process, so the process's resident
+	// set while it serves is the figure (the load tool's own query list
+	// included, the generated population dropped above).
+	rss := sampleRSS(100 * time.Millisecond)
 	for _, grant := range []bool{false, true} {
 		var done, failed atomic.Int64
 		stopAt := time.Now().Add(*duration)
@@ -185,7 +191,52 @@ func run(ctx context.Context) error {
 		fmt.Printf("%s, %d clients, %s: %.0f requests/s (%d failed)\n", what, *clients, *duration,
 			float64(done.Load())/duration.Seconds(), failed.Load())
 	}
+	maxRSS := rss()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("memory while serving the throughput runs (service in this process): max RSS %d MB, Go heap in use %d MB, peak RSS of the whole run (loading included) %d MB\n",
+		maxRSS>>20, ms.HeapInuse>>20, procStatus("VmHWM")>>20)
 	return nil
+}
+
+// sampleRSS samples the process's resident set every interval until the
+// returned function is called, which returns the largest sample.
+func sampleRSS(every time.Duration) func() int64 {
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			if v := procStatus("VmRSS"); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 { close(stop); <-done; return peak.Load() }
+}
+
+// procStatus reads a size field ("VmRSS", "VmHWM") of /proc/self/status in
+// bytes; 0 where there is no /proc.
+func procStatus(field string) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
 }
 
 func load(ctx context.Context, svc *fiveid.Service, admin fiveid.Principal, system string, people []benchmarks.Person) error {

@@ -1,0 +1,382 @@
+// Command hotpath measures identify with a grant on a cache hit over real
+// HTTP against a bare echo JSON handler measured in the same run, and
+// reports the ratio (issue 14: at least 0.20):
+//
+//	DATABASE_URL=postgres://... REDIS_URL=redis://127.0.0.1:6379/0 go run ./benchmarks/cmd/hotpath
+//
+// One process serves both on loopback listeners — the bare handler (echo,
+// decode the request's JSON, answer a small JSON document) and fiveid's
+// API wired as serve wires it (JSON logs, metrics, security headers,
+// request IDs, auth; no rate limit) on PostgreSQL + Redis, or on the
+// embedded store and the in-process cache when DATABASE_URL / REDIS_URL
+// are unset — and -clients concurrent callers, each on its own keep-alive
+// connection, send requests over TCP. The phases alternate (echo, identify
+// + grant, identify) for -rounds rounds of -phase each, so the load of
+// this shared machine hits both sides alike; the figures are the medians.
+//
+// The index holds -people people; -questions noisy records of them are
+// asked once before timing, so that every timed identify is answered from
+// the cache. Every answer still writes its durable grant-log entry, and
+// every grant is signed and stored before it is answered.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"fiveid"
+	"fiveid/api"
+	"fiveid/benchmarks"
+	"fiveid/match"
+	"fiveid/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "hotpath:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	clients := flag.Int("clients", 64, "concurrent HTTP callers")
+	phase := flag.Duration("phase", 4*time.Second, "length of each measured phase")
+	rounds := flag.Int("rounds", 3, "rounds of (echo, identify+grant, identify)")
+	people := flag.Int("people", 2000, "people in the index")
+	questions := flag.Int("questions", 500, "distinct questions, asked over and over")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the identify+grant phases to this file")
+	flag.Parse()
+
+	dir, err := os.MkdirTemp("", "fiveid-hotpath")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	svc, backend, closeFn, err := open(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+
+	admin := fiveid.Principal{KeyID: "hotpath", Role: fiveid.RoleAdmin}
+	for _, code := range []string{"hosp-a", "care-c"} {
+		if _, err := svc.CreateSystem(ctx, admin, fiveid.System{Code: code, Name: code, Kind: fiveid.KindMedical}); err != nil && !errors.Is(err, fiveid.ErrConflict) {
+			return err
+		}
+	}
+	if _, err := svc.CreatePolicy(ctx, admin, fiveid.Policy{Grantee: "care-c", Scopes: []string{"medical"}, Purposes: []string{"treatment"}, MaxTTL: time.Hour}); err != nil {
+		return err
+	}
+	_, secret, err := svc.CreateKey(ctx, admin, fiveid.RoleSystem, "care-c", "hotpath")
+	if err != nil {
+		return err
+	}
+	// A fresh population per run (its own seed; local IDs carry it), so
+	// that a database used before does not hold these people already:
+	// a second copy of each would make every answer ambiguous.
+	run := time.Now().UnixNano()
+	pop := benchmarks.NewGenerator(uint64(run), benchmarks.Noise{}).Population(*people)
+	clean := benchmarks.NewGenerator(8, benchmarks.Noise{})
+	var items []fiveid.RegisterItem
+	for _, p := range pop {
+		in := clean.Record(p, 0, "").Input
+		if _, err := match.Normalize(in, match.Options{}); err != nil {
+			continue
+		}
+		items = append(items, fiveid.RegisterItem{LocalID: fmt.Sprintf("H%d-%d", run, p.ID), Input: in})
+	}
+	for start := 0; start < len(items); start += 1000 {
+		if err := svc.LoadDistinct(ctx, admin, "hosp-a", items[start:min(start+1000, len(items))]); err != nil {
+			return err
+		}
+	}
+	noisy := benchmarks.NewGenerator(99, benchmarks.Realistic)
+	type wire struct {
+		Name      string   `json:"name"`
+		Sex       string   `json:"sex"`
+		BirthDate string   `json:"birth_date"`
+		IDType    string   `json:"id_type"`
+		IDNumber  string   `json:"id_number"`
+		Scopes    []string `json:"scopes,omitempty"`
+		Purpose   string   `json:"purpose,omitempty"`
+	}
+	var plain, granted [][]byte
+	for i := range *questions {
+		in := noisy.Record(pop[(i*7919)%len(pop)], 2, "").Input
+		w := wire{Name: in.Name, Sex: in.Sex, BirthDate: in.BirthDate, IDType: in.IDType, IDNumber: in.IDNumber}
+		b, _ := json.Marshal(w)
+		plain = append(plain, b)
+		w.Scopes, w.Purpose = []string{"medical"}, "treatment"
+		b, _ = json.Marshal(w)
+		granted = append(granted, b)
+	}
+
+	fiveidURL, stopFiveid, err := serveFiveid(svc)
+	if err != nil {
+		return err
+	}
+	defer stopFiveid()
+	echoURL, stopEcho, err := serveEcho()
+	if err != nil {
+		return err
+	}
+	defer stopEcho()
+
+	tr := &http.Transport{MaxIdleConns: 4 * *clients, MaxIdleConnsPerHost: 2 * *clients, IdleConnTimeout: time.Minute}
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	auth := "Bearer " + secret
+	identify := fiveidURL + "/v1/identify"
+	// Fill the cache: every question once (untimed).
+	// A question the noise left nothing identifying in (400) is dropped.
+	codes := map[int]int{}
+	var keptPlain, keptGranted [][]byte
+	for i := range plain {
+		code, err := post(ctx, hc, identify, auth, plain[i])
+		if err != nil {
+			return fmt.Errorf("warm-up identify: %w", err)
+		}
+		codes[code]++
+		if answered(code) {
+			keptPlain, keptGranted = append(keptPlain, plain[i]), append(keptGranted, granted[i])
+		}
+	}
+	plain, granted = keptPlain, keptGranted
+	fmt.Printf("questions answered %d with a match, %d needs review, %d no match; %d dropped (nothing identifying)\n",
+		codes[http.StatusOK], codes[http.StatusConflict], codes[http.StatusNotFound], codes[http.StatusBadRequest])
+	type phaseDef struct {
+		name   string
+		url    string
+		bodies [][]byte
+		auth   string
+	}
+	phases := []phaseDef{
+		{"echo JSON handler", echoURL + "/echo", plain, ""},
+		{"identify+grant (cache hit)", identify, granted, auth},
+		{"identify (cache hit)", identify, plain, auth},
+	}
+	rates := make([][]float64, len(phases))
+	var failures int64
+	var prof *os.File
+	if *cpuProfile != "" {
+		if prof, err = os.Create(*cpuProfile); err != nil {
+			return err
+		}
+		defer prof.Close()
+	}
+	for range *rounds {
+		for i, ph := range phases {
+			if prof != nil && i == 1 {
+				if err := pprof.StartCPUProfile(prof); err != nil {
+					return err
+				}
+			}
+			n, failed := hammer(ctx, hc, ph.url, ph.auth, ph.bodies, *clients, *phase)
+			if prof != nil && i == 1 {
+				pprof.StopCPUProfile()
+				prof = nil // one phase's profile: a second Start would append a second profile to the file
+			}
+			failures += failed
+			rates[i] = append(rates[i], float64(n)/phase.Seconds())
+		}
+	}
+	fmt.Printf("store %s, %d people, %d questions, %d clients over HTTP, %d rounds of %s per phase (medians):\n",
+		backend, len(items), len(plain), *clients, *rounds, *phase)
+	base := median(rates[0])
+	for i, ph := range phases {
+		fmt.Printf("  %-28s %8.0f requests/s  (%.3f of the echo handler; rounds %s)\n", ph.name, median(rates[i]), median(rates[i])/base, list(rates[i]))
+	}
+	if failures > 0 {
+		return fmt.Errorf("%d requests failed", failures)
+	}
+	return nil
+}
+
+// open wires the service as serve does, on the store and cache the
+// environment names.
+func open(ctx context.Context, dir string) (*fiveid.Service, string, func(), error) {
+	var db *store.DB
+	var err error
+	backend := "embedded"
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		db, err = store.OpenPostgres(ctx, u)
+		backend = "postgres"
+	} else {
+		db, err = store.OpenEmbedded(ctx, filepath.Join(dir, "data"))
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	closers := []func(){func() { db.Close() }}
+	closeAll := func() {
+		for _, c := range slices.Backward(closers) {
+			c()
+		}
+	}
+	var cache fiveid.Cache = store.NewMemoryCache(5*time.Minute, 100_000)
+	if u := os.Getenv("REDIS_URL"); u != "" {
+		rc, err := store.OpenRedis(ctx, u, store.DefaultRedisTimeout)
+		if err != nil {
+			closeAll()
+			return nil, "", nil, err
+		}
+		closers = append(closers, func() { rc.Close() })
+		// A prefix of the run's own: cached answers of another run (or of
+		// a server sharing this Redis) are not this index's.
+		cache = store.NewRedisCache(rc, fmt.Sprintf("hotpath-%d", time.Now().UnixNano()), 5*time.Minute, store.Breaker{})
+		backend += "+redis"
+	}
+	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	if err != nil {
+		closeAll()
+		return nil, "", nil, err
+	}
+	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Idempotency: db, Cache: cache, Scorer: sc,
+		CandidateLimit: 200, Logger: serverLog()})
+	if err != nil {
+		closeAll()
+		return nil, "", nil, err
+	}
+	closers = append(closers, svc.Close)
+	return svc, backend, closeAll, nil
+}
+
+// serverLog is serve's logger (JSON, info) writing to the null device: the
+// lines are encoded and written as in production.
+func serverLog() *slog.Logger {
+	f, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewJSONHandler(f, nil))
+}
+
+func serveFiveid(svc *fiveid.Service) (string, func(), error) {
+	reg := prometheus.NewRegistry()
+	metrics, err := api.NewMetrics(reg)
+	if err != nil {
+		return "", nil, err
+	}
+	e, err := api.New(api.Config{Service: svc, Logger: serverLog(), Metrics: metrics, Gatherer: reg})
+	if err != nil {
+		return "", nil, err
+	}
+	return listen(e)
+}
+
+// serveEcho is the baseline: echo routing one POST whose JSON body is
+// decoded and answered with a small JSON document.
+func serveEcho() (string, func(), error) {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.POST("/echo", func(c echo.Context) error {
+		var in struct {
+			Name      string `json:"name"`
+			Sex       string `json:"sex"`
+			BirthDate string `json:"birth_date"`
+			IDType    string `json:"id_type"`
+			IDNumber  string `json:"id_number"`
+		}
+		if err := c.Bind(&in); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]string{"name": in.Name, "birth_date": in.BirthDate})
+	})
+	return listen(e)
+}
+
+func listen(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// hammer sends bodies round robin from clients callers for d and counts
+// the answered requests and the failed ones.
+func hammer(ctx context.Context, hc *http.Client, url, auth string, bodies [][]byte, clients int, d time.Duration) (done, failed int64) {
+	var ok, bad atomic.Int64
+	stopAt := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Go(func() {
+			for i := c; time.Now().Before(stopAt) && ctx.Err() == nil; i += clients {
+				code, err := post(ctx, hc, url, auth, bodies[i%len(bodies)])
+				if err == nil && answered(code) {
+					ok.Add(1)
+				} else {
+					bad.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return ok.Load(), bad.Load()
+}
+
+func post(ctx context.Context, hc *http.Client, url, auth string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// answered: a match (200), or an answer that names nobody (404 no match,
+// 409 needs review) — each one logged and, for a grant, decided by policy.
+func answered(code int) bool {
+	return code == http.StatusOK || code == http.StatusNotFound || code == http.StatusConflict
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func list(xs []float64) string {
+	var b bytes.Buffer
+	for i, x := range xs {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%.0f", x)
+	}
+	return b.String()
+}
