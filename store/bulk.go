@@ -173,11 +173,19 @@ func (c conn) NameFrequencies(ctx context.Context, nameKeys []string) (map[strin
 	return out, total, nil
 }
 
-// PutCustomers implements fiveid.CustomerWriter: multi-row upserts in ID order (two
-// transactions writing the same customers lock them in one order).
+// PutCustomers implements fiveid.CustomerWriter: multi-row upserts in ID
+// order (two transactions writing the same customers lock them in one
+// order), the customers redirected to another (merged_into) after the
+// others: a redirect's target may be new in the same call, and a
+// statement holds only so many rows.
 func (c txConn) PutCustomers(ctx context.Context, cs []fiveid.Customer) error {
 	cs = append([]fiveid.Customer(nil), cs...)
-	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
+	sort.Slice(cs, func(i, j int) bool {
+		if ri, rj := cs[i].MergedInto != "", cs[j].MergedInto != ""; ri != rj {
+			return rj
+		}
+		return cs[i].ID < cs[j].ID
+	})
 	return c.insertRowsThen(ctx, "put customers", "customers", customerCols, `ON CONFLICT (id) DO UPDATE SET status = excluded.status,
 		merged_into = excluded.merged_into, name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date,
 		id_type = excluded.id_type, id_number = excluded.id_number, death_date = excluded.death_date,

@@ -368,6 +368,18 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if c, _ := st.Customer(ctx, "C1"); c.Name != "张伟" || c.Version != 2 {
 			t.Errorf("customer replaced: %+v", c)
 		}
+		// A stored customer redirected to one the same call creates, with
+		// more customers between them than one statement holds: the
+		// redirect's target is written before it.
+		many := []fiveid.Customer{{ID: "C1", Status: fiveid.StatusMerged, MergedInto: "CZ-new", Version: 3, CreatedAt: t0, UpdatedAt: t0}}
+		for i := range 700 {
+			many = append(many, fiveid.Customer{ID: fmt.Sprintf("CM-%04d", i), Status: fiveid.StatusActive, Version: 1, CreatedAt: t0, UpdatedAt: t0})
+		}
+		many = append(many, fiveid.Customer{ID: "CZ-new", Status: fiveid.StatusActive, Version: 1, CreatedAt: t0, UpdatedAt: t0})
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutCustomers(ctx, many) })
+		if c, _ := st.Customer(ctx, "C1"); c.Status != fiveid.StatusMerged || c.MergedInto != "CZ-new" {
+			t.Errorf("customer redirected: %+v", c)
+		}
 		chs := []fiveid.Change{
 			{ID: "H1", CustomerID: "C4", At: t0, Kind: fiveid.ChangeCreated, Actor: "hosp", System: "hosp", LocalID: "x", Detail: "registered"},
 			{ID: "H2", CustomerID: "C4", At: t0, Kind: fiveid.ChangeLinked, Actor: "hosp", System: "hosp", LocalID: "x", After: "{}", Detail: "new record"},
