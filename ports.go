@@ -210,6 +210,15 @@ type RecordScanner interface {
 	// ScanSourceRecords returns up to limit records ordered by (system,
 	// local_id) strictly after (afterSystem, afterLocalID).
 	ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]SourceRecord, error)
+	// ScanBlockingKeys returns up to limit entries of the blocking-key
+	// index ordered by (key, system, local_id) strictly after after (the
+	// duplicate scan's one pass over it).
+	ScanBlockingKeys(ctx context.Context, after BlockingKey, limit int) ([]BlockingKey, error)
+}
+
+// BlockingKey is one entry of the blocking-key index: a record carries key.
+type BlockingKey struct {
+	Key, System, LocalID string
 }
 
 // StatisticsRefresher keeps the database's planner statistics fresh

@@ -200,15 +200,34 @@ func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys
 	return nil
 }
 
-// ScanSourceRecords implements fiveid.RecordScanner.
+// ScanSourceRecords implements fiveid.RecordScanner. The row comparison is
+// the primary key's range: each page starts where the last ended (spelt
+// as system > ? OR (system = ? AND ...), PostgreSQL filtered every record
+// before the page instead, and a walk was quadratic).
 func (c conn) ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.SourceRecord, error) {
 	rows, err := c.query(ctx, "SELECT "+recordCols+` FROM source_records r
-		WHERE r.system > ? OR (r.system = ? AND r.local_id > ?) ORDER BY r.system, r.local_id LIMIT ?`,
-		afterSystem, afterSystem, afterLocalID, limit)
+		WHERE (r.system, r.local_id) > (?, ?) ORDER BY r.system, r.local_id LIMIT ?`,
+		afterSystem, afterLocalID, limit)
 	if err != nil {
 		return nil, mapErr("scan source records", err)
 	}
 	return collect(rows, "scan source records", scanRecord)
+}
+
+// ScanBlockingKeys implements fiveid.RecordScanner: a walk of the primary
+// key's index.
+func (c conn) ScanBlockingKeys(ctx context.Context, after fiveid.BlockingKey, limit int) ([]fiveid.BlockingKey, error) {
+	const op = "scan blocking keys"
+	rows, err := c.query(ctx, `SELECT key, system, local_id FROM blocking_keys
+		WHERE (key, system, local_id) > (?, ?, ?) ORDER BY key, system, local_id LIMIT ?`,
+		after.Key, after.System, after.LocalID, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return collect(rows, op, func(sc interface{ Scan(...any) error }) (fiveid.BlockingKey, error) {
+		var k fiveid.BlockingKey
+		return k, sc.Scan(&k.Key, &k.System, &k.LocalID)
+	})
 }
 
 // ReplaceBlockingKeys implements fiveid.Tx: one locking read of the

@@ -167,6 +167,24 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if c, _ := st.Candidates(ctx, []string{"k-a", "k-b", "k-c"}, 2); len(c) != 2 {
 			t.Errorf("candidate limit: %d", len(c))
 		}
+		// The blocking-key index in key order, a page at a time.
+		var entries []fiveid.BlockingKey
+		for after := (fiveid.BlockingKey{}); ; {
+			page, err := st.ScanBlockingKeys(ctx, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, page...)
+			if len(page) < 2 {
+				break
+			}
+			after = page[len(page)-1]
+		}
+		want := []fiveid.BlockingKey{{Key: "k-a", System: "hosp", LocalID: "1"}, {Key: "k-b", System: "care", LocalID: "9"},
+			{Key: "k-b", System: "hosp", LocalID: "1"}, {Key: "k-c", System: "care", LocalID: "10"}}
+		if d := cmp.Diff(want, entries); d != "" {
+			t.Errorf("blocking-key index (-want +got):\n%s", d)
+		}
 		if n, total, err := st.NameFrequency(ctx, "张伟"); n != 2 || total != 3 || err != nil {
 			t.Errorf("name frequency: %d/%d %v", n, total, err)
 		}
