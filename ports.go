@@ -62,9 +62,11 @@ type Tx interface {
 	PutSetting(ctx context.Context, name string, v int64) error
 	// ReplaceBlockingKeys replaces the blocking keys of each record still
 	// at its Version, in a few statements for all of them, and reports
-	// which it replaced (false: gone or changed since it was read). The
-	// records' rows are locked for the rest of the transaction.
-	ReplaceBlockingKeys(ctx context.Context, recs []RecordKeys) ([]bool, error)
+	// which it replaced (false: gone or changed since it was read) and
+	// the keys it added to or dropped from any record (the cached answers
+	// that may have changed). The rows of records whose keys it changes
+	// are locked for the rest of the transaction.
+	ReplaceBlockingKeys(ctx context.Context, recs []RecordKeys) (done []bool, changed []string, err error)
 	// InsertReviewTask returns ErrConflict when an open task for the same
 	// (customer, candidate) pair, in either order, exists.
 	InsertReviewTask(ctx context.Context, t ReviewTask) error

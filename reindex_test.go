@@ -28,7 +28,7 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 			}
 			// Older rules gave this record no key a Han query meets.
 			err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
-				_, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version, Keys: []string{"old-rules-key"}}})
+				_, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version, Keys: []string{"old-rules-key"}}})
 				return err
 			})
 			if err != nil {
@@ -68,7 +68,7 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 			}
 			// A record registered again after it was read is left alone.
 			err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
-				done, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version - 1}})
+				done, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version - 1}})
 				if len(done) == 1 && done[0] {
 					t.Error("keys replaced at a stale version")
 				}

@@ -98,7 +98,7 @@ func TestScanMatchesOneByOne(t *testing.T) {
 			}
 			bad.LocalID, bad.CustomerID, bad.IDTable = "ZZ-invalid", recs[2].CustomerID, "retired-table"
 			err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
-				if _, err := tx.ReplaceBlockingKeys(ctx, stale); err != nil {
+				if _, _, err := tx.ReplaceBlockingKeys(ctx, stale); err != nil {
 					return err
 				}
 				return tx.PutSourceRecord(ctx, bad, badKeys)

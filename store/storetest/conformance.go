@@ -298,18 +298,19 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		update(t, st, nil, func(tx fiveid.Tx) error {
 			return tx.InsertBulk(ctx, cs, rs, [][]string{{"old-a", "old-b"}, {"r2-a", "shared"}})
 		})
+		var changed []string
 		replace := func(recs ...fiveid.RecordKeys) []bool {
 			var done []bool
 			update(t, st, nil, func(tx fiveid.Tx) error {
 				var err error
-				done, err = tx.ReplaceBlockingKeys(ctx, recs)
+				done, changed, err = tx.ReplaceBlockingKeys(ctx, recs)
 				return err
 			})
 			return done
 		}
 		v := rs[0].Version
-		if done := replace(fiveid.RecordKeys{System: "hosp", LocalID: "r1", Version: v + 1, Keys: []string{"new"}}); len(done) != 1 || done[0] {
-			t.Errorf("replaced at another version: %v", done)
+		if done := replace(fiveid.RecordKeys{System: "hosp", LocalID: "r1", Version: v + 1, Keys: []string{"new"}}); len(done) != 1 || done[0] || len(changed) != 0 {
+			t.Errorf("replaced at another version: %v, changed %v", done, changed)
 		}
 		if c, _ := st.Candidates(ctx, []string{"old-a"}, 10); len(c) != 1 {
 			t.Errorf("a refused replace changed the keys: %d", len(c))
@@ -323,6 +324,11 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		)
 		if !slices.Equal(done, []bool{true, false, true}) {
 			t.Fatalf("replaced %v, want [true false true]", done)
+		}
+		// Keys added or dropped, each once; not those kept, nor those of a
+		// record that was not replaced.
+		if want := []string{"new", "old-a", "other", "r2-a", "shared"}; !slices.Equal(changed, want) {
+			t.Errorf("changed keys %v, want %v", changed, want)
 		}
 		for k, want := range map[string]int{"old-a": 0, "old-b": 1, "new": 1, "other": 1, "r2-a": 0, "shared": 0, "k": 0} {
 			if c, err := st.Candidates(ctx, []string{k}, 10); err != nil || len(c) != want {
