@@ -175,6 +175,24 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if c, _ := st.Candidates(ctx, []string{"k-a", "k-b", "k-c"}, 2); len(c) != 2 {
 			t.Errorf("candidate limit: %d", len(c))
 		}
+		// The blocking-key index in key order, a page at a time.
+		var entries []fiveid.BlockingKey
+		for after := (fiveid.BlockingKey{}); ; {
+			page, err := st.ScanBlockingKeys(ctx, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, page...)
+			if len(page) < 2 {
+				break
+			}
+			after = page[len(page)-1]
+		}
+		want := []fiveid.BlockingKey{{Key: "k-a", System: "hosp", LocalID: "1"}, {Key: "k-b", System: "care", LocalID: "9"},
+			{Key: "k-b", System: "hosp", LocalID: "1"}, {Key: "k-c", System: "care", LocalID: "10"}}
+		if d := cmp.Diff(want, entries); d != "" {
+			t.Errorf("blocking-key index (-want +got):\n%s", d)
+		}
 		if n, total, err := st.NameFrequency(ctx, "张伟"); n != 2 || total != 3 || err != nil {
 			t.Errorf("name frequency: %d/%d %v", n, total, err)
 		}
@@ -288,18 +306,19 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		update(t, st, nil, func(tx fiveid.Tx) error {
 			return tx.InsertBulk(ctx, cs, rs, [][]string{{"old-a", "old-b"}, {"r2-a", "shared"}})
 		})
+		var changed []string
 		replace := func(recs ...fiveid.RecordKeys) []bool {
 			var done []bool
 			update(t, st, nil, func(tx fiveid.Tx) error {
 				var err error
-				done, err = tx.ReplaceBlockingKeys(ctx, recs)
+				done, changed, err = tx.ReplaceBlockingKeys(ctx, recs)
 				return err
 			})
 			return done
 		}
 		v := rs[0].Version
-		if done := replace(fiveid.RecordKeys{System: "hosp", LocalID: "r1", Version: v + 1, Keys: []string{"new"}}); len(done) != 1 || done[0] {
-			t.Errorf("replaced at another version: %v", done)
+		if done := replace(fiveid.RecordKeys{System: "hosp", LocalID: "r1", Version: v + 1, Keys: []string{"new"}}); len(done) != 1 || done[0] || len(changed) != 0 {
+			t.Errorf("replaced at another version: %v, changed %v", done, changed)
 		}
 		if c, _ := st.Candidates(ctx, []string{"old-a"}, 10); len(c) != 1 {
 			t.Errorf("a refused replace changed the keys: %d", len(c))
@@ -313,6 +332,11 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		)
 		if !slices.Equal(done, []bool{true, false, true}) {
 			t.Fatalf("replaced %v, want [true false true]", done)
+		}
+		// Keys added or dropped, each once; not those kept, nor those of a
+		// record that was not replaced.
+		if want := []string{"new", "old-a", "other", "r2-a", "shared"}; !slices.Equal(changed, want) {
+			t.Errorf("changed keys %v, want %v", changed, want)
 		}
 		for k, want := range map[string]int{"old-a": 0, "old-b": 1, "new": 1, "other": 1, "r2-a": 0, "shared": 0, "k": 0} {
 			if c, err := st.Candidates(ctx, []string{k}, 10); err != nil || len(c) != want {
