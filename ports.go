@@ -86,6 +86,19 @@ type CandidateIndexWriter interface {
 	// that may have changed). The rows of records whose keys it changes
 	// are locked for the rest of the transaction.
 	ReplaceBlockingKeys(ctx context.Context, recs []RecordKeys) (done []bool, changed []string, err error)
+	// PutRecordFeatures sets the stored comparison features of each
+	// record still at its Version (without raising it) and reports which
+	// it set: reindexing fills them for records written before they were
+	// kept, or under older normalization rules.
+	PutRecordFeatures(ctx context.Context, recs []RecordFeatures) ([]bool, error)
+}
+
+// RecordFeatures is the comparison features (match.EncodeFeatures)
+// computed from a record at Version.
+type RecordFeatures struct {
+	System, LocalID string
+	Version         int64
+	Features        string
 }
 
 // RecordKeys is the blocking keys computed from a record at Version.

@@ -13,6 +13,10 @@ type ReindexResult struct {
 	Updated int // records whose blocking keys were rewritten
 	Changed int // skipped: registered again while the reindex ran (their keys are new already)
 	Invalid int // skipped: no longer normalize under the current rules (kept as they are)
+	// Features counts records whose stored comparison features were
+	// written: missing (stored before features were kept) or of older
+	// normalization rules.
+	Features int
 }
 
 // reindexPage is how many records one reindex transaction rewrites: few
@@ -22,7 +26,9 @@ const reindexPage = 2000
 
 // Reindex recomputes every record's blocking keys with the current rules
 // and rewrites them (admin): after an upgrade that adds or changes keys
-// (fiveid reindex). Raw values, links and name statistics are untouched.
+// (fiveid reindex). It also stores the comparison features of records
+// that lack current ones, so candidates need not be normalized again.
+// Raw values, links and name statistics are untouched.
 // It runs beside live traffic: a record registered again meanwhile is
 // left alone (its keys are current), and every key added to or dropped
 // from a record is invalidated in the cache, since identify answers
@@ -38,6 +44,7 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 	type keyed struct {
 		read    int
 		recs    []RecordKeys
+		feats   []RecordFeatures
 		invalid int
 	}
 	pages := make(chan keyed, 1)
@@ -46,20 +53,28 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 		defer close(pages)
 		readErr <- s.eachRecordPage(ctx, "reindex", reindexPage, func(page []SourceRecord) error {
 			recs := make([]RecordKeys, len(page))
+			feats := make([]string, len(page))
 			valid := make([]bool, len(page))
 			parallel(len(page), func(i, _ int) {
 				r := &page[i]
 				rec, err := s.normalize(r.Raw, r.IDTable)
 				if err == nil {
 					recs[i], valid[i] = RecordKeys{System: r.System, LocalID: r.LocalID, Version: r.Version, Keys: s.blockingKeys(rec)}, true
+					if _, current := match.DecodeFeatures(r.Features); !current {
+						feats[i] = recordFeatures(r.Raw, r.IDTable)
+					}
 				}
 			})
 			k := keyed{read: len(page)}
 			for i, ok := range valid {
-				if ok {
-					k.recs = append(k.recs, recs[i])
-				} else {
+				if !ok {
 					k.invalid++
+					continue
+				}
+				k.recs = append(k.recs, recs[i])
+				if feats[i] != "" {
+					r := &page[i]
+					k.feats = append(k.feats, RecordFeatures{System: r.System, LocalID: r.LocalID, Version: r.Version, Features: feats[i]})
 				}
 			}
 			select {
@@ -80,11 +95,16 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 	for page := range pages {
 		res.Records += page.read
 		res.Invalid += page.invalid
-		var done []bool
+		var done, featured []bool
 		var changed []string
 		err := s.store.Update(ctx, nil, func(tx Tx) error {
 			var err error
-			done, changed, err = tx.ReplaceBlockingKeys(ctx, page.recs)
+			if done, changed, err = tx.ReplaceBlockingKeys(ctx, page.recs); err != nil {
+				return err
+			}
+			if len(page.feats) > 0 {
+				featured, err = tx.PutRecordFeatures(ctx, page.feats)
+			}
 			return err
 		})
 		if err != nil {
@@ -95,6 +115,11 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 				res.Updated++
 			} else {
 				res.Changed++
+			}
+		}
+		for _, ok := range featured {
+			if ok {
+				res.Features++
 			}
 		}
 		if err := s.invalidateAnswers(ctx, changed); err != nil {

@@ -91,6 +91,78 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 	}
 }
 
+// Records stored without comparison features (before migration 0008) or
+// with features of older normalization rules get current ones from
+// fiveid reindex — what registration writes — and are found alike before
+// and after; a record with current features is not written again.
+func TestReindexStoresMissingFeatures(t *testing.T) {
+	t.Parallel()
+	for name, s := range servicesAndStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			svc, st := s.svc, s.st
+			p := setup(t, svc, "a", "b")
+			ins := []match.Input{
+				{Name: "张伟", Sex: "男", BirthDate: "1949-12-31", IDType: "01", IDNumber: "11010519491231002X"},
+				{Name: "王秀英", Sex: "女", BirthDate: "1952-07-02"},
+				{Name: "ZHANG XIAOMING", Sex: "男", BirthDate: "1961-03-08"},
+			}
+			var want []string
+			var ids []string
+			for i, in := range ins {
+				r, err := svc.Register(ctx, p["a"], fmt.Sprint(i), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, r.CustomerID)
+				rec, err := st.SourceRecord(ctx, "a", fmt.Sprint(i))
+				if err != nil || rec.Features == "" {
+					t.Fatalf("registration stored no features: %q %v", rec.Features, err)
+				}
+				want = append(want, rec.Features)
+			}
+			// Record 0 as stored before features were kept, record 1 with
+			// features of other rules; record 2 keeps its own.
+			for i, f := range []string{"", "f0;older rules"} {
+				rec, _ := st.SourceRecord(ctx, "a", fmt.Sprint(i))
+				err := st.Update(ctx, nil, func(tx fiveid.Tx) error {
+					done, err := tx.PutRecordFeatures(ctx, []fiveid.RecordFeatures{{System: "a", LocalID: fmt.Sprint(i), Version: rec.Version, Features: f}})
+					if err == nil && (len(done) != 1 || !done[0]) {
+						err = fmt.Errorf("features not set: %v", done)
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			identifyAll := func(when string) {
+				t.Helper()
+				for i, in := range ins[:2] {
+					if r, err := svc.Identify(ctx, p["b"], in); err != nil || r.CustomerID != ids[i] {
+						t.Fatalf("%s: identify %d: %+v %v", when, i, r, err)
+					}
+				}
+			}
+			identifyAll("without features")
+			res, err := svc.Reindex(ctx, admin, nil)
+			if err != nil || res.Records != 3 || res.Features != 2 {
+				t.Fatalf("reindex: %+v %v; want 3 records, features stored for 2", res, err)
+			}
+			for i := range ins {
+				rec, err := st.SourceRecord(ctx, "a", fmt.Sprint(i))
+				if err != nil || rec.Features != want[i] {
+					t.Errorf("record %d after reindex: features %q, want %q (%v)", i, rec.Features, want[i], err)
+				}
+			}
+			identifyAll("after reindex")
+			if res, err := svc.Reindex(ctx, admin, nil); err != nil || res.Features != 0 {
+				t.Errorf("a second reindex: %+v %v; want no features written", res, err)
+			}
+		})
+	}
+}
+
 // A reindex beside registrations that rewrite the records it walks leaves
 // every record with the keys of its raw values as they are at the end:
 // never the keys of values a registration replaced after the reindex

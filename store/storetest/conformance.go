@@ -348,6 +348,48 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("record features", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		cs := []fiveid.Customer{{ID: "F1", Status: fiveid.StatusActive, Name: "x", Version: 1, CreatedAt: t0, UpdatedAt: t0}}
+		rs := []fiveid.SourceRecord{record("hosp", "f1", "F1", "name-f"), record("hosp", "f2", "F1", "name-f")}
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			return tx.InsertBulk(ctx, cs, rs, [][]string{{"fk"}, {"fk"}})
+		})
+		put := func(recs ...fiveid.RecordFeatures) []bool {
+			var done []bool
+			update(t, st, nil, func(tx fiveid.Tx) error {
+				var err error
+				done, err = tx.PutRecordFeatures(ctx, recs)
+				return err
+			})
+			return done
+		}
+		// f1 at its version, f2 at another, a record that does not exist.
+		done := put(
+			fiveid.RecordFeatures{System: "hosp", LocalID: "f1", Version: rs[0].Version, Features: "f9;one"},
+			fiveid.RecordFeatures{System: "hosp", LocalID: "f2", Version: rs[1].Version + 1, Features: "f9;two"},
+			fiveid.RecordFeatures{System: "hosp", LocalID: "nobody", Version: 1, Features: "f9;three"},
+		)
+		if !slices.Equal(done, []bool{true, false, false}) {
+			t.Fatalf("set %v, want [true false false]", done)
+		}
+		for i, want := range []string{"f9;one", rs[1].Features} {
+			got, err := st.SourceRecord(ctx, "hosp", rs[i].LocalID)
+			if err != nil || got.Features != want || got.Version != rs[i].Version {
+				t.Errorf("%s: features %q version %d, want %q version %d (%v)", rs[i].LocalID, got.Features, got.Version, want, rs[i].Version, err)
+			}
+		}
+		if c, err := st.Candidates(ctx, []string{"fk"}, 10); err != nil || len(c) != 2 || c[0].Features != "f9;one" {
+			t.Errorf("candidates after features were set: %+v %v", c, err)
+		}
+		if done := put(); len(done) != 0 {
+			t.Errorf("nothing to set: %v", done)
+		}
+	})
+
 	t.Run("settings", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)
