@@ -106,9 +106,24 @@ type CandidateIndex interface {
 type CandidateIndexWriter interface {
 	// ReplaceBlockingKeys replaces the blocking keys of each record still
 	// at its Version, in a few statements for all of them, and reports
-	// which it replaced (false: gone or changed since it was read). The
-	// records' rows are locked for the rest of the transaction.
-	ReplaceBlockingKeys(ctx context.Context, recs []RecordKeys) ([]bool, error)
+	// which it replaced (false: gone or changed since it was read) and
+	// the keys it added to or dropped from any record (the cached answers
+	// that may have changed). The rows of records whose keys it changes
+	// are locked for the rest of the transaction.
+	ReplaceBlockingKeys(ctx context.Context, recs []RecordKeys) (done []bool, changed []string, err error)
+	// PutRecordFeatures sets the stored comparison features of each
+	// record still at its Version (without raising it) and reports which
+	// it set: reindexing fills them for records written before they were
+	// kept, or under older normalization rules.
+	PutRecordFeatures(ctx context.Context, recs []RecordFeatures) ([]bool, error)
+}
+
+// RecordFeatures is the comparison features (match.EncodeFeatures)
+// computed from a record at Version.
+type RecordFeatures struct {
+	System, LocalID string
+	Version         int64
+	Features        string
 }
 
 // RecordKeys is the blocking keys computed from a record at Version.
@@ -345,6 +360,15 @@ type RecordScanner interface {
 	// ScanSourceRecords returns up to limit records ordered by (system,
 	// local_id) strictly after (afterSystem, afterLocalID).
 	ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]SourceRecord, error)
+	// ScanBlockingKeys returns up to limit entries of the blocking-key
+	// index ordered by (key, system, local_id) strictly after after (the
+	// duplicate scan's one pass over it).
+	ScanBlockingKeys(ctx context.Context, after BlockingKey, limit int) ([]BlockingKey, error)
+}
+
+// BlockingKey is one entry of the blocking-key index: a record carries key.
+type BlockingKey struct {
+	Key, System, LocalID string
 }
 
 // StatisticsRefresher keeps the database's planner statistics fresh and,

@@ -13,67 +13,123 @@ type ReindexResult struct {
 	Updated int // records whose blocking keys were rewritten
 	Changed int // skipped: registered again while the reindex ran (their keys are new already)
 	Invalid int // skipped: no longer normalize under the current rules (kept as they are)
+	// Features counts records whose stored comparison features were
+	// written: missing (stored before features were kept) or of older
+	// normalization rules.
+	Features int
 }
 
-// reindexPage is how many records one reindex transaction rewrites.
-const reindexPage = 200
+// reindexPage is how many records one reindex transaction rewrites: few
+// enough that the rows it locks are not held long, many enough that round
+// trips are not what a reindex waits for.
+const reindexPage = 2000
 
 // Reindex recomputes every record's blocking keys with the current rules
 // and rewrites them (admin): after an upgrade that adds or changes keys
-// (fiveid reindex). Raw values, links and name statistics are untouched.
+// (fiveid reindex). It also stores the comparison features of records
+// that lack current ones, so candidates need not be normalized again.
+// Raw values, links and name statistics are untouched.
 // It runs beside live traffic: a record registered again meanwhile is
-// left alone (its keys are current), and every new key is invalidated in
-// the cache, since identify answers cached before may have missed the
-// record it now finds.
+// left alone (its keys are current), and every key added to or dropped
+// from a record is invalidated in the cache, since identify answers
+// cached before may have missed the record it now finds (or found one it
+// no longer does). One goroutine reads the next page and derives its keys
+// on all cores while the transaction of the page before is written.
 func (s *Service) Reindex(ctx context.Context, p Principal, progress func(ReindexResult)) (ReindexResult, error) {
 	if err := require(p, RoleAdmin); err != nil {
 		return ReindexResult{}, err
 	}
-	var res ReindexResult
-	err := s.eachRecordPage(ctx, "reindex", reindexPage, func(page []SourceRecord) error {
-		var recs []RecordKeys
-		var all []string
-		for _, r := range page {
-			res.Records++
-			rec, err := s.normalize(r.Raw, r.IDTable)
-			if err != nil {
-				res.Invalid++
-				continue
-			}
-			keys := s.blockingKeys(rec)
-			recs = append(recs, RecordKeys{System: r.System, LocalID: r.LocalID, Version: r.Version, Keys: keys})
-			all = append(all, keys...)
-		}
-		var updated, changed int
-		err := s.store.Update(ctx, nil, func(tx Tx) error {
-			done, err := tx.ReplaceBlockingKeys(ctx, recs)
-			if err != nil {
-				return err
-			}
-			updated, changed = 0, 0
-			for _, ok := range done {
-				if ok {
-					updated++
-				} else {
-					changed++
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type keyed struct {
+		read    int
+		recs    []RecordKeys
+		feats   []RecordFeatures
+		invalid int
+	}
+	pages := make(chan keyed, 1)
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(pages)
+		readErr <- s.eachRecordPage(ctx, "reindex", reindexPage, func(page []SourceRecord) error {
+			recs := make([]RecordKeys, len(page))
+			feats := make([]string, len(page))
+			valid := make([]bool, len(page))
+			parallel(len(page), func(i, _ int) {
+				r := &page[i]
+				rec, err := s.normalize(r.Raw, r.IDTable)
+				if err == nil {
+					recs[i], valid[i] = RecordKeys{System: r.System, LocalID: r.LocalID, Version: r.Version, Keys: s.blockingKeys(rec)}, true
+					if _, current := match.DecodeFeatures(r.Features); !current {
+						feats[i] = recordFeatures(r.Raw, r.IDTable)
+					}
+				}
+			})
+			k := keyed{read: len(page)}
+			for i, ok := range valid {
+				if !ok {
+					k.invalid++
+					continue
+				}
+				k.recs = append(k.recs, recs[i])
+				if feats[i] != "" {
+					r := &page[i]
+					k.feats = append(k.feats, RecordFeatures{System: r.System, LocalID: r.LocalID, Version: r.Version, Features: feats[i]})
 				}
 			}
-			return nil
+			select {
+			case pages <- k:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+	}()
+	var res ReindexResult
+	fail := func(err error) (ReindexResult, error) {
+		cancel()
+		for range pages { // let the reader end
+		}
+		return res, fmt.Errorf("reindex: %w", err)
+	}
+	for page := range pages {
+		res.Records += page.read
+		res.Invalid += page.invalid
+		var done, featured []bool
+		var changed []string
+		err := s.store.Update(ctx, nil, func(tx Tx) error {
+			var err error
+			if done, changed, err = tx.ReplaceBlockingKeys(ctx, page.recs); err != nil {
+				return err
+			}
+			if len(page.feats) > 0 {
+				featured, err = tx.PutRecordFeatures(ctx, page.feats)
+			}
+			return err
 		})
 		if err != nil {
-			return fmt.Errorf("reindex: %w", err)
+			return fail(err)
 		}
-		res.Updated += updated
-		res.Changed += changed
-		if err := s.invalidateAnswers(ctx, all); err != nil {
-			return fmt.Errorf("reindex: %w", err)
+		for _, ok := range done {
+			if ok {
+				res.Updated++
+			} else {
+				res.Changed++
+			}
+		}
+		for _, ok := range featured {
+			if ok {
+				res.Features++
+			}
+		}
+		if err := s.invalidateAnswers(ctx, changed); err != nil {
+			return fail(err)
 		}
 		if progress != nil {
 			progress(res)
 		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := <-readErr; err != nil {
 		return res, err
 	}
 	// Every record now carries the current rules' keys.

@@ -1,11 +1,18 @@
 package fiveid_test
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"fiveid"
+	"fiveid/benchmarks"
 	"fiveid/match"
+	"fiveid/store"
 )
 
 // A record indexed under older rules (here: without the pinyin keys a
@@ -28,7 +35,7 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 			}
 			// Older rules gave this record no key a Han query meets.
 			err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
-				_, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version, Keys: []string{"old-rules-key"}}})
+				_, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version, Keys: []string{"old-rules-key"}}})
 				return err
 			})
 			if err != nil {
@@ -68,7 +75,7 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 			}
 			// A record registered again after it was read is left alone.
 			err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
-				done, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version - 1}})
+				done, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version - 1}})
 				if len(done) == 1 && done[0] {
 					t.Error("keys replaced at a stale version")
 				}
@@ -82,4 +89,179 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Records stored without comparison features (before migration 0008) or
+// with features of older normalization rules get current ones from
+// fiveid reindex — what registration writes — and are found alike before
+// and after; a record with current features is not written again.
+func TestReindexStoresMissingFeatures(t *testing.T) {
+	t.Parallel()
+	for name, s := range servicesAndStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			svc, st := s.svc, s.st
+			p := setup(t, svc, "a", "b")
+			ins := []match.Input{
+				{Name: "张伟", Sex: "男", BirthDate: "1949-12-31", IDType: "01", IDNumber: "11010519491231002X"},
+				{Name: "王秀英", Sex: "女", BirthDate: "1952-07-02"},
+				{Name: "ZHANG XIAOMING", Sex: "男", BirthDate: "1961-03-08"},
+			}
+			var want []string
+			var ids []string
+			for i, in := range ins {
+				r, err := svc.Register(ctx, p["a"], fmt.Sprint(i), in)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, r.CustomerID)
+				rec, err := st.SourceRecord(ctx, "a", fmt.Sprint(i))
+				if err != nil || rec.Features == "" {
+					t.Fatalf("registration stored no features: %q %v", rec.Features, err)
+				}
+				want = append(want, rec.Features)
+			}
+			// Record 0 as stored before features were kept, record 1 with
+			// features of other rules; record 2 keeps its own.
+			for i, f := range []string{"", "f0;older rules"} {
+				rec, _ := st.SourceRecord(ctx, "a", fmt.Sprint(i))
+				err := st.Update(ctx, nil, func(tx fiveid.Tx) error {
+					done, err := tx.PutRecordFeatures(ctx, []fiveid.RecordFeatures{{System: "a", LocalID: fmt.Sprint(i), Version: rec.Version, Features: f}})
+					if err == nil && (len(done) != 1 || !done[0]) {
+						err = fmt.Errorf("features not set: %v", done)
+					}
+					return err
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			identifyAll := func(when string) {
+				t.Helper()
+				for i, in := range ins[:2] {
+					if r, err := svc.Identify(ctx, p["b"], in); err != nil || r.CustomerID != ids[i] {
+						t.Fatalf("%s: identify %d: %+v %v", when, i, r, err)
+					}
+				}
+			}
+			identifyAll("without features")
+			res, err := svc.Reindex(ctx, admin, nil)
+			if err != nil || res.Records != 3 || res.Features != 2 {
+				t.Fatalf("reindex: %+v %v; want 3 records, features stored for 2", res, err)
+			}
+			for i := range ins {
+				rec, err := st.SourceRecord(ctx, "a", fmt.Sprint(i))
+				if err != nil || rec.Features != want[i] {
+					t.Errorf("record %d after reindex: features %q, want %q (%v)", i, rec.Features, want[i], err)
+				}
+			}
+			identifyAll("after reindex")
+			if res, err := svc.Reindex(ctx, admin, nil); err != nil || res.Features != 0 {
+				t.Errorf("a second reindex: %+v %v; want no features written", res, err)
+			}
+		})
+	}
+}
+
+// A reindex beside registrations that rewrite the records it walks leaves
+// every record with the keys of its raw values as they are at the end:
+// never the keys of values a registration replaced after the reindex
+// read them, never the old rules' keys.
+func TestReindexBesideRegistrations(t *testing.T) {
+	t.Parallel()
+	for name, s := range servicesAndStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			svc, st := s.svc, s.st
+			p := setup(t, svc, "a", "b")
+			g := benchmarks.NewGenerator(11, benchmarks.Noise{})
+			people := g.Population(120)
+			var stale []fiveid.RecordKeys
+			for i, person := range people[:60] {
+				local := fmt.Sprint(i)
+				if _, err := svc.Register(ctx, p["a"], local, g.Record(person, 0, "").Input); err != nil {
+					t.Fatal(err)
+				}
+				rec, err := st.SourceRecord(ctx, "a", local)
+				if err != nil {
+					t.Fatal(err)
+				}
+				stale = append(stale, fiveid.RecordKeys{System: "a", LocalID: local, Version: rec.Version, Keys: []string{"old-rules"}})
+			}
+			if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { _, _, err := tx.ReplaceBlockingKeys(ctx, stale); return err }); err != nil {
+				t.Fatal(err)
+			}
+			// Every third record becomes another person's right after the
+			// reindex read it, the rest while it runs.
+			rewrite := func(from, step int) {
+				for i := from; i < 60; i += step {
+					if _, err := svc.Register(ctx, p["a"], fmt.Sprint(i), g.Record(people[60+i], 0, "").Input); err != nil {
+						t.Error(err)
+					}
+				}
+			}
+			var once sync.Once
+			sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+			if err != nil {
+				t.Fatal(err)
+			}
+			racing, err := fiveid.NewService(ctx, fiveid.Config{Store: st, Records: afterScan{st, func() { once.Do(func() { rewrite(0, 3) }) }},
+				Grants: st, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(racing.Close)
+			var wg sync.WaitGroup
+			wg.Go(func() { rewrite(1, 5) })
+			res, err := racing.Reindex(ctx, admin, nil)
+			wg.Wait()
+			if err != nil || res.Records != 60 || res.Changed < 20 || res.Updated+res.Changed != 60 {
+				t.Fatalf("reindex: %+v %v", res, err)
+			}
+			// Each record's keys are those a fresh registration of its
+			// final values gets.
+			keysOf := func() map[string][]string {
+				entries, err := st.ScanBlockingKeys(ctx, fiveid.BlockingKey{}, 100_000)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := map[string][]string{}
+				for _, e := range entries {
+					out[e.System+"/"+e.LocalID] = append(out[e.System+"/"+e.LocalID], e.Key)
+				}
+				return out
+			}
+			for i := range 60 {
+				rec, err := st.SourceRecord(ctx, "a", fmt.Sprint(i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := svc.Register(ctx, p["b"], fmt.Sprint(i), rec.Raw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			keys := keysOf()
+			for i := range 60 {
+				a, b := keys[fmt.Sprint("a/", i)], keys[fmt.Sprint("b/", i)]
+				slices.Sort(a)
+				slices.Sort(b)
+				if len(b) == 0 || !slices.Equal(a, b) {
+					t.Errorf("record a/%d: keys %v, its values' keys %v", i, a, b)
+				}
+			}
+		})
+	}
+}
+
+// afterScan is a store that calls then after each page of records it
+// scans, before the caller sees the page.
+type afterScan struct {
+	*store.DB
+	then func()
+}
+
+func (a afterScan) ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.SourceRecord, error) {
+	page, err := a.DB.ScanSourceRecords(ctx, afterSystem, afterLocalID, limit)
+	a.then()
+	return page, err
 }

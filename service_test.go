@@ -43,6 +43,13 @@ type serviceAndStore struct {
 // must reach under the service.
 func servicesAndStores(t *testing.T) map[string]serviceAndStore {
 	t.Helper()
+	return servicesAndStoresWith(t, fiveid.Config{})
+}
+
+// servicesAndStoresWith is servicesAndStores with the service settings of
+// base (its store, grants, cache and scorer are the test's).
+func servicesAndStoresWith(t *testing.T, base fiveid.Config) map[string]serviceAndStore {
+	t.Helper()
 	out := map[string]serviceAndStore{}
 	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
 	if err != nil {
@@ -53,7 +60,9 @@ func servicesAndStores(t *testing.T) map[string]serviceAndStore {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emb.Close() })
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb, WebhookStore: emb, Records: emb, Statistics: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc})
+	cfg := base
+	cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Records, cfg.Statistics, cfg.Cache, cfg.Scorer = emb, emb, emb, emb, emb, store.NewMemoryCache(time.Minute, 1000), sc
+	svc, err := fiveid.NewService(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +79,9 @@ func servicesAndStores(t *testing.T) map[string]serviceAndStore {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rc.Close() })
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, WebhookStore: pg, Records: pg, Statistics: pg, Cache: store.NewRedisCache(rc, "svctest", time.Minute, store.Breaker{}), Scorer: sc})
+		cfg := base
+		cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Records, cfg.Statistics, cfg.Cache, cfg.Scorer = pg, pg, pg, pg, pg, store.NewRedisCache(rc, "svctest", time.Minute, store.Breaker{}), sc
+		svc, err := fiveid.NewService(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

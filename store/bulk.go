@@ -278,7 +278,7 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 	}); err != nil {
 		return err
 	}
-	if err := c.setKeys(ctx, op, replaced); err != nil {
+	if _, err := c.setKeys(ctx, op, replaced); err != nil {
 		return err
 	}
 	// Name statistics in name-key order (concurrent writers lock the rows

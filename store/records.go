@@ -152,18 +152,21 @@ func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys
 
 // setBlockingKeys makes keys the record's blocking keys.
 func (c txConn) setBlockingKeys(ctx context.Context, op, system, localID string, keys []string) error {
-	return c.setKeys(ctx, op, []fiveid.RecordKeys{{System: system, LocalID: localID, Keys: keys}})
+	_, err := c.setKeys(ctx, op, []fiveid.RecordKeys{{System: system, LocalID: localID, Keys: keys}})
+	return err
 }
 
-// setKeys makes each record's Keys its blocking keys. It reads the keys
-// the records have (their entries sit together in the by-record index),
-// then deletes those no longer wanted and inserts the missing ones: keys
-// a record keeps are not touched, so a reindex that changes one key per
-// record writes one index entry per record, and one that changes nothing
-// only reads. A statement or three per hundred records.
-func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys) error {
-	const chunk = 100 // records per statement: well under both databases' parameter limits
+// setKeys makes each record's Keys its blocking keys and returns the keys
+// it added or dropped (each once). It reads the keys the records have
+// (their entries sit together in the by-record index), then deletes those
+// no longer wanted and inserts the missing ones: keys a record keeps are
+// not touched, so a reindex that changes one key per record writes one
+// index entry per record, and one that changes nothing only reads. A
+// statement or three per 500 records.
+func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys) ([]string, error) {
+	const chunk = 500 // records per statement: well under both databases' parameter limits
 	type entry struct{ key, system, localID string }
+	changed := map[string]bool{}
 	for start := 0; start < len(recs); start += chunk {
 		part := recs[start:min(start+chunk, len(recs))]
 		owners := make([]any, 0, 2*len(part))
@@ -177,29 +180,33 @@ func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys
 		rows, err := c.query(ctx, "SELECT key, system, local_id FROM blocking_keys WHERE (system, local_id) IN (VALUES (?, ?)"+
 			strings.Repeat(", (?, ?)", len(part)-1)+")", owners...)
 		if err != nil {
-			return mapErr(op, err)
+			return nil, mapErr(op, err)
 		}
 		var stale []any
 		for rows.Next() {
 			var e entry
 			if err := rows.Scan(&e.key, &e.system, &e.localID); err != nil {
 				rows.Close()
-				return mapErr(op, err)
+				return nil, mapErr(op, err)
 			}
 			if want[e] {
 				delete(want, e) // kept as it is
 			} else {
 				stale = append(stale, e.key, e.system, e.localID)
+				changed[e.key] = true
 			}
 		}
 		if err := rows.Err(); err != nil {
-			return mapErr(op, err)
+			return nil, mapErr(op, err)
 		}
 		rows.Close()
-		if len(stale) > 0 {
+		const perDelete = 3 * 1000 // parameters: 1,000 entries a statement
+		for len(stale) > 0 {
+			del := stale[:min(len(stale), perDelete)]
+			stale = stale[len(del):]
 			if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE (key, system, local_id) IN (VALUES (?, ?, ?)"+
-				strings.Repeat(", (?, ?, ?)", len(stale)/3-1)+")", stale...); err != nil {
-				return err
+				strings.Repeat(", (?, ?, ?)", len(del)/3-1)+")", del...); err != nil {
+				return nil, err
 			}
 		}
 		if len(want) == 0 {
@@ -208,75 +215,178 @@ func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys
 		add := make([]entry, 0, len(want))
 		for e := range want {
 			add = append(add, e)
+			changed[e.key] = true
 		}
 		sort.Slice(add, func(i, j int) bool { return add[i].key < add[j].key })
 		if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(add), 3, func(i int) []any {
 			return []any{add[i].key, add[i].system, add[i].localID}
 		}); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	out := make([]string, 0, len(changed))
+	for k := range changed {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out, nil
 }
 
-// ScanSourceRecords implements fiveid.RecordScanner.
+// ScanSourceRecords implements fiveid.RecordScanner. The row comparison is
+// the primary key's range: each page starts where the last ended (spelt
+// as system > ? OR (system = ? AND ...), PostgreSQL filtered every record
+// before the page instead, and a walk was quadratic).
 func (c conn) ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.SourceRecord, error) {
 	rows, err := c.query(ctx, "SELECT "+recordCols+` FROM source_records r
-		WHERE r.system > ? OR (r.system = ? AND r.local_id > ?) ORDER BY r.system, r.local_id LIMIT ?`,
-		afterSystem, afterSystem, afterLocalID, limit)
+		WHERE (r.system, r.local_id) > (?, ?) ORDER BY r.system, r.local_id LIMIT ?`,
+		afterSystem, afterLocalID, limit)
 	if err != nil {
 		return nil, mapErr("scan source records", err)
 	}
 	return collect(rows, "scan source records", scanRecord)
 }
 
-// ReplaceBlockingKeys implements fiveid.Tx: one locking read of the
-// records' versions, then setKeys for those still current.
-func (c txConn) ReplaceBlockingKeys(ctx context.Context, recs []fiveid.RecordKeys) ([]bool, error) {
+// ScanBlockingKeys implements fiveid.RecordScanner: a walk of the primary
+// key's index.
+func (c conn) ScanBlockingKeys(ctx context.Context, after fiveid.BlockingKey, limit int) ([]fiveid.BlockingKey, error) {
+	const op = "scan blocking keys"
+	rows, err := c.query(ctx, `SELECT key, system, local_id FROM blocking_keys
+		WHERE (key, system, local_id) > (?, ?, ?) ORDER BY key, system, local_id LIMIT ?`,
+		after.Key, after.System, after.LocalID, limit)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	return collect(rows, op, func(sc interface{ Scan(...any) error }) (fiveid.BlockingKey, error) {
+		var k fiveid.BlockingKey
+		return k, sc.Scan(&k.Key, &k.System, &k.LocalID)
+	})
+}
+
+// ReplaceBlockingKeys implements fiveid.Tx: one read of the records'
+// versions and keys; then, for the records at their version whose keys
+// differ, a locking read of their versions and setKeys for those still
+// current. A record whose keys are already the wanted ones is not written
+// (nor locked): a reindex that changes nothing only reads.
+func (c txConn) ReplaceBlockingKeys(ctx context.Context, recs []fiveid.RecordKeys) ([]bool, []string, error) {
 	const op = "replace blocking keys"
 	done := make([]bool, len(recs))
-	const chunk = 500
+	var changed []string
+	const chunk = 1000
 	for start := 0; start < len(recs); start += chunk {
 		part := recs[start:min(start+chunk, len(recs))]
-		args := make([]any, 0, 2*len(part))
-		for _, r := range part {
-			args = append(args, r.System, r.LocalID)
-		}
-		q := "SELECT system, local_id, version FROM source_records WHERE (system, local_id) IN (VALUES (?, ?)" +
-			strings.Repeat(", (?, ?)", len(part)-1) + ")"
-		if c.d == postgres {
-			q += " FOR UPDATE" // the embedded store has a single writer
-		}
-		rows, err := c.query(ctx, q, args...)
+		have, err := c.recordKeys(ctx, op, part, false)
 		if err != nil {
-			return nil, mapErr(op, err)
+			return nil, nil, err
 		}
-		versions := map[[2]string]int64{}
-		for rows.Next() {
-			var sys, local string
-			var v int64
-			if err := rows.Scan(&sys, &local, &v); err != nil {
-				rows.Close()
-				return nil, mapErr(op, err)
-			}
-			versions[[2]string{sys, local}] = v
-		}
-		if err := rows.Err(); err != nil {
-			return nil, mapErr(op, err)
-		}
-		rows.Close()
-		var current []fiveid.RecordKeys
+		var differ []int // positions in part
 		for i, r := range part {
-			if v, ok := versions[[2]string{r.System, r.LocalID}]; ok && v == r.Version {
+			st := have[[2]string{r.System, r.LocalID}]
+			if st == nil || st.version != r.Version {
+				continue
+			}
+			same := true
+			want := map[string]bool{}
+			for _, k := range r.Keys {
+				want[k] = true
+				if !st.keys[k] {
+					same = false
+				}
+			}
+			if same && len(want) == len(st.keys) {
+				done[start+i] = true
+				continue
+			}
+			differ = append(differ, i)
+		}
+		if len(differ) == 0 {
+			continue
+		}
+		toLock := make([]fiveid.RecordKeys, len(differ))
+		for j, i := range differ {
+			toLock[j] = part[i]
+		}
+		locked, err := c.recordKeys(ctx, op, toLock, true)
+		if err != nil {
+			return nil, nil, err
+		}
+		var current []fiveid.RecordKeys
+		for _, i := range differ {
+			r := part[i]
+			if st := locked[[2]string{r.System, r.LocalID}]; st != nil && st.version == r.Version {
 				done[start+i] = true
 				current = append(current, r)
 			}
 		}
-		if err := c.setKeys(ctx, op, current); err != nil {
-			return nil, err
+		ch, err := c.setKeys(ctx, op, current)
+		if err != nil {
+			return nil, nil, err
+		}
+		changed = append(changed, ch...)
+	}
+	return done, changed, nil
+}
+
+// recordState is a record's version and blocking keys as read.
+type recordState struct {
+	version int64
+	keys    map[string]bool
+}
+
+// recordKeys reads the versions of recs' records with their blocking keys
+// or, with lock, only the versions, locking the rows.
+func (c txConn) recordKeys(ctx context.Context, op string, recs []fiveid.RecordKeys, lock bool) (map[[2]string]*recordState, error) {
+	// r: the records, each looked up by its primary key. PostgreSQL gets
+	// two arrays and a lateral lookup per element: it plans a long IN
+	// (VALUES ...) list, or a join to it, as a hash join over a scan of
+	// every record. SQLite looks a VALUES list up in the primary key.
+	var with, r string
+	var args []any
+	if c.d == postgres {
+		sys, local := make([]string, len(recs)), make([]string, len(recs))
+		for i, rk := range recs {
+			sys[i], local[i] = rk.System, rk.LocalID
+		}
+		lockRows := ""
+		if lock {
+			lockRows = " FOR UPDATE"
+		}
+		r = `unnest(?::text[], ?::text[]) AS v (system, local_id) CROSS JOIN LATERAL (SELECT s.system, s.local_id, s.version
+			FROM source_records s WHERE s.system = v.system AND s.local_id = v.local_id LIMIT 1` + lockRows + ") r"
+		args = []any{sys, local}
+	} else { // the embedded store has a single writer: nothing to lock
+		with = "WITH v (system, local_id) AS (VALUES (?, ?)" + strings.Repeat(", (?, ?)", len(recs)-1) + ") "
+		r = "v JOIN source_records r ON r.system = v.system AND r.local_id = v.local_id"
+		for _, rk := range recs {
+			args = append(args, rk.System, rk.LocalID)
 		}
 	}
-	return done, nil
+	q := with + "SELECT r.system, r.local_id, r.version, b.key FROM " + r + " LEFT JOIN blocking_keys b ON b.system = r.system AND b.local_id = r.local_id"
+	if lock {
+		q = with + "SELECT r.system, r.local_id, r.version, NULL FROM " + r
+	}
+	rows, err := c.query(ctx, q, args...)
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	out := map[[2]string]*recordState{}
+	for rows.Next() {
+		var sys, local string
+		var v int64
+		var key sql.NullString
+		if err := rows.Scan(&sys, &local, &v, &key); err != nil {
+			return nil, mapErr(op, err)
+		}
+		st := out[[2]string{sys, local}]
+		if st == nil {
+			st = &recordState{version: v, keys: map[string]bool{}}
+			out[[2]string{sys, local}] = st
+		}
+		if key.Valid {
+			st.keys[key.String] = true
+		}
+	}
+	return out, mapErr(op, rows.Err())
 }
 
 // InsertBulk implements fiveid.Tx with multi-row INSERTs (a few hundred

@@ -175,6 +175,24 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if c, _ := st.Candidates(ctx, []string{"k-a", "k-b", "k-c"}, 2); len(c) != 2 {
 			t.Errorf("candidate limit: %d", len(c))
 		}
+		// The blocking-key index in key order, a page at a time.
+		var entries []fiveid.BlockingKey
+		for after := (fiveid.BlockingKey{}); ; {
+			page, err := st.ScanBlockingKeys(ctx, after, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries = append(entries, page...)
+			if len(page) < 2 {
+				break
+			}
+			after = page[len(page)-1]
+		}
+		want := []fiveid.BlockingKey{{Key: "k-a", System: "hosp", LocalID: "1"}, {Key: "k-b", System: "care", LocalID: "9"},
+			{Key: "k-b", System: "hosp", LocalID: "1"}, {Key: "k-c", System: "care", LocalID: "10"}}
+		if d := cmp.Diff(want, entries); d != "" {
+			t.Errorf("blocking-key index (-want +got):\n%s", d)
+		}
 		if n, total, err := st.NameFrequency(ctx, "张伟"); n != 2 || total != 3 || err != nil {
 			t.Errorf("name frequency: %d/%d %v", n, total, err)
 		}
@@ -403,18 +421,19 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		update(t, st, nil, func(tx fiveid.Tx) error {
 			return tx.InsertBulk(ctx, cs, rs, [][]string{{"old-a", "old-b"}, {"r2-a", "shared"}})
 		})
+		var changed []string
 		replace := func(recs ...fiveid.RecordKeys) []bool {
 			var done []bool
 			update(t, st, nil, func(tx fiveid.Tx) error {
 				var err error
-				done, err = tx.ReplaceBlockingKeys(ctx, recs)
+				done, changed, err = tx.ReplaceBlockingKeys(ctx, recs)
 				return err
 			})
 			return done
 		}
 		v := rs[0].Version
-		if done := replace(fiveid.RecordKeys{System: "hosp", LocalID: "r1", Version: v + 1, Keys: []string{"new"}}); len(done) != 1 || done[0] {
-			t.Errorf("replaced at another version: %v", done)
+		if done := replace(fiveid.RecordKeys{System: "hosp", LocalID: "r1", Version: v + 1, Keys: []string{"new"}}); len(done) != 1 || done[0] || len(changed) != 0 {
+			t.Errorf("replaced at another version: %v, changed %v", done, changed)
 		}
 		if c, _ := st.Candidates(ctx, []string{"old-a"}, 10); len(c) != 1 {
 			t.Errorf("a refused replace changed the keys: %d", len(c))
@@ -429,6 +448,11 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if !slices.Equal(done, []bool{true, false, true}) {
 			t.Fatalf("replaced %v, want [true false true]", done)
 		}
+		// Keys added or dropped, each once; not those kept, nor those of a
+		// record that was not replaced.
+		if want := []string{"new", "old-a", "other", "r2-a", "shared"}; !slices.Equal(changed, want) {
+			t.Errorf("changed keys %v, want %v", changed, want)
+		}
 		for k, want := range map[string]int{"old-a": 0, "old-b": 1, "new": 1, "other": 1, "r2-a": 0, "shared": 0, "k": 0} {
 			if c, err := st.Candidates(ctx, []string{k}, 10); err != nil || len(c) != want {
 				t.Errorf("key %s finds %d records, want %d (%v)", k, len(c), want, err)
@@ -436,6 +460,48 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 		if done := replace(); len(done) != 0 {
 			t.Errorf("nothing to replace: %v", done)
+		}
+	})
+
+	t.Run("record features", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		cs := []fiveid.Customer{{ID: "F1", Status: fiveid.StatusActive, Name: "x", Version: 1, CreatedAt: t0, UpdatedAt: t0}}
+		rs := []fiveid.SourceRecord{record("hosp", "f1", "F1", "name-f"), record("hosp", "f2", "F1", "name-f")}
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			return tx.InsertBulk(ctx, cs, rs, [][]string{{"fk"}, {"fk"}})
+		})
+		put := func(recs ...fiveid.RecordFeatures) []bool {
+			var done []bool
+			update(t, st, nil, func(tx fiveid.Tx) error {
+				var err error
+				done, err = tx.PutRecordFeatures(ctx, recs)
+				return err
+			})
+			return done
+		}
+		// f1 at its version, f2 at another, a record that does not exist.
+		done := put(
+			fiveid.RecordFeatures{System: "hosp", LocalID: "f1", Version: rs[0].Version, Features: "f9;one"},
+			fiveid.RecordFeatures{System: "hosp", LocalID: "f2", Version: rs[1].Version + 1, Features: "f9;two"},
+			fiveid.RecordFeatures{System: "hosp", LocalID: "nobody", Version: 1, Features: "f9;three"},
+		)
+		if !slices.Equal(done, []bool{true, false, false}) {
+			t.Fatalf("set %v, want [true false false]", done)
+		}
+		for i, want := range []string{"f9;one", rs[1].Features} {
+			got, err := st.SourceRecord(ctx, "hosp", rs[i].LocalID)
+			if err != nil || got.Features != want || got.Version != rs[i].Version {
+				t.Errorf("%s: features %q version %d, want %q version %d (%v)", rs[i].LocalID, got.Features, got.Version, want, rs[i].Version, err)
+			}
+		}
+		if c, err := st.Candidates(ctx, []string{"fk"}, 10); err != nil || len(c) != 2 || c[0].Features != "f9;one" {
+			t.Errorf("candidates after features were set: %+v %v", c, err)
+		}
+		if done := put(); len(done) != 0 {
+			t.Errorf("nothing to set: %v", done)
 		}
 	})
 
