@@ -321,6 +321,10 @@ type page struct {
 	Flash  *flash
 	Data   any
 	loc    *time.Location
+	// names maps key IDs to key names, looked up on the page's first
+	// Actor and kept for the rest of it.
+	names     map[string]string
+	loadNames func() map[string]string
 	status int
 }
 
@@ -354,6 +358,15 @@ func (con *console) render(c echo.Context, s *session, status int, name, title s
 	if s != nil {
 		p.Role, p.KeyID, p.CSRF = string(s.p.Role), s.p.KeyID, s.csrf
 		p.Flash = con.sessions.takeFlash(s.id)
+		ctx, pr := c.Request().Context(), s.p
+		p.loadNames = func() map[string]string {
+			m, err := con.svc.KeyNames(ctx, pr)
+			if err != nil { // the page still shows the IDs
+				con.log.Warn("console key names", slog.String("error", err.Error()))
+				return map[string]string{}
+			}
+			return m
+		}
 	}
 	t, ok := con.pages[name]
 	if !ok {

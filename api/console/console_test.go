@@ -636,3 +636,46 @@ func TestAdminPages(t *testing.T) {
 		t.Fatalf("new policy: %s", r.body)
 	}
 }
+
+// Pages show the key that acted by its name with its ID; an actor that is
+// no key (the setup principal) by its ID alone.
+func TestActorsByName(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	ctx := t.Context()
+	_, secret, err := en.svc.CreateKey(ctx, fiveid.Principal{Role: fiveid.RoleAdmin, KeyID: "setup"}, fiveid.RoleAdmin, "", "张三")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := en.svc.Authenticate(ctx, secret)
+	zhang := "张三 (" + p.KeyID + ")"
+	c := en.client(t)
+	c.signIn(secret)
+	r := c.post("/console/customers/"+en.candidateID+"/death", url.Values{"date": {"2026-11-20"}})
+	if !strings.Contains(r.body, "已登记死亡") || strings.Count(r.body, zhang) < 2 { // the header and the history
+		t.Fatalf("customer page lacks %q: %s", zhang, r.body)
+	}
+	c.post("/console/customers/"+en.candidateID+"/reveal", url.Values{})
+	r = c.get("/console/review/" + en.taskID)
+	c.post("/console/review/"+en.taskID+"/resolve", url.Values{"version": {"1"}, "resolution": {"keep_separate"}})
+	if r = c.get("/console/review/" + en.taskID); !strings.Contains(r.body, "· "+zhang+"</p>") {
+		t.Fatalf("resolved task lacks its resolver: %s", r.body)
+	}
+	if r = c.get("/console/policies"); !strings.Contains(r.body, " setup</td>") {
+		t.Fatalf("an actor that is no key: %s", r.body)
+	}
+	care, _ := en.svc.Authenticate(ctx, en.keys["care"])
+	if r = c.get("/console/grants"); !strings.Contains(r.body, "care · care ("+care.KeyID+")") {
+		t.Fatalf("grants lack the grantee's key: %s", r.body)
+	}
+	// The auditor reads the grant log by names too.
+	aud := en.signedIn(t, "auditor")
+	r = aud.get("/console/audit?action=customer.id_revealed")
+	seq := regexp.MustCompile(`href="/console/audit/(\d+)"`).FindStringSubmatch(r.body)
+	if !strings.Contains(r.body, zhang) || seq == nil {
+		t.Fatalf("grant log lacks %q: %s", zhang, r.body)
+	}
+	if r = aud.get("/console/audit/" + seq[1]); !strings.Contains(r.body, zhang) {
+		t.Fatalf("log entry lacks %q: %s", zhang, r.body)
+	}
+}

@@ -197,6 +197,21 @@ func (p *page) Time(t time.Time) string {
 	return t.Format("2006年1月2日 15:04")
 }
 
+// Actor shows the key that acted by its name with its ID, 张三 (key_01H…);
+// a key that is gone (or a non-key actor such as "setup") by its ID alone.
+func (p *page) Actor(id string) string {
+	if id == "" {
+		return ""
+	}
+	if p.names == nil && p.loadNames != nil {
+		p.names, p.loadNames = p.loadNames(), nil
+	}
+	if n := p.names[id]; n != "" {
+		return n + " (" + id + ")"
+	}
+	return id
+}
+
 // Num groups digits by thousands (both languages write 12,345).
 func (p *page) Num(n int) string { return p.Num64(int64(n)) }
 
