@@ -312,20 +312,20 @@ type flash struct {
 }
 
 type page struct {
-	Lang   string
-	Title  string
-	Path   string // the current page, for the language switch
-	Role   string // "" before sign-in
-	KeyID  string
-	CSRF   string
-	Flash  *flash
-	Data   any
-	loc    *time.Location
+	Lang  string
+	Title string
+	Path  string // the current page, for the language switch
+	Role  string // "" before sign-in
+	KeyID string
+	CSRF  string
+	Flash *flash
+	Data  any
+	loc   *time.Location
 	// names maps key IDs to key names, looked up on the page's first
 	// Actor and kept for the rest of it.
 	names     map[string]string
 	loadNames func() map[string]string
-	status int
+	status    int
 }
 
 func parsePages() (map[string]*template.Template, error) {
