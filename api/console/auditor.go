@@ -163,6 +163,9 @@ func (con *console) auditVerify(c echo.Context) error {
 	if err != nil {
 		return con.failErr(c, err)
 	}
+	con.verifiedMu.Lock()
+	con.verified = &lastVerify{VerifyResult: r, At: con.sessions.now(), By: s.p.KeyID}
+	con.verifiedMu.Unlock()
 	return con.render(c, s, http.StatusOK, "verify", "verify.title", r)
 }
 

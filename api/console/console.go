@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -48,6 +49,18 @@ type console struct {
 	secure   bool
 	loc      *time.Location
 	pages    map[string]*template.Template
+
+	// verified is the grant log's last verification in this process,
+	// shown on the dashboard (verifying reads the whole log, so a page
+	// load never does it).
+	verifiedMu sync.Mutex
+	verified   *lastVerify
+}
+
+type lastVerify struct {
+	fiveid.VerifyResult
+	At time.Time
+	By string // key ID
 }
 
 // Prefix is where the console is served.

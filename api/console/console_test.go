@@ -679,3 +679,44 @@ func TestActorsByName(t *testing.T) {
 		t.Fatalf("log entry lacks %q: %s", zhang, r.body)
 	}
 }
+
+// The dashboard shows the index's figures and the grant log's last
+// verification, which only the verify page runs.
+func TestDashboardFigures(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	c := en.signedIn(t, "admin")
+	c.get("/console/lang/en?back=/console/dashboard")
+	r := c.get("/console/dashboard")
+	cell := regexp.MustCompile(`<td><code>(\w+)</code> \w+</td><td class="num">(\d+)</td>`)
+	got := map[string]string{}
+	for _, m := range cell.FindAllStringSubmatch(r.body, -1) {
+		got[m[1]] = m[2]
+	}
+	if got["hosp"] != "1" || got["care"] != "1" {
+		t.Errorf("records by system %v: %s", got, r.body)
+	}
+	for _, want := range []string{"Customers</h2><p class=\"big\">2<", "Started a new customer</td><td class=\"num\">2<", "Links</dt><dd>2<", "Merges</dt><dd>0<", "Not verified since fiveid started"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	if r = c.get("/console/audit/verify"); !strings.Contains(r.body, "The chain is intact") {
+		t.Fatalf("verify: %s", r.body)
+	}
+	k, _ := en.svc.Authenticate(t.Context(), en.keys["admin"])
+	if r = c.get("/console/dashboard"); !strings.Contains(r.body, "The chain is intact") || !strings.Contains(r.body, "admin ("+k.KeyID+")") ||
+		strings.Contains(r.body, "Not verified") {
+		t.Errorf("dashboard after verifying: %s", r.body)
+	}
+	// A steward links the task's record: one more link this week, by hand,
+	// and its emptied customer is gone.
+	c.get("/console/review/" + en.taskID)
+	c.post("/console/review/"+en.taskID+"/resolve", url.Values{"version": {"1"}, "resolution": {"link"}, "customer_id": {en.candidateID}})
+	r = c.get("/console/dashboard")
+	for _, want := range []string{"Links</dt><dd>3<", "Customers</h2><p class=\"big\">1<", "Linked by a steward</td><td class=\"num\">1<", "Started a new customer</td><td class=\"num\">1<"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("dashboard after a link lacks %q: %s", want, r.body)
+		}
+	}
+}

@@ -22,7 +22,10 @@ import (
 // ---- dashboard ----
 
 type dashboardData struct {
-	Systems    int
+	Figures    fiveid.IndexFigures
+	Systems    []fiveid.System
+	Grades     []gradeCount
+	Verified   *lastVerify // nil: not verified since the process started
 	OpenTasks  int
 	OldestTask time.Time
 	ByReason   map[string]int
@@ -47,7 +50,14 @@ func (con *console) dashboard(c echo.Context) error {
 	if err != nil {
 		return con.failErr(c, err)
 	}
-	d.Systems = len(sys)
+	d.Systems = sys
+	if d.Figures, err = con.svc.IndexFigures(ctx, s.p, weekStart(con.sessions.now(), con.loc)); err != nil {
+		return con.failErr(c, err)
+	}
+	d.Grades = gradeCounts(d.Figures.Grades)
+	con.verifiedMu.Lock()
+	d.Verified = con.verified
+	con.verifiedMu.Unlock()
 	if d.Webhooks, err = con.svc.ListWebhooks(ctx, s.p); err != nil {
 		return con.failErr(c, err)
 	}
@@ -56,9 +66,45 @@ func (con *console) dashboard(c echo.Context) error {
 			d.Failing++
 		}
 	}
-	// The grant log is not verified here: that reads the whole log, so it
-	// is the verify page's, asked for.
+	// The grant log is not verified here (that reads the whole log): the
+	// page shows the last verification the verify page ran.
 	return con.render(c, s, http.StatusOK, "dashboard", "dashboard.title", d)
+}
+
+// weekStart is the Monday 00:00 of now's week in loc (a Chinese week
+// starts on Monday).
+func weekStart(now time.Time, loc *time.Location) time.Time {
+	now = now.In(loc)
+	back := (int(now.Weekday()) + 6) % 7 // days since Monday
+	return time.Date(now.Year(), now.Month(), now.Day()-back, 0, 0, 0, 0, loc)
+}
+
+type gradeCount struct {
+	Grade string // "" for records that started their customer
+	N     int64
+}
+
+// gradeCounts orders the grade distribution strongest first, grades the
+// console does not know last.
+func gradeCounts(m map[string]int64) []gradeCount {
+	order := []string{string(match.GradeCertain), string(match.GradeProbable), string(match.GradePossible), "manual", ""}
+	var out []gradeCount
+	for _, g := range order {
+		if n, ok := m[g]; ok {
+			out = append(out, gradeCount{g, n})
+		}
+	}
+	var rest []string
+	for g := range m {
+		if !slices.Contains(order, g) {
+			rest = append(rest, g)
+		}
+	}
+	sort.Strings(rest)
+	for _, g := range rest {
+		out = append(out, gradeCount{g, m[g]})
+	}
+	return out
 }
 
 // ---- review ----
