@@ -85,7 +85,7 @@ type auditData struct {
 var auditActions = []string{fiveid.ActionGrantIssued, fiveid.ActionGrantDenied, fiveid.ActionGrantIntrospected,
 	fiveid.ActionGrantRevoked, fiveid.ActionIdentifyMatched, fiveid.ActionIdentifyNoMatch, fiveid.ActionIdentifyReview,
 	fiveid.ActionPolicyCreated, fiveid.ActionPolicyDeleted, fiveid.ActionHolderCreated, fiveid.ActionHolderDeleted,
-	fiveid.ActionSigningKeyRotated, fiveid.ActionIDRevealed}
+	fiveid.ActionSigningKeyRotated, fiveid.ActionIDRevealed, fiveid.ActionCustomerSearched}
 
 func (con *console) auditLog(c echo.Context) error {
 	s := sess(c)

@@ -124,6 +124,7 @@ func Mount(e *echo.Echo, cfg Config) error {
 	a.GET("/review/:id", con.reviewTask)
 	a.POST("/review/:id/resolve", con.resolve)
 	a.GET("/customers", con.customerSearch)
+	a.POST("/customers/search", con.searchElements)
 	a.GET("/customers/:id", con.customer)
 	a.POST("/customers/:id/death", con.recordDeath)
 	a.POST("/customers/:id/unlink", con.unlink)

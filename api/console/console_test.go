@@ -720,3 +720,51 @@ func TestDashboardFigures(t *testing.T) {
 		}
 	}
 }
+
+// A steward finds customers by the five elements: candidates with grade
+// and score, the number masked, no grant, the search in the grant log.
+func TestSearchByElements(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	full := "11010519491231002X"
+	c := en.signedIn(t, "admin")
+	c.get("/console/customers")
+	r := c.post("/console/customers/search", url.Values{"name": {"王秀英"}, "sex": {"女"}, "birth_date": {"1950-03-08"}, "id_type": {"居民身份证"}, "id_number": {full}})
+	if r.status != 200 || strings.Contains(r.body, full) || strings.Contains(r.url, "王") {
+		t.Fatalf("search: %d %s %s", r.status, r.url, r.body)
+	}
+	for _, want := range []string{"识别结论: 确定", `href="/console/customers/` + en.candidateID + `"`, "110105********002X", "候选客户: 2", "已记入授权日志",
+		`value="王秀英"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("results lack %q", want)
+		}
+	}
+	// The ID number names the right one first; the record without it
+	// (the review task's) is a weaker candidate.
+	if i, j := strings.Index(r.body, "/console/customers/"+en.candidateID+`">`+en.candidateID), strings.Index(r.body, "/console/customers/"+en.customerID+`">`+en.customerID); i < 0 || j < 0 || i > j {
+		t.Errorf("candidates out of order (%d, %d): %s", i, j, r.body)
+	}
+	r = c.post("/console/customers/search", url.Values{"name": {"王秀英"}, "birth_date": {"1950-13-45"}})
+	if r.status != 400 || !strings.Contains(r.body, "birth_date") || !strings.Contains(r.body, `value="王秀英"`) {
+		t.Fatalf("a bad date: %d %s", r.status, r.body)
+	}
+	if r = c.post("/console/customers/search", url.Values{"name": {"王秀英"}, "csrf": {"forged"}}); r.status != 403 {
+		t.Fatalf("without the CSRF token: %d", r.status)
+	}
+	// One entry per search, masked; no grant.
+	k, _ := en.svc.Authenticate(t.Context(), en.keys["admin"])
+	aud := en.signedIn(t, "auditor")
+	r = aud.get("/console/audit?action=customer.searched")
+	if strings.Count(r.body, "<td>customer.searched</td>") != 1 || !strings.Contains(r.body, "admin ("+k.KeyID+")") || !strings.Contains(r.body, "2 candidates") ||
+		strings.Contains(r.body, full) {
+		t.Fatalf("grant log: %s", r.body)
+	}
+	if r = aud.get("/console/grants?customer_id=" + en.candidateID); strings.Count(r.body, "<code>gr_") != 1 { // the setup's grant alone
+		t.Errorf("a search issued a grant: %s", r.body)
+	}
+	// Auditors may not search.
+	aud.get("/console/customers")
+	if r = aud.post("/console/customers/search", url.Values{"name": {"王秀英"}, "sex": {"女"}, "birth_date": {"1950-03-08"}}); r.status != 403 {
+		t.Fatalf("an auditor searched: %d %s", r.status, r.body)
+	}
+}

@@ -93,7 +93,12 @@ var messages = map[string][2]string{ // key: {zh, en}
 
 	"search.title": {"客户查询", "Find a customer"}, "search.by_id": {"按客户 ID", "By customer ID"},
 	"search.by_local": {"按系统与本地 ID", "By system and local ID"}, "search.customer_id": {"客户 ID", "Customer ID"},
-	"search.submit": {"查询", "Find"},
+	"search.submit":        {"查询", "Find"},
+	"search.by_elements":   {"按五要素", "By the five elements"},
+	"search.elements_hint": {"与身份识别相同的匹配；不签发授权。每次查询都记入授权日志。", "The same matching as identify; no grant is issued. Every search is written to the grant log."},
+	"search.results":       {"查询结果", "What the search found"}, "search.decision": {"识别结论", "Identify would decide"},
+	"search.none": {"没有候选客户。", "No candidate customers."}, "search.logged": {"此次查询已记入授权日志。", "This search was written to the grant log."},
+	"search.candidates": {"候选客户", "Candidate customers"},
 
 	"customer.title": {"客户", "Customer"}, "customer.deceased": {"已故", "deceased"},
 	"customer.merged_from": {"由以下客户合并而来", "Merged from"}, "customer.records": {"各系统的来源记录", "Source records by system"},
@@ -120,6 +125,7 @@ var messages = map[string][2]string{ // key: {zh, en}
 	"sex.male": {"男", "male"}, "sex.female": {"女", "female"}, "sex.unknown": {"未知", "unknown"},
 	"grade.certain": {"确定", "certain"}, "grade.probable": {"很可能", "probable"}, "grade.possible": {"可能", "possible"},
 	"grade.": {"—", "—"}, "grade.none": {"不匹配", "no match"},
+	"grade.certainly-not": {"确定不是", "certainly not"},
 
 	"level.equal": {"相同", "equal"}, "level.typo": {"一处笔误", "one typo"}, "level.other_namespace": {"不同证件类型", "other document kind"},
 	"level.different": {"不同", "different"}, "level.different_weak": {"不同（无校验位）", "different (no checksum)"},

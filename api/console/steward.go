@@ -274,7 +274,12 @@ func (v customerView) field(f string) string {
 
 type searchData struct {
 	ID, System, LocalID string
-	Searched            bool
+	// A search by the five elements: what was asked (the ID number is
+	// not echoed back), what it found, or why it could not search.
+	Elements   match.Input
+	Result     *fiveid.SearchResult
+	Error      string
+	ErrDetails []string
 }
 
 // customerSearch finds a customer by customer ID or by a system's local
@@ -297,6 +302,30 @@ func (con *console) customerSearch(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, Prefix+"/customers/"+url.PathEscape(x.CustomerID))
 	}
+	return con.render(c, s, http.StatusOK, "search", "search.title", d)
+}
+
+// searchElements finds the customers five elements may be, through the
+// same matching as identify (SearchCustomers, which writes the search to
+// the grant log). It is a POST: the elements stay out of URLs and logs,
+// and the search is an audited action, not a read.
+func (con *console) searchElements(c echo.Context) error {
+	s := sess(c)
+	in := match.Input{Name: strings.TrimSpace(c.FormValue("name")), Sex: c.FormValue("sex"), BirthDate: strings.TrimSpace(c.FormValue("birth_date")),
+		IDType: strings.TrimSpace(c.FormValue("id_type")), IDNumber: strings.TrimSpace(c.FormValue("id_number"))}
+	d := searchData{Elements: in}
+	d.Elements.IDNumber = ""
+	res, err := con.svc.SearchCustomers(c.Request().Context(), s.p, in)
+	var ve *fiveid.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		status, key, details := con.explain(c, err)
+		d.Error, d.ErrDetails = key, details
+		return con.render(c, s, status, "search", "search.title", d)
+	case err != nil:
+		return con.failErr(c, err)
+	}
+	d.Result = &res
 	return con.render(c, s, http.StatusOK, "search", "search.title", d)
 }
 
