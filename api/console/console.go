@@ -109,7 +109,13 @@ func Mount(e *echo.Echo, cfg Config) error {
 
 	g := e.Group(Prefix, con.headers)
 	static, _ := fs.Sub(assets, "static")
-	g.GET("/static/*", echo.WrapHandler(http.StripPrefix(Prefix+"/static/", http.FileServer(http.FS(static)))))
+	files := echo.WrapHandler(http.StripPrefix(Prefix+"/static/", http.FileServer(http.FS(static))))
+	g.GET("/static/*", func(c echo.Context) error {
+		if _, err := fs.Stat(static, c.Param("*")); err != nil {
+			return con.notFound(c)
+		}
+		return files(c)
+	})
 	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, Prefix+"/") })
 	g.GET("/", con.home)
 	g.GET("/signin", con.signinPage)
@@ -153,7 +159,24 @@ func Mount(e *echo.Echo, cfg Config) error {
 	a.GET("/audit/:seq", con.auditEntry)
 	a.GET("/grants", con.grants)
 	a.POST("/grants/:id/revoke", con.revokeGrant)
+
+	// Any other console path: an HTML page, not the API's JSON. (Routes
+	// match before this catch-all, which replaces the one a group with
+	// middleware registers.)
+	g.Any("/*", con.notFound)
 	return nil
+}
+
+// notFound renders the 404 page in the person's language, with the
+// navigation when they are signed in.
+func (con *console) notFound(c echo.Context) error {
+	var s *session
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		if got, state := con.sessions.get(ck.Value); state == sessionOK {
+			s = got
+		}
+	}
+	return con.fail(c, s, http.StatusNotFound, "err.not_found", nil)
 }
 
 // headers replace the API's security headers with the console's: a page

@@ -628,7 +628,7 @@ func TestAdminPages(t *testing.T) {
 	if gid == nil {
 		t.Fatalf("no grant to revoke: %s", r.body)
 	}
-	if r = c.post("/console/grants/"+gid[1]+"/revoke", url.Values{}); !strings.Contains(r.body, "已吊销授权") || !strings.Contains(r.body, "<td>已吊销</td>") {
+	if r = c.post("/console/grants/"+gid[1]+"/revoke", url.Values{}); !strings.Contains(r.body, "已吊销授权") || !strings.Contains(r.body, "<td>已吊销 · admin (key_") { // who revoked it
 		t.Fatalf("revoke: %s", r.body)
 	}
 	c.get("/console/policies")
@@ -766,5 +766,30 @@ func TestSearchByElements(t *testing.T) {
 	aud.get("/console/customers")
 	if r = aud.post("/console/customers/search", url.Values{"name": {"王秀英"}, "sex": {"女"}, "birth_date": {"1950-03-08"}}); r.status != 403 {
 		t.Fatalf("an auditor searched: %d %s", r.status, r.body)
+	}
+}
+
+// An unknown console page is an HTML page in the person's language, not
+// the API's JSON.
+func TestUnknownPage(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	for _, path := range []string{"/console/nope", "/console/customers/x/y/z", "/console/static/nope.css"} {
+		r := en.client(t).get(path)
+		if r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !strings.Contains(r.body, "未找到") ||
+			!strings.Contains(r.body, `lang="zh-CN"`) || r.header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: %d %s %s", path, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
+	c := en.signedIn(t, "admin")
+	c.get("/console/lang/en?back=/console/dashboard")
+	r := c.get("/console/nope")
+	if r.status != 404 || !strings.Contains(r.body, "Not found.") || !strings.Contains(r.body, `lang="en"`) || !strings.Contains(r.body, "Sign out") ||
+		strings.Contains(r.body, "⟦") {
+		t.Errorf("signed in: %d %s", r.status, r.body)
+	}
+	// The API's unknown paths stay JSON.
+	if r := c.get("/v1/nope"); r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/") {
+		t.Errorf("/v1/nope: %d %s", r.status, r.header.Get("Content-Type"))
 	}
 }
