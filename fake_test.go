@@ -182,6 +182,9 @@ func (m *memStore) CustomerRecords(ctx context.Context, id string) ([]fiveid.Sou
 func (m *memStore) SourceRecord(ctx context.Context, system, localID string) (fiveid.SourceRecord, error) {
 	return (&memTx{}).SourceRecord(ctx, system, localID)
 }
+func (m *memStore) IndexFigures(ctx context.Context, since time.Time) (fiveid.IndexFigures, error) {
+	return (&memTx{}).IndexFigures(ctx, since)
+}
 func (m *memStore) ReviewTask(ctx context.Context, id string) (fiveid.ReviewTask, error) {
 	return (&memTx{}).ReviewTask(ctx, id)
 }

@@ -44,6 +44,10 @@ type CustomerReader interface {
 	// ordered by (system, local_id).
 	CustomerRecords(ctx context.Context, customerID string) ([]SourceRecord, error)
 	SourceRecord(ctx context.Context, system, localID string) (SourceRecord, error)
+	// IndexFigures counts the index for the stewards' dashboard in one
+	// aggregate query: active customers, source records by system and by
+	// link grade, links (ChangeLinked) and merges at or after since.
+	IndexFigures(ctx context.Context, since time.Time) (IndexFigures, error)
 }
 
 // CustomerWriter writes golden records and source records (each source
