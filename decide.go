@@ -21,6 +21,18 @@ import (
 // The decision's CustomerID is the best candidate; callers link to it only
 // when its grade auto-links.
 func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []SourceRecord) (*Decision, error) {
+	cs, err := s.scoreCustomers(ctx, r, rec, cands)
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	i, e := s.scorer.Choose(cs)
+	return &Decision{CustomerID: cs[i].Customer, Grade: e.Grade, Score: e.Score, Explanation: e}, nil
+}
+
+// scoreCustomers is steps 1 and 2 of best: each candidate customer with
+// its best record's explanation, capped by the identifiers it holds, in
+// the order the candidates first name them.
+func (s *Service) scoreCustomers(ctx context.Context, r Reader, rec match.Record, cands []SourceRecord) ([]match.Candidate, error) {
 	if len(cands) == 0 {
 		return nil, nil
 	}
@@ -65,8 +77,7 @@ func (s *Service) best(ctx context.Context, r Reader, rec match.Record, cands []
 		}
 		cs[i].Explanation = cs[i].Explanation.WithConflicts(match.CustomerConflicts(rec, heldIDs(recs)))
 	}
-	i, e := s.scorer.Choose(cs)
-	return &Decision{CustomerID: cs[i].Customer, Grade: e.Grade, Score: e.Score, Explanation: e}, nil
+	return cs, nil
 }
 
 // recordFeatures is what a source record of raw values in table keeps for

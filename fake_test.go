@@ -194,6 +194,9 @@ func (m *memStore) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]
 func (m *memStore) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Customer, map[string][]fiveid.SourceRecord, error) {
 	return (&memTx{}).CustomersRecords(ctx, ids)
 }
+func (m *memStore) IndexFigures(ctx context.Context, since time.Time) (fiveid.IndexFigures, error) {
+	return (&memTx{}).IndexFigures(ctx, since)
+}
 func (m *memStore) ReviewTask(ctx context.Context, id string) (fiveid.ReviewTask, error) {
 	return (&memTx{}).ReviewTask(ctx, id)
 }

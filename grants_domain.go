@@ -97,6 +97,7 @@ const (
 	ActionHolderDeleted     = "holder.deleted"
 	ActionSigningKeyRotated = "signing_key.rotated"
 	ActionIDRevealed        = "customer.id_revealed" // a steward saw an ID number in full (RevealIDNumber)
+	ActionCustomerSearched  = "customer.searched"    // a steward searched the index by the five elements (SearchCustomers)
 )
 
 // AuditEvent is one entry of the append-only grant log. Hash chains it to

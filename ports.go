@@ -51,6 +51,10 @@ type CustomerReader interface {
 	// records, each list ordered by (system, local_id), in one query each
 	// (a chunk of the bulk pipeline).
 	CustomersRecords(ctx context.Context, ids []string) ([]Customer, map[string][]SourceRecord, error)
+	// IndexFigures counts the index for the stewards' dashboard in one
+	// aggregate query: active customers, source records by system and by
+	// link grade, links (ChangeLinked) and merges at or after since.
+	IndexFigures(ctx context.Context, since time.Time) (IndexFigures, error)
 }
 
 // RecordID names a source record.

@@ -457,6 +457,24 @@ func (s *Service) ListKeys(ctx context.Context, p Principal) ([]APIKey, error) {
 	return s.store.ListKeys(ctx)
 }
 
+// KeyNames maps every key's ID, revoked ones too, to its name (admin,
+// auditor): history and the grant log record the key ID as the actor, and
+// people read the name. It reveals no role, system or hash.
+func (s *Service) KeyNames(ctx context.Context, p Principal) (map[string]string, error) {
+	if err := require(p, RoleAdmin, RoleAuditor); err != nil {
+		return nil, err
+	}
+	ks, err := s.store.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ks))
+	for _, k := range ks {
+		out[k.ID] = k.Name
+	}
+	return out, nil
+}
+
 // RevokeKey revokes an API key (admin). Revoking twice is not an error.
 //
 // With revokeGrants it also revokes every grant asked for with the key that

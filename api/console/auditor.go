@@ -85,7 +85,7 @@ type auditData struct {
 var auditActions = []string{fiveid.ActionGrantIssued, fiveid.ActionGrantDenied, fiveid.ActionGrantIntrospected,
 	fiveid.ActionGrantRevoked, fiveid.ActionIdentifyMatched, fiveid.ActionIdentifyNoMatch, fiveid.ActionIdentifyReview,
 	fiveid.ActionPolicyCreated, fiveid.ActionPolicyDeleted, fiveid.ActionHolderCreated, fiveid.ActionHolderDeleted,
-	fiveid.ActionSigningKeyRotated, fiveid.ActionIDRevealed}
+	fiveid.ActionSigningKeyRotated, fiveid.ActionIDRevealed, fiveid.ActionCustomerSearched}
 
 func (con *console) auditLog(c echo.Context) error {
 	s := sess(c)
@@ -163,6 +163,9 @@ func (con *console) auditVerify(c echo.Context) error {
 	if err != nil {
 		return con.failErr(c, err)
 	}
+	con.verifiedMu.Lock()
+	con.verified = &lastVerify{VerifyResult: r, At: con.sessions.now(), By: s.p.KeyID}
+	con.verifiedMu.Unlock()
 	return con.render(c, s, http.StatusOK, "verify", "verify.title", r)
 }
 

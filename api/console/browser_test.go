@@ -213,6 +213,16 @@ func TestBrowserStewardJourney(t *testing.T) {
 			base := en.srv.URL
 			signInWith(t, ctx, base, en.keys["admin"])
 			checkA11y(t, ctx, "dashboard")
+			run(t, ctx, "search by the five elements", chromedp.Navigate(base+"/console/customers"), chromedp.WaitVisible(chromedp.ID("ename")),
+				chromedp.SendKeys(chromedp.ID("ename"), "王秀英"), chromedp.SetValue(chromedp.ID("esex"), "女"),
+				chromedp.SendKeys(chromedp.ID("ebirth"), "1950-03-08"), chromedp.SendKeys(chromedp.ID("eid"), "11010519491231002X"),
+				follow(`form[action="/console/customers/search"] button`), chromedp.WaitVisible(chromedp.CSS(`section[aria-labelledby="resh"] table`)))
+			expect(t, ctx, "search results", "识别结论: 确定", en.candidateID, "110105********002X", "已记入授权日志")
+			checkA11y(t, ctx, "search results")
+			run(t, ctx, "an unknown page", chromedp.Navigate(base+"/console/nope"), chromedp.WaitVisible(chromedp.CSS(".flash.bad")))
+			expect(t, ctx, "unknown page", "404", "未找到")
+			checkA11y(t, ctx, "unknown page")
+			run(t, ctx, "back to the dashboard", chromedp.Navigate(base+"/console/dashboard"), chromedp.WaitVisible(chromedp.CSS("nav")))
 			run(t, ctx, "open the queue", follow(`a[href="/console/review"]`), chromedp.WaitVisible(chromedp.CSS("table")))
 			checkA11y(t, ctx, "review queue")
 			run(t, ctx, "open the task", follow(`a[href="/console/review/`+en.taskID+`"]`),

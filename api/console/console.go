@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -48,6 +49,18 @@ type console struct {
 	secure   bool
 	loc      *time.Location
 	pages    map[string]*template.Template
+
+	// verified is the grant log's last verification in this process,
+	// shown on the dashboard (verifying reads the whole log, so a page
+	// load never does it).
+	verifiedMu sync.Mutex
+	verified   *lastVerify
+}
+
+type lastVerify struct {
+	fiveid.VerifyResult
+	At time.Time
+	By string // key ID
 }
 
 // Prefix is where the console is served.
@@ -96,7 +109,13 @@ func Mount(e *echo.Echo, cfg Config) error {
 
 	g := e.Group(Prefix, con.headers)
 	static, _ := fs.Sub(assets, "static")
-	g.GET("/static/*", echo.WrapHandler(http.StripPrefix(Prefix+"/static/", http.FileServer(http.FS(static)))))
+	files := echo.WrapHandler(http.StripPrefix(Prefix+"/static/", http.FileServer(http.FS(static))))
+	g.GET("/static/*", func(c echo.Context) error {
+		if _, err := fs.Stat(static, c.Param("*")); err != nil {
+			return con.notFound(c)
+		}
+		return files(c)
+	})
 	g.GET("", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, Prefix+"/") })
 	g.GET("/", con.home)
 	g.GET("/signin", con.signinPage)
@@ -111,6 +130,7 @@ func Mount(e *echo.Echo, cfg Config) error {
 	a.GET("/review/:id", con.reviewTask)
 	a.POST("/review/:id/resolve", con.resolve)
 	a.GET("/customers", con.customerSearch)
+	a.POST("/customers/search", con.searchElements)
 	a.GET("/customers/:id", con.customer)
 	a.POST("/customers/:id/death", con.recordDeath)
 	a.POST("/customers/:id/unlink", con.unlink)
@@ -139,7 +159,24 @@ func Mount(e *echo.Echo, cfg Config) error {
 	a.GET("/audit/:seq", con.auditEntry)
 	a.GET("/grants", con.grants)
 	a.POST("/grants/:id/revoke", con.revokeGrant)
+
+	// Any other console path: an HTML page, not the API's JSON. (Routes
+	// match before this catch-all, which replaces the one a group with
+	// middleware registers.)
+	g.Any("/*", con.notFound)
 	return nil
+}
+
+// notFound renders the 404 page in the person's language, with the
+// navigation when they are signed in.
+func (con *console) notFound(c echo.Context) error {
+	var s *session
+	if ck, err := c.Cookie(sessionCookie); err == nil {
+		if got, state := con.sessions.get(ck.Value); state == sessionOK {
+			s = got
+		}
+	}
+	return con.fail(c, s, http.StatusNotFound, "err.not_found", nil)
 }
 
 // headers replace the API's security headers with the console's: a page
@@ -312,16 +349,20 @@ type flash struct {
 }
 
 type page struct {
-	Lang   string
-	Title  string
-	Path   string // the current page, for the language switch
-	Role   string // "" before sign-in
-	KeyID  string
-	CSRF   string
-	Flash  *flash
-	Data   any
-	loc    *time.Location
-	status int
+	Lang  string
+	Title string
+	Path  string // the current page, for the language switch
+	Role  string // "" before sign-in
+	KeyID string
+	CSRF  string
+	Flash *flash
+	Data  any
+	loc   *time.Location
+	// names maps key IDs to key names, looked up on the page's first
+	// Actor and kept for the rest of it.
+	names     map[string]string
+	loadNames func() map[string]string
+	status    int
 }
 
 func parsePages() (map[string]*template.Template, error) {
@@ -354,6 +395,15 @@ func (con *console) render(c echo.Context, s *session, status int, name, title s
 	if s != nil {
 		p.Role, p.KeyID, p.CSRF = string(s.p.Role), s.p.KeyID, s.csrf
 		p.Flash = con.sessions.takeFlash(s.id)
+		ctx, pr := c.Request().Context(), s.p
+		p.loadNames = func() map[string]string {
+			m, err := con.svc.KeyNames(ctx, pr)
+			if err != nil { // the page still shows the IDs
+				con.log.Warn("console key names", slog.String("error", err.Error()))
+				return map[string]string{}
+			}
+			return m
+		}
 	}
 	t, ok := con.pages[name]
 	if !ok {

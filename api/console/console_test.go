@@ -628,11 +628,168 @@ func TestAdminPages(t *testing.T) {
 	if gid == nil {
 		t.Fatalf("no grant to revoke: %s", r.body)
 	}
-	if r = c.post("/console/grants/"+gid[1]+"/revoke", url.Values{}); !strings.Contains(r.body, "已吊销授权") || !strings.Contains(r.body, "<td>已吊销</td>") {
+	if r = c.post("/console/grants/"+gid[1]+"/revoke", url.Values{}); !strings.Contains(r.body, "已吊销授权") || !strings.Contains(r.body, "<td>已吊销 · admin (key_") { // who revoked it
 		t.Fatalf("revoke: %s", r.body)
 	}
 	c.get("/console/policies")
 	if r = c.post("/console/policies", url.Values{"grantee": {"hosp"}, "scopes": {"medical"}, "purposes": {"treatment"}, "max_ttl_seconds": {"600"}}); !strings.Contains(r.body, "pol_") {
 		t.Fatalf("new policy: %s", r.body)
+	}
+}
+
+// Pages show the key that acted by its name with its ID; an actor that is
+// no key (the setup principal) by its ID alone.
+func TestActorsByName(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	ctx := t.Context()
+	_, secret, err := en.svc.CreateKey(ctx, fiveid.Principal{Role: fiveid.RoleAdmin, KeyID: "setup"}, fiveid.RoleAdmin, "", "张三")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := en.svc.Authenticate(ctx, secret)
+	zhang := "张三 (" + p.KeyID + ")"
+	c := en.client(t)
+	c.signIn(secret)
+	r := c.post("/console/customers/"+en.candidateID+"/death", url.Values{"date": {"2026-11-20"}})
+	if !strings.Contains(r.body, "已登记死亡") || strings.Count(r.body, zhang) < 2 { // the header and the history
+		t.Fatalf("customer page lacks %q: %s", zhang, r.body)
+	}
+	c.post("/console/customers/"+en.candidateID+"/reveal", url.Values{})
+	r = c.get("/console/review/" + en.taskID)
+	c.post("/console/review/"+en.taskID+"/resolve", url.Values{"version": {"1"}, "resolution": {"keep_separate"}})
+	if r = c.get("/console/review/" + en.taskID); !strings.Contains(r.body, "· "+zhang+"</p>") {
+		t.Fatalf("resolved task lacks its resolver: %s", r.body)
+	}
+	if r = c.get("/console/policies"); !strings.Contains(r.body, " setup</td>") {
+		t.Fatalf("an actor that is no key: %s", r.body)
+	}
+	care, _ := en.svc.Authenticate(ctx, en.keys["care"])
+	if r = c.get("/console/grants"); !strings.Contains(r.body, "care · care ("+care.KeyID+")") {
+		t.Fatalf("grants lack the grantee's key: %s", r.body)
+	}
+	// The auditor reads the grant log by names too.
+	aud := en.signedIn(t, "auditor")
+	r = aud.get("/console/audit?action=customer.id_revealed")
+	seq := regexp.MustCompile(`href="/console/audit/(\d+)"`).FindStringSubmatch(r.body)
+	if !strings.Contains(r.body, zhang) || seq == nil {
+		t.Fatalf("grant log lacks %q: %s", zhang, r.body)
+	}
+	if r = aud.get("/console/audit/" + seq[1]); !strings.Contains(r.body, zhang) {
+		t.Fatalf("log entry lacks %q: %s", zhang, r.body)
+	}
+}
+
+// The dashboard shows the index's figures and the grant log's last
+// verification, which only the verify page runs.
+func TestDashboardFigures(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	c := en.signedIn(t, "admin")
+	c.get("/console/lang/en?back=/console/dashboard")
+	r := c.get("/console/dashboard")
+	cell := regexp.MustCompile(`<td><code>(\w+)</code> \w+</td><td class="num">(\d+)</td>`)
+	got := map[string]string{}
+	for _, m := range cell.FindAllStringSubmatch(r.body, -1) {
+		got[m[1]] = m[2]
+	}
+	if got["hosp"] != "1" || got["care"] != "1" {
+		t.Errorf("records by system %v: %s", got, r.body)
+	}
+	for _, want := range []string{"Customers</h2><p class=\"big\">2<", "Started a new customer</td><td class=\"num\">2<", "Links</dt><dd>2<", "Merges</dt><dd>0<", "Not verified since fiveid started"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	if r = c.get("/console/audit/verify"); !strings.Contains(r.body, "The chain is intact") {
+		t.Fatalf("verify: %s", r.body)
+	}
+	k, _ := en.svc.Authenticate(t.Context(), en.keys["admin"])
+	if r = c.get("/console/dashboard"); !strings.Contains(r.body, "The chain is intact") || !strings.Contains(r.body, "admin ("+k.KeyID+")") ||
+		strings.Contains(r.body, "Not verified") {
+		t.Errorf("dashboard after verifying: %s", r.body)
+	}
+	// A steward links the task's record: one more link this week, by hand,
+	// and its emptied customer is gone.
+	c.get("/console/review/" + en.taskID)
+	c.post("/console/review/"+en.taskID+"/resolve", url.Values{"version": {"1"}, "resolution": {"link"}, "customer_id": {en.candidateID}})
+	r = c.get("/console/dashboard")
+	for _, want := range []string{"Links</dt><dd>3<", "Customers</h2><p class=\"big\">1<", "Linked by a steward</td><td class=\"num\">1<", "Started a new customer</td><td class=\"num\">1<"} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("dashboard after a link lacks %q: %s", want, r.body)
+		}
+	}
+}
+
+// A steward finds customers by the five elements: candidates with grade
+// and score, the number masked, no grant, the search in the grant log.
+func TestSearchByElements(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	full := "11010519491231002X"
+	c := en.signedIn(t, "admin")
+	c.get("/console/customers")
+	r := c.post("/console/customers/search", url.Values{"name": {"王秀英"}, "sex": {"女"}, "birth_date": {"1950-03-08"}, "id_type": {"居民身份证"}, "id_number": {full}})
+	if r.status != 200 || strings.Contains(r.body, full) || strings.Contains(r.url, "王") {
+		t.Fatalf("search: %d %s %s", r.status, r.url, r.body)
+	}
+	for _, want := range []string{"识别结论: 确定", `href="/console/customers/` + en.candidateID + `"`, "110105********002X", "候选客户: 2", "已记入授权日志",
+		`value="王秀英"`} {
+		if !strings.Contains(r.body, want) {
+			t.Errorf("results lack %q", want)
+		}
+	}
+	// The ID number names the right one first; the record without it
+	// (the review task's) is a weaker candidate.
+	if i, j := strings.Index(r.body, "/console/customers/"+en.candidateID+`">`+en.candidateID), strings.Index(r.body, "/console/customers/"+en.customerID+`">`+en.customerID); i < 0 || j < 0 || i > j {
+		t.Errorf("candidates out of order (%d, %d): %s", i, j, r.body)
+	}
+	r = c.post("/console/customers/search", url.Values{"name": {"王秀英"}, "birth_date": {"1950-13-45"}})
+	if r.status != 400 || !strings.Contains(r.body, "birth_date") || !strings.Contains(r.body, `value="王秀英"`) {
+		t.Fatalf("a bad date: %d %s", r.status, r.body)
+	}
+	if r = c.post("/console/customers/search", url.Values{"name": {"王秀英"}, "csrf": {"forged"}}); r.status != 403 {
+		t.Fatalf("without the CSRF token: %d", r.status)
+	}
+	// One entry per search, masked; no grant.
+	k, _ := en.svc.Authenticate(t.Context(), en.keys["admin"])
+	aud := en.signedIn(t, "auditor")
+	r = aud.get("/console/audit?action=customer.searched")
+	if strings.Count(r.body, "<td>customer.searched</td>") != 1 || !strings.Contains(r.body, "admin ("+k.KeyID+")") || !strings.Contains(r.body, "2 candidates") ||
+		strings.Contains(r.body, full) {
+		t.Fatalf("grant log: %s", r.body)
+	}
+	if r = aud.get("/console/grants?customer_id=" + en.candidateID); strings.Count(r.body, "<code>gr_") != 1 { // the setup's grant alone
+		t.Errorf("a search issued a grant: %s", r.body)
+	}
+	// Auditors may not search.
+	aud.get("/console/customers")
+	if r = aud.post("/console/customers/search", url.Values{"name": {"王秀英"}, "sex": {"女"}, "birth_date": {"1950-03-08"}}); r.status != 403 {
+		t.Fatalf("an auditor searched: %d %s", r.status, r.body)
+	}
+}
+
+// An unknown console page is an HTML page in the person's language, not
+// the API's JSON.
+func TestUnknownPage(t *testing.T) {
+	t.Parallel()
+	en := newEnv(t, embedded(t), false)
+	for _, path := range []string{"/console/nope", "/console/customers/x/y/z", "/console/static/nope.css"} {
+		r := en.client(t).get(path)
+		if r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") || !strings.Contains(r.body, "未找到") ||
+			!strings.Contains(r.body, `lang="zh-CN"`) || r.header.Get("Content-Security-Policy") == "" {
+			t.Errorf("%s: %d %s %s", path, r.status, r.header.Get("Content-Type"), r.body)
+		}
+	}
+	c := en.signedIn(t, "admin")
+	c.get("/console/lang/en?back=/console/dashboard")
+	r := c.get("/console/nope")
+	if r.status != 404 || !strings.Contains(r.body, "Not found.") || !strings.Contains(r.body, `lang="en"`) || !strings.Contains(r.body, "Sign out") ||
+		strings.Contains(r.body, "⟦") {
+		t.Errorf("signed in: %d %s", r.status, r.body)
+	}
+	// The API's unknown paths stay JSON.
+	if r := c.get("/v1/nope"); r.status != 404 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/") {
+		t.Errorf("/v1/nope: %d %s", r.status, r.header.Get("Content-Type"))
 	}
 }

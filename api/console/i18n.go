@@ -48,7 +48,15 @@ var messages = map[string][2]string{ // key: {zh, en}
 	"dashboard.title": {"概览", "Dashboard"}, "dashboard.open_tasks": {"待审核任务", "Open review tasks"},
 	"dashboard.oldest": {"最早的任务", "Oldest task"}, "dashboard.systems": {"来源系统", "Source systems"},
 	"dashboard.webhooks": {"Webhook 投递", "Webhook delivery"}, "dashboard.failing": {"投递失败中", "Failing"},
-	"webhooks.delivered": {"已投递", "Delivered"}, "webhooks.attempts": {"失败尝试", "Failed attempts"},
+	"dashboard.customers": {"客户", "Customers"}, "dashboard.this_week": {"本周", "This week"},
+	"dashboard.since": {"自", "Since"}, "dashboard.links": {"关联", "Links"},
+	"dashboard.merges": {"合并", "Merges"}, "dashboard.records": {"各系统的来源记录", "Source records by system"},
+	"dashboard.record_count": {"记录数", "Records"}, "dashboard.grades": {"记录的关联等级", "How records are linked"},
+	"dashboard.grade": {"等级", "Grade"}, "dashboard.grade_new": {"新建客户（未与已有客户关联）", "Started a new customer"},
+	"dashboard.grade_manual": {"人工关联", "Linked by a steward"},
+	"dashboard.verified_at":  {"最近一次校验：", "Last verified"},
+	"dashboard.not_verified": {"本进程启动以来尚未校验。", "Not verified since fiveid started."},
+	"webhooks.delivered":     {"已投递", "Delivered"}, "webhooks.attempts": {"失败尝试", "Failed attempts"},
 	"webhooks.last_error": {"最近错误", "Last error"},
 
 	"queue.title": {"审核队列", "Review queue"}, "queue.status": {"状态", "Status"}, "queue.reason": {"原因", "Reason"},
@@ -85,7 +93,12 @@ var messages = map[string][2]string{ // key: {zh, en}
 
 	"search.title": {"客户查询", "Find a customer"}, "search.by_id": {"按客户 ID", "By customer ID"},
 	"search.by_local": {"按系统与本地 ID", "By system and local ID"}, "search.customer_id": {"客户 ID", "Customer ID"},
-	"search.submit": {"查询", "Find"},
+	"search.submit":        {"查询", "Find"},
+	"search.by_elements":   {"按五要素", "By the five elements"},
+	"search.elements_hint": {"与身份识别相同的匹配；不签发授权。每次查询都记入授权日志。", "The same matching as identify; no grant is issued. Every search is written to the grant log."},
+	"search.results":       {"查询结果", "What the search found"}, "search.decision": {"识别结论", "Identify would decide"},
+	"search.none": {"没有候选客户。", "No candidate customers."}, "search.logged": {"此次查询已记入授权日志。", "This search was written to the grant log."},
+	"search.candidates": {"候选客户", "Candidate customers"},
 
 	"customer.title": {"客户", "Customer"}, "customer.deceased": {"已故", "deceased"},
 	"customer.merged_from": {"由以下客户合并而来", "Merged from"}, "customer.records": {"各系统的来源记录", "Source records by system"},
@@ -112,6 +125,7 @@ var messages = map[string][2]string{ // key: {zh, en}
 	"sex.male": {"男", "male"}, "sex.female": {"女", "female"}, "sex.unknown": {"未知", "unknown"},
 	"grade.certain": {"确定", "certain"}, "grade.probable": {"很可能", "probable"}, "grade.possible": {"可能", "possible"},
 	"grade.": {"—", "—"}, "grade.none": {"不匹配", "no match"},
+	"grade.certainly-not": {"确定不是", "certainly not"},
 
 	"level.equal": {"相同", "equal"}, "level.typo": {"一处笔误", "one typo"}, "level.other_namespace": {"不同证件类型", "other document kind"},
 	"level.different": {"不同", "different"}, "level.different_weak": {"不同（无校验位）", "different (no checksum)"},
@@ -195,6 +209,21 @@ func (p *page) Time(t time.Time) string {
 		return t.Format("2 Jan 2006 15:04")
 	}
 	return t.Format("2006年1月2日 15:04")
+}
+
+// Actor shows the key that acted by its name with its ID, 张三 (key_01H…);
+// a key that is gone (or a non-key actor such as "setup") by its ID alone.
+func (p *page) Actor(id string) string {
+	if id == "" {
+		return ""
+	}
+	if p.names == nil && p.loadNames != nil {
+		p.names, p.loadNames = p.loadNames(), nil
+	}
+	if n := p.names[id]; n != "" {
+		return n + " (" + id + ")"
+	}
+	return id
 }
 
 // Num groups digits by thousands (both languages write 12,345).

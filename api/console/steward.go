@@ -22,7 +22,10 @@ import (
 // ---- dashboard ----
 
 type dashboardData struct {
-	Systems    int
+	Figures    fiveid.IndexFigures
+	Systems    []fiveid.System
+	Grades     []gradeCount
+	Verified   *lastVerify // nil: not verified since the process started
 	OpenTasks  int
 	OldestTask time.Time
 	ByReason   map[string]int
@@ -47,7 +50,14 @@ func (con *console) dashboard(c echo.Context) error {
 	if err != nil {
 		return con.failErr(c, err)
 	}
-	d.Systems = len(sys)
+	d.Systems = sys
+	if d.Figures, err = con.svc.IndexFigures(ctx, s.p, weekStart(con.sessions.now(), con.loc)); err != nil {
+		return con.failErr(c, err)
+	}
+	d.Grades = gradeCounts(d.Figures.Grades)
+	con.verifiedMu.Lock()
+	d.Verified = con.verified
+	con.verifiedMu.Unlock()
 	if d.Webhooks, err = con.svc.ListWebhooks(ctx, s.p); err != nil {
 		return con.failErr(c, err)
 	}
@@ -56,9 +66,45 @@ func (con *console) dashboard(c echo.Context) error {
 			d.Failing++
 		}
 	}
-	// The grant log is not verified here: that reads the whole log, so it
-	// is the verify page's, asked for.
+	// The grant log is not verified here (that reads the whole log): the
+	// page shows the last verification the verify page ran.
 	return con.render(c, s, http.StatusOK, "dashboard", "dashboard.title", d)
+}
+
+// weekStart is the Monday 00:00 of now's week in loc (a Chinese week
+// starts on Monday).
+func weekStart(now time.Time, loc *time.Location) time.Time {
+	now = now.In(loc)
+	back := (int(now.Weekday()) + 6) % 7 // days since Monday
+	return time.Date(now.Year(), now.Month(), now.Day()-back, 0, 0, 0, 0, loc)
+}
+
+type gradeCount struct {
+	Grade string // "" for records that started their customer
+	N     int64
+}
+
+// gradeCounts orders the grade distribution strongest first, grades the
+// console does not know last.
+func gradeCounts(m map[string]int64) []gradeCount {
+	order := []string{string(match.GradeCertain), string(match.GradeProbable), string(match.GradePossible), "manual", ""}
+	var out []gradeCount
+	for _, g := range order {
+		if n, ok := m[g]; ok {
+			out = append(out, gradeCount{g, n})
+		}
+	}
+	var rest []string
+	for g := range m {
+		if !slices.Contains(order, g) {
+			rest = append(rest, g)
+		}
+	}
+	sort.Strings(rest)
+	for _, g := range rest {
+		out = append(out, gradeCount{g, m[g]})
+	}
+	return out
 }
 
 // ---- review ----
@@ -228,7 +274,12 @@ func (v customerView) field(f string) string {
 
 type searchData struct {
 	ID, System, LocalID string
-	Searched            bool
+	// A search by the five elements: what was asked (the ID number is
+	// not echoed back), what it found, or why it could not search.
+	Elements   match.Input
+	Result     *fiveid.SearchResult
+	Error      string
+	ErrDetails []string
 }
 
 // customerSearch finds a customer by customer ID or by a system's local
@@ -251,6 +302,30 @@ func (con *console) customerSearch(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, Prefix+"/customers/"+url.PathEscape(x.CustomerID))
 	}
+	return con.render(c, s, http.StatusOK, "search", "search.title", d)
+}
+
+// searchElements finds the customers five elements may be, through the
+// same matching as identify (SearchCustomers, which writes the search to
+// the grant log). It is a POST: the elements stay out of URLs and logs,
+// and the search is an audited action, not a read.
+func (con *console) searchElements(c echo.Context) error {
+	s := sess(c)
+	in := match.Input{Name: strings.TrimSpace(c.FormValue("name")), Sex: c.FormValue("sex"), BirthDate: strings.TrimSpace(c.FormValue("birth_date")),
+		IDType: strings.TrimSpace(c.FormValue("id_type")), IDNumber: strings.TrimSpace(c.FormValue("id_number"))}
+	d := searchData{Elements: in}
+	d.Elements.IDNumber = ""
+	res, err := con.svc.SearchCustomers(c.Request().Context(), s.p, in)
+	var ve *fiveid.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		status, key, details := con.explain(c, err)
+		d.Error, d.ErrDetails = key, details
+		return con.render(c, s, status, "search", "search.title", d)
+	case err != nil:
+		return con.failErr(c, err)
+	}
+	d.Result = &res
 	return con.render(c, s, http.StatusOK, "search", "search.title", d)
 }
 

@@ -629,6 +629,54 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("index figures", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		since := t0.Add(24 * time.Hour)
+		if f, err := st.IndexFigures(ctx, since); err != nil || f.Customers != 3 || len(f.Records) != 0 || len(f.Grades) != 0 || f.Links != 0 || f.Merges != 0 {
+			t.Fatalf("an index without records: %+v %v", f, err)
+		}
+		probable, manual, started := record("hosp", "2", "C1", "张伟"), record("care", "9", "C2", "张伟"), record("care", "10", "C3", "李娜")
+		probable.Link.Grade = match.GradeProbable
+		manual.Link.Manual = true
+		started.Link = fiveid.Link{}
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			for _, r := range []fiveid.SourceRecord{record("hosp", "1", "C1", "张伟"), probable, manual, started} {
+				if err := tx.PutSourceRecord(ctx, r, nil); err != nil {
+					return err
+				}
+			}
+			if err := tx.UpdateCustomer(ctx, fiveid.Customer{ID: "C3", Status: fiveid.StatusMerged, MergedInto: "C2", Version: 2, CreatedAt: t0, UpdatedAt: since}); err != nil {
+				return err
+			}
+			for i, m := range []fiveid.Merge{{ID: "M1", From: "C1", Into: "C2", At: t0}, {ID: "M2", From: "C3", Into: "C2", At: since}} {
+				m.Actor, m.Snapshot = "k1", "{}"
+				if err := tx.InsertMerge(ctx, m); err != nil {
+					return fmt.Errorf("merge %d: %w", i, err)
+				}
+			}
+			for i, ch := range []fiveid.Change{{Kind: fiveid.ChangeLinked, At: t0}, {Kind: fiveid.ChangeLinked, At: since}, {Kind: fiveid.ChangeLinked, At: since.Add(time.Hour)},
+				{Kind: fiveid.ChangeCreated, At: since}} {
+				ch.ID, ch.CustomerID, ch.Actor = fmt.Sprintf("E%d", i), "C1", "k1"
+				if err := tx.AppendChange(ctx, ch); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		f, err := st.IndexFigures(ctx, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fiveid.IndexFigures{Customers: 2, Records: map[string]int64{"hosp": 2, "care": 2},
+			Grades: map[string]int64{"certain": 1, "probable": 1, "manual": 1, "": 1}, Since: since, Links: 2, Merges: 1}
+		if d := cmp.Diff(want, f); d != "" {
+			t.Errorf("figures (-want +got):\n%s", d)
+		}
+	})
+
 	t.Run("concurrent updates on one key serialize", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)
