@@ -171,6 +171,12 @@ func (m *memStore) Candidates(ctx context.Context, keys []string, limit int) ([]
 func (m *memStore) NameFrequency(ctx context.Context, nameKey string) (int64, int64, error) {
 	return 0, 0, nil
 }
+func (m *memStore) KeyCandidates(ctx context.Context, keys []string, limit int) (map[string][]fiveid.SourceRecord, error) {
+	return (&memTx{}).KeyCandidates(ctx, keys, limit)
+}
+func (m *memStore) NameFrequencies(ctx context.Context, nameKeys []string) (map[string]int64, int64, error) {
+	return (&memTx{}).NameFrequencies(ctx, nameKeys)
+}
 
 // The index roles memStore does not keep (see memTx).
 func (m *memStore) Customer(ctx context.Context, id string) (fiveid.Customer, error) {
@@ -181,6 +187,12 @@ func (m *memStore) CustomerRecords(ctx context.Context, id string) ([]fiveid.Sou
 }
 func (m *memStore) SourceRecord(ctx context.Context, system, localID string) (fiveid.SourceRecord, error) {
 	return (&memTx{}).SourceRecord(ctx, system, localID)
+}
+func (m *memStore) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fiveid.SourceRecord, error) {
+	return (&memTx{}).SourceRecords(ctx, ids)
+}
+func (m *memStore) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Customer, map[string][]fiveid.SourceRecord, error) {
+	return (&memTx{}).CustomersRecords(ctx, ids)
 }
 func (m *memStore) IndexFigures(ctx context.Context, since time.Time) (fiveid.IndexFigures, error) {
 	return (&memTx{}).IndexFigures(ctx, since)
@@ -312,6 +324,12 @@ func (tx *memTx) Candidates(context.Context, []string, int) ([]fiveid.SourceReco
 	return nil, nil
 }
 func (tx *memTx) NameFrequency(context.Context, string) (int64, int64, error) { return 0, 0, nil }
+func (tx *memTx) KeyCandidates(context.Context, []string, int) (map[string][]fiveid.SourceRecord, error) {
+	return map[string][]fiveid.SourceRecord{}, nil
+}
+func (tx *memTx) NameFrequencies(context.Context, []string) (map[string]int64, int64, error) {
+	return map[string]int64{}, 0, nil
+}
 
 // ---- the grant log ----
 

@@ -44,11 +44,21 @@ type CustomerReader interface {
 	// ordered by (system, local_id).
 	CustomerRecords(ctx context.Context, customerID string) ([]SourceRecord, error)
 	SourceRecord(ctx context.Context, system, localID string) (SourceRecord, error)
+	// SourceRecords returns those of the records that exist, in one query
+	// (a chunk of the bulk pipeline, bulk.go).
+	SourceRecords(ctx context.Context, ids []RecordID) ([]SourceRecord, error)
+	// CustomersRecords returns the customers that exist and their
+	// records, each list ordered by (system, local_id), in one query each
+	// (a chunk of the bulk pipeline).
+	CustomersRecords(ctx context.Context, ids []string) ([]Customer, map[string][]SourceRecord, error)
 	// IndexFigures counts the index for the stewards' dashboard in one
 	// aggregate query: active customers, source records by system and by
 	// link grade, links (ChangeLinked) and merges at or after since.
 	IndexFigures(ctx context.Context, since time.Time) (IndexFigures, error)
 }
+
+// RecordID names a source record.
+type RecordID struct{ System, LocalID string }
 
 // CustomerWriter writes golden records and source records (each source
 // record with its blocking keys, so the candidate index follows).
@@ -64,6 +74,11 @@ type CustomerWriter interface {
 	// and keeps name statistics exact. For initial loads of records that
 	// are known to be distinct people; ErrConflict when any exists.
 	InsertBulk(ctx context.Context, customers []Customer, records []SourceRecord, keys [][]string) error
+	// PutCustomers inserts or replaces customers, and PutSourceRecords is
+	// PutSourceRecord for many records (keys[i] for records[i]), each with
+	// multi-row statements: the bulk pipeline's writes.
+	PutCustomers(ctx context.Context, cs []Customer) error
+	PutSourceRecords(ctx context.Context, records []SourceRecord, keys [][]string) error
 }
 
 // CandidateIndex finds the source records that may be the same person as a
@@ -78,6 +93,16 @@ type CandidateIndex interface {
 	// NameFrequency returns how many source records have this name key and
 	// how many source records there are in all.
 	NameFrequency(ctx context.Context, nameKey string) (n, total int64, err error)
+
+	// Reads for a chunk of the bulk pipeline (bulk.go), one query each.
+	// KeyCandidates returns, for each key, the first limit source records
+	// (by system, local_id) carrying it, read as Candidates reads them; a
+	// key no record carries is absent. (Candidates of a key set is the
+	// union of its keys' lists, ordered and cut at limit.)
+	KeyCandidates(ctx context.Context, keys []string, limit int) (map[string][]SourceRecord, error)
+	// NameFrequencies is NameFrequency for many name keys (a key no
+	// record has is absent).
+	NameFrequencies(ctx context.Context, nameKeys []string) (n map[string]int64, total int64, err error)
 }
 
 // CandidateIndexWriter rewrites blocking keys (reindexing after the
@@ -158,6 +183,9 @@ type HistoryReader interface {
 // deliver from (WebhookStore.ChangesAfter).
 type HistoryWriter interface {
 	AppendChange(ctx context.Context, c Change) error
+	// AppendChanges is AppendChange for many changes, with multi-row
+	// statements (the bulk pipeline's writes).
+	AppendChanges(ctx context.Context, cs []Change) error
 }
 
 // SettingsReader reads the integers and secrets the service keeps in the

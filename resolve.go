@@ -87,9 +87,9 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	}
 
 	var res RegisterResult
-	err = s.store.Update(ctx, lock, func(tx Tx) error {
+	err = s.update(ctx, lock, func(tx Tx, now time.Time) error {
 		var err error
-		res, err = s.registerTx(ctx, tx, sys, localID, in, rec, keys)
+		res, err = s.registerTx(ctx, tx, now, sys, localID, in, rec, keys)
 		return err
 	})
 	if err != nil {
@@ -113,115 +113,169 @@ func (s *Service) Register(ctx context.Context, p Principal, localID string, in 
 	return res, nil
 }
 
-func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID string, in match.Input, rec match.Record, keys []string) (RegisterResult, error) {
-	now := s.changeTime()
-	existing, err := tx.SourceRecord(ctx, sys.Code, localID)
-	exists := err == nil
-	if err != nil && !errors.Is(err, ErrNotFound) {
+// registerTx registers one record in tx, whose changes are recorded at
+// now: decide whom it is, write it, record the changes. The bulk pipeline
+// (bulk.go) runs the same three steps, record after record, on a chunk's
+// transaction.
+func (s *Service) registerTx(ctx context.Context, tx Tx, now time.Time, sys System, localID string, in match.Input, rec match.Record, keys []string) (RegisterResult, error) {
+	reg, err := s.decideRegistration(ctx, tx, now, sys, localID, in, rec, keys)
+	if err != nil || reg.res.Unchanged {
+		return reg.res, err
+	}
+	if err := s.writeRegistration(ctx, tx, &reg); err != nil {
 		return RegisterResult{}, err
 	}
-	if exists && existing.Raw == in && existing.IDTable == sys.IDTable {
-		return RegisterResult{
+	if err := s.recordRegistration(ctx, tx, reg); err != nil {
+		return RegisterResult{}, err
+	}
+	return reg.res, nil
+}
+
+// registration is what registering one record decided: its customer
+// (new when create), its link, a review task to open, and the record as
+// it is to be stored.
+type registration struct {
+	sys      System
+	localID  string
+	in       match.Input
+	keys     []string
+	nameKey  string // the record's match.Name.Key and match.Identifier.Key
+	idKey    string
+	existing SourceRecord // the record's previous version when exists
+	exists   bool
+	create   bool        // res.CustomerID is a new customer
+	task     *ReviewTask // a possible match to review
+	link     Link
+	now      time.Time // the transaction's time (Service.update)
+	res      RegisterResult
+}
+
+// decideRegistration decides whom the record is, reading only: every
+// matching rule of registration is here. now is the transaction's time;
+// the write and record steps take it from the registration.
+func (s *Service) decideRegistration(ctx context.Context, tx Tx, now time.Time, sys System, localID string, in match.Input, rec match.Record, keys []string) (registration, error) {
+	reg := registration{sys: sys, localID: localID, in: in, keys: keys,
+		nameKey: rec.Name.Key, idKey: rec.ID.Key, now: now}
+	existing, err := tx.SourceRecord(ctx, sys.Code, localID)
+	reg.existing, reg.exists = existing, err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return registration{}, err
+	}
+	if reg.exists && existing.Raw == in && existing.IDTable == sys.IDTable {
+		reg.res = RegisterResult{
 			CustomerID: existing.CustomerID,
 			Unchanged:  true,
 			Manual:     existing.Link.Manual,
 			Decision: Decision{CustomerID: existing.CustomerID, Grade: existing.Link.Grade,
 				Score: existing.Link.Score, Explanation: existing.Link.Explanation},
-		}, nil
+		}
+		return reg, nil
 	}
 
-	var res RegisterResult
-	var link Link
-	customerID := ""
-	if exists && existing.Link.Manual {
+	res := &reg.res
+	if reg.exists && existing.Link.Manual {
 		// A steward linked this record by hand: new values never move it.
-		customerID, link, res.Manual = existing.CustomerID, existing.Link, true
-	} else {
-		cands, err := tx.Candidates(ctx, keys, s.limit)
-		if err != nil {
-			return RegisterResult{}, err
-		}
-		kept := cands[:0]
-		for _, c := range cands {
-			if !(c.System == sys.Code && c.LocalID == localID) {
-				kept = append(kept, c)
-			}
-		}
-		best, err := s.best(ctx, tx, rec, kept)
-		if err != nil {
-			return RegisterResult{}, err
-		}
-		if best != nil {
-			res.Decision = *best
-		}
-		if best != nil && best.Grade.AutoLink() {
-			customerID = best.CustomerID
-			link = Link{Grade: best.Grade, Score: best.Score, Explanation: best.Explanation}
-			if err := linkTarget(ctx, tx, customerID); err != nil {
-				return RegisterResult{}, err
-			}
-		} else {
-			// Keep the record's own customer when it is that customer's only
-			// record: re-registering changed values must not churn IDs.
-			if exists {
-				others, err := tx.CustomerRecords(ctx, existing.CustomerID)
-				if err != nil {
-					return RegisterResult{}, err
-				}
-				if len(others) == 1 {
-					customerID = existing.CustomerID
-				}
-			}
-			if customerID == "" {
-				customerID = newID("C")
-				err := tx.InsertCustomer(ctx, Customer{ID: customerID, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now})
-				if err != nil {
-					return RegisterResult{}, err
-				}
-				if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeCreated, Actor: sys.Code,
-					System: sys.Code, LocalID: localID, Detail: "registered"}); err != nil {
-					return RegisterResult{}, err
-				}
-				res.Created = true
-			}
-			if best != nil && best.Grade == match.GradePossible {
-				task := ReviewTask{
-					ID: newID("R"), Status: ReviewOpen, Reason: "possible_match",
-					CustomerID: customerID, CandidateID: best.CustomerID,
-					System: sys.Code, LocalID: localID,
-					Score: best.Score, Explanation: best.Explanation,
-					Version: 1, CreatedAt: now, UpdatedAt: now,
-				}
-				switch err := tx.InsertReviewTask(ctx, task); {
-				case err == nil:
-					res.ReviewTaskID = task.ID
-				case errors.Is(err, ErrConflict): // already open for this pair
-				default:
-					return RegisterResult{}, err
-				}
-			}
+		res.CustomerID, reg.link, res.Manual = existing.CustomerID, existing.Link, true
+		return reg, nil
+	}
+	cands, err := tx.Candidates(ctx, keys, s.limit)
+	if err != nil {
+		return registration{}, err
+	}
+	kept := cands[:0]
+	for _, c := range cands {
+		if !(c.System == sys.Code && c.LocalID == localID) {
+			kept = append(kept, c)
 		}
 	}
-	res.CustomerID = customerID
+	best, err := s.best(ctx, tx, rec, kept)
+	if err != nil {
+		return registration{}, err
+	}
+	if best != nil {
+		res.Decision = *best
+	}
+	if best != nil && best.Grade.AutoLink() {
+		res.CustomerID = best.CustomerID
+		reg.link = Link{Grade: best.Grade, Score: best.Score, Explanation: best.Explanation}
+		return reg, linkTarget(ctx, tx, res.CustomerID)
+	}
+	// Keep the record's own customer when it is that customer's only
+	// record: re-registering changed values must not churn IDs.
+	if reg.exists {
+		others, err := tx.CustomerRecords(ctx, existing.CustomerID)
+		if err != nil {
+			return registration{}, err
+		}
+		if len(others) == 1 {
+			res.CustomerID = existing.CustomerID
+		}
+	}
+	if res.CustomerID == "" {
+		res.CustomerID, reg.create = newID("C"), true
+	}
+	if best != nil && best.Grade == match.GradePossible {
+		reg.task = &ReviewTask{
+			ID: newID("R"), Status: ReviewOpen, Reason: "possible_match",
+			CustomerID: res.CustomerID, CandidateID: best.CustomerID,
+			System: sys.Code, LocalID: localID,
+			Score: best.Score, Explanation: best.Explanation,
+			Version: 1, CreatedAt: reg.now, UpdatedAt: reg.now,
+		}
+	}
+	return reg, nil
+}
 
+// writeRegistration writes what decideRegistration decided: the new
+// customer, the review task (unless the pair's is open already) and the
+// source record with its blocking keys.
+func (s *Service) writeRegistration(ctx context.Context, tx Tx, reg *registration) error {
+	now, customerID := reg.now, reg.res.CustomerID
+	if reg.create {
+		err := tx.InsertCustomer(ctx, Customer{ID: customerID, Status: StatusActive, Version: 1, CreatedAt: now, UpdatedAt: now})
+		if err != nil {
+			return err
+		}
+		reg.res.Created = true
+	}
+	if reg.task != nil {
+		switch err := tx.InsertReviewTask(ctx, *reg.task); {
+		case err == nil:
+			reg.res.ReviewTaskID = reg.task.ID
+		case errors.Is(err, ErrConflict): // already open for this pair
+		default:
+			return err
+		}
+	}
 	sr := SourceRecord{
-		System: sys.Code, LocalID: localID, CustomerID: customerID,
-		Raw: in, IDTable: sys.IDTable, NameKey: rec.Name.Key, IDKey: rec.ID.Key,
-		Features: recordFeatures(in, sys.IDTable),
-		Link:     link, Version: 1, CreatedAt: now, UpdatedAt: now,
+		System: reg.sys.Code, LocalID: reg.localID, CustomerID: customerID,
+		Raw: reg.in, IDTable: reg.sys.IDTable, NameKey: reg.nameKey, IDKey: reg.idKey,
+		Features: recordFeatures(reg.in, reg.sys.IDTable),
+		Link:     reg.link, Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
-	if exists {
-		sr.Version = existing.Version + 1
-		sr.CreatedAt = existing.CreatedAt
+	if reg.exists {
+		sr.Version = reg.existing.Version + 1
+		sr.CreatedAt = reg.existing.CreatedAt
 	}
-	if err := tx.PutSourceRecord(ctx, sr, keys); err != nil {
-		return RegisterResult{}, err
+	return tx.PutSourceRecord(ctx, sr, reg.keys)
+}
+
+// recordRegistration writes the history of a registration written and
+// recomputes the golden values of the customers it touched.
+func (s *Service) recordRegistration(ctx context.Context, tx Tx, reg registration) error {
+	sys, localID, in, now := reg.sys, reg.localID, reg.in, reg.now
+	existing, exists, link, customerID := reg.existing, reg.exists, reg.link, reg.res.CustomerID
+	if reg.create {
+		if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeCreated, Actor: sys.Code,
+			System: sys.Code, LocalID: localID, Detail: "registered"}); err != nil {
+			return err
+		}
 	}
 	if exists && existing.CustomerID == customerID {
 		// The same record with new values: an edit of the customer's data.
 		if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeEdited, Actor: sys.Code,
 			System: sys.Code, LocalID: localID, Before: elementsSnapshot(existing.Raw), After: elementsSnapshot(in), Detail: "source record updated"}); err != nil {
-			return RegisterResult{}, err
+			return err
 		}
 	}
 	if !exists || existing.CustomerID != customerID {
@@ -231,18 +285,18 @@ func (s *Service) registerTx(ctx context.Context, tx Tx, sys System, localID str
 		}
 		if err := s.change(ctx, tx, now, Change{CustomerID: customerID, Kind: ChangeLinked, Actor: sys.Code,
 			System: sys.Code, LocalID: localID, After: linkSnapshot(link), Detail: detail}); err != nil {
-			return RegisterResult{}, err
+			return err
 		}
 	}
 	if err := s.refreshGolden(ctx, tx, customerID, "", now); err != nil {
-		return RegisterResult{}, err
+		return err
 	}
 	if exists && existing.CustomerID != customerID {
 		if err := s.refreshGolden(ctx, tx, existing.CustomerID, customerID, now); err != nil {
-			return RegisterResult{}, err
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // queryScorer compares one record against its candidates. The query's own
@@ -432,8 +486,9 @@ type BatchResult struct {
 // MaxBatch is the largest batch RegisterBatch accepts.
 const MaxBatch = 1000
 
-// RegisterBatch registers up to MaxBatch records; one bad record does not
-// fail the others. Results are in input order.
+// RegisterBatch registers up to MaxBatch records with the bulk pipeline
+// (bulk.go), as Register would one after the other; one bad record does
+// not fail the others. Results are in input order.
 func (s *Service) RegisterBatch(ctx context.Context, p Principal, items []RegisterItem) ([]BatchResult, error) {
 	if err := require(p, RoleSystem); err != nil {
 		return nil, err
@@ -444,12 +499,21 @@ func (s *Service) RegisterBatch(ctx context.Context, p Principal, items []Regist
 	if len(items) > MaxBatch {
 		return nil, invalid("records", "too_many", "a batch holds at most "+strconv.Itoa(MaxBatch)+" records")
 	}
-	out := make([]BatchResult, len(items))
+	bulk := make([]BulkItem, len(items))
 	for i, it := range items {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		bulk[i] = BulkItem{Principal: p, LocalID: it.LocalID, Input: it.Input}
+	}
+	out, err := s.RegisterBulk(ctx, bulk)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, ctxErr
 		}
-		out[i].Result, out[i].Err = s.Register(ctx, p, it.LocalID, it.Input)
+		// The store failed: every record not registered fails with it.
+		done := len(out)
+		out = append(out, make([]BatchResult, len(items)-done)...)
+		for i := done; i < len(items); i++ {
+			out[i].Err = err
+		}
 	}
 	return out, nil
 }

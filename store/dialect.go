@@ -74,12 +74,14 @@ func (d dialect) lockKeys(ctx context.Context, tx *sql.Tx, keys []string) error 
 		}
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", id); err != nil {
-			return err
-		}
+	if len(ids) == 1 {
+		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", ids[0])
+		return err
 	}
-	return nil
+	// One round trip for a chunk's thousands of keys: unnest yields the
+	// array in its (sorted) order, and the locks are taken row by row.
+	_, err := tx.ExecContext(ctx, "SELECT count(pg_advisory_xact_lock(id)) FROM unnest($1::bigint[]) AS t(id)", ids)
+	return err
 }
 
 // mapErr is the one place database errors become root-package errors.

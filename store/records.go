@@ -104,6 +104,13 @@ func (c conn) NameFrequency(ctx context.Context, nameKey string) (int64, int64, 
 	return n, total, mapErr("name frequency", err)
 }
 
+// recordUpsert replaces every column of a source record that exists.
+const recordUpsert = `ON CONFLICT (system, local_id) DO UPDATE SET customer_id = excluded.customer_id, raw_name = excluded.raw_name,
+			raw_sex = excluded.raw_sex, raw_birth = excluded.raw_birth, raw_id_type = excluded.raw_id_type, raw_id = excluded.raw_id,
+			id_table = excluded.id_table, name_key = excluded.name_key, id_key = excluded.id_key, link_grade = excluded.link_grade,
+			link_score = excluded.link_score, link_manual = excluded.link_manual, link_merge = excluded.link_merge, explanation = excluded.explanation,
+			version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at, features = excluded.features`
+
 // PutSourceRecord upserts the record, replaces its blocking keys and keeps
 // the name statistics exact.
 func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys []string) error {
@@ -120,12 +127,7 @@ func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys
 	}
 	_, err = c.exec(ctx, op, `INSERT INTO source_records (system, local_id, customer_id, raw_name, raw_sex, raw_birth, raw_id_type, raw_id,
 			id_table, name_key, id_key, link_grade, link_score, link_manual, link_merge, explanation, version, created_at, updated_at, features)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (system, local_id) DO UPDATE SET customer_id = excluded.customer_id, raw_name = excluded.raw_name,
-			raw_sex = excluded.raw_sex, raw_birth = excluded.raw_birth, raw_id_type = excluded.raw_id_type, raw_id = excluded.raw_id,
-			id_table = excluded.id_table, name_key = excluded.name_key, id_key = excluded.id_key, link_grade = excluded.link_grade,
-			link_score = excluded.link_score, link_manual = excluded.link_manual, link_merge = excluded.link_merge, explanation = excluded.explanation,
-			version = excluded.version, created_at = excluded.created_at, updated_at = excluded.updated_at, features = excluded.features`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `+recordUpsert,
 		r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
 		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
 		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), r.Features)
@@ -407,10 +409,7 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 		}
 	}
 	err = c.insertRows(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 20, func(i int) []any {
-		r := records[i]
-		return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
-			string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expls[i],
-			r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), r.Features}
+		return recordArgs(records[i], expls[i])
 	})
 	if err != nil {
 		return err
@@ -470,6 +469,12 @@ func collect[T any](rows *sql.Rows, op string, scan func(interface{ Scan(...any)
 // insertRows inserts n rows of per columns with multi-row INSERTs, a few
 // hundred rows per statement (one round trip each).
 func (c txConn) insertRows(ctx context.Context, op, table, cols string, n, per int, row func(i int) []any) error {
+	return c.insertRowsThen(ctx, op, table, cols, "", n, per, row)
+}
+
+// insertRowsThen is insertRows with a clause after the rows (ON
+// CONFLICT ...).
+func (c txConn) insertRowsThen(ctx context.Context, op, table, cols, then string, n, per int, row func(i int) []any) error {
 	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", per), ", ") + ")"
 	chunk := max(1, 4000/per)
 	for start := 0; start < n; start += chunk {
@@ -483,6 +488,9 @@ func (c txConn) insertRows(ctx context.Context, op, table, cols string, n, per i
 			}
 			b.WriteString(ph)
 			args = append(args, row(i)...)
+		}
+		if then != "" {
+			b.WriteString(" " + then)
 		}
 		if _, err := c.exec(ctx, op, b.String(), args...); err != nil {
 			return err

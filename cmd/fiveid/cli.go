@@ -43,7 +43,7 @@ var commands = []cmdSpec{
 	{"keys create", "", "--role system|auditor|admin [--system CODE] [--name TEXT]", "create an API key\nThe secret is shown once, as the last line of the output."},
 	{"keys list", "", "", "list the API keys"},
 	{"keys revoke", "ID", "[--revoke-grants]", "revoke an API key\nWith --revoke-grants also revoke every grant asked for with the key that is\nstill active (each is logged as a revocation); repeat it to sweep again."},
-	{"import", "FILE.csv", "[--rejects FILE] [--workers N] [--allow-rejects]", "load source records in bulk\n" +
+	{"import", "FILE.csv", "[--rejects FILE] [--chunk N] [--allow-rejects]", "load source records in bulk\n" +
 		"Rows that cannot be registered go to the rejects file (default FILE.rejects.csv)\n" +
 		"with their line, code and reason. When any row was rejected the import exits 3\n" +
 		"(after loading every other row), unless --allow-rejects is given."},

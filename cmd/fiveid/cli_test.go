@@ -145,7 +145,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"audit", "check"}, "Usage: fiveid audit SUBCOMMAND"},
 		{[]string{"import"}, "Usage: fiveid import FILE.csv"},
 		{[]string{"import", "a.csv", "b.csv"}, "Usage: fiveid import FILE.csv"},
-		{[]string{"import", "a.csv", "--workers", "many"}, "Usage: fiveid import FILE.csv"},
+		{[]string{"import", "a.csv", "--chunk", "many"}, "Usage: fiveid import FILE.csv"},
 		{[]string{"train", "--pairs", "many"}, "Usage: fiveid train"},
 		{[]string{"scan", "now"}, "Usage: fiveid scan"},
 		{[]string{"reindex", "--all"}, "Usage: fiveid reindex"},

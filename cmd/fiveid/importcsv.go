@@ -2,18 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -41,16 +39,14 @@ type importSummary struct {
 func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := newCommand("import")
 	rejects := fs.String("rejects", "", "where rejected rows go (default FILE.rejects.csv)")
-	workers := fs.Int("workers", 2*runtime.GOMAXPROCS(0), "parallel registrations")
+	chunk := fs.Int("chunk", fiveid.BulkChunk, "records decided per transaction (at most "+strconv.Itoa(fiveid.BulkChunk)+")")
 	allowRejects := fs.Bool("allow-rejects", false, "exit 0 when rows were rejected (the import itself succeeded)")
 	pos, err := fs.parse(args)
 	if err != nil {
 		return err
 	}
 	file := pos[0]
-	if *workers < 1 {
-		*workers = 1
-	}
+	*chunk = min(max(*chunk, 1), fiveid.BulkChunk)
 	if *rejects == "" {
 		*rejects = strings.TrimSuffix(file, ".csv") + ".rejects.csv"
 	}
@@ -59,24 +55,34 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		return fmt.Errorf("import: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
 	var bar *progressbar.ProgressBar
-	var src io.Reader = bufio.NewReaderSize(f, 1<<20)
 	if tf, ok := stderr.(*os.File); ok && term.IsTerminal(int(tf.Fd())) {
-		bar = progressbar.DefaultBytes(st.Size(), "importing")
-		src = io.TeeReader(src, bar)
+		// The bar counts records: the file's lines, less the header, are
+		// its total (a quoted line break makes the ETA a little long).
+		lines, err := countLines(f)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		bar = progressbar.NewOptions64(max(lines-1, 0), progressbar.OptionSetDescription("importing"),
+			progressbar.OptionSetWriter(stderr), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
+			progressbar.OptionSetItsString("records"), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionFullWidth())
 	}
 	return withApp(ctx, cfg, func(a *app) error {
-		// Matching each row needs good candidate plans while the tables
-		// grow: refresh the planner's statistics as the import goes (and
-		// once at the end), whatever the server's autovacuum does.
-		// (Best effort while it runs; the final refresh reports.)
+		// Matching needs good candidate plans while the tables grow:
+		// refresh the planner's statistics as the import goes (and once at
+		// the end), whatever the server's autovacuum does. (Best effort
+		// while it runs; the final refresh reports.)
 		stopStats := refreshStatistics(ctx, a.svc, 20*time.Second, slog.New(slog.DiscardHandler))
-		sum, err := importCSV(ctx, a.svc, src, *rejects, *workers)
+		start := time.Now()
+		progress := func(n int) {
+			if bar != nil {
+				bar.Add(n)
+			}
+		}
+		sum, err := importCSV(ctx, a.svc, bufio.NewReaderSize(f, 1<<20), *rejects, *chunk, progress)
 		stopStats()
+		elapsed := time.Since(start)
 		if err == nil {
 			if _, serr := a.svc.RefreshStatistics(ctx, operator); serr != nil {
 				fmt.Fprintf(stderr, "import: refreshing statistics: %v\n", serr)
@@ -89,8 +95,9 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "imported %d rows: %d new customers, %d linked, %d unchanged, %d for review, %d rejected\n",
-			sum.rows, sum.created, sum.linked, sum.unchanged, sum.review, sum.rejected)
+		fmt.Fprintf(stdout, "imported %d rows: %d new customers, %d linked, %d unchanged, %d for review, %d rejected in %s (%.0f records/s)\n",
+			sum.rows, sum.created, sum.linked, sum.unchanged, sum.review, sum.rejected,
+			elapsed.Round(time.Millisecond), float64(sum.rows)/max(elapsed.Seconds(), 1e-9))
 		if sum.rejected > 0 {
 			fmt.Fprintf(stdout, "rejected rows and reasons: %s\n", *rejects)
 			if !*allowRejects {
@@ -101,10 +108,30 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 	})
 }
 
-// importCSV registers every row. Rows of one (system, local_id) always go to
-// the same worker, so a file that mentions a record twice applies its rows
-// in file order. A bad row is written to the reject file and never aborts.
-func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsPath string, workers int) (importSummary, error) {
+// countLines counts the lines of f and rewinds it.
+func countLines(f *os.File) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, err := f.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	_, err := f.Seek(0, io.SeekStart)
+	return n, err
+}
+
+// importCSV registers every row, in file order, a chunk of rows per
+// transaction (Service.RegisterBulk): the decisions are those of
+// registering the rows one after the other. The next chunk is read while
+// one registers. A bad row is written to the reject file and never
+// aborts; progress is told the rows done.
+func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsPath string, chunk int, progress func(rows int)) (importSummary, error) {
 	r := csv.NewReader(src)
 	r.FieldsPerRecord = -1
 	r.ReuseRecord = true
@@ -135,103 +162,134 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 	}
 	rw := csv.NewWriter(rf)
 	rw.Write([]string{"line", "system", "local_id", "code", "field", "reason"})
-	var mu sync.Mutex
 	var sum importSummary
 	reject := func(line int, system, localID, code, field, reason string) {
-		mu.Lock()
-		defer mu.Unlock()
 		sum.rejected++
 		rw.Write([]string{strconv.Itoa(line), system, localID, code, field, reason})
 	}
 
-	queues := make([]chan importRow, workers)
-	var wg sync.WaitGroup
-	for i := range queues {
-		queues[i] = make(chan importRow, 64)
-		wg.Add(1)
-		go func(q chan importRow) {
-			defer wg.Done()
-			for row := range q {
-				p := fiveid.Principal{KeyID: "cli-import", Role: fiveid.RoleSystem, System: row.system}
-				res, err := registerRetry(ctx, svc, p, row)
-				if err != nil {
-					code, field, reason := rejectReason(err)
-					reject(row.line, row.system, row.localID, code, field, reason)
+	// A batch is a chunk's rows to register and the rows rejected while
+	// reading them (written in line order with the chunk's own).
+	type batch struct {
+		rows    []importRow
+		rejects [][6]string
+		read    int
+	}
+	batches := make(chan batch, 2)
+	readCtx, stopReading := context.WithCancel(ctx)
+	defer stopReading()
+	var readErr error
+	go func() {
+		defer close(batches)
+		b := batch{}
+		send := func() bool {
+			select {
+			case batches <- b:
+				b = batch{}
+				return true
+			case <-readCtx.Done():
+				return false
+			}
+		}
+		line := 1
+		for {
+			rec, err := r.Read()
+			if err == io.EOF {
+				break
+			}
+			line++
+			b.read++
+			if err != nil {
+				var pe *csv.ParseError
+				if errors.As(err, &pe) {
+					b.rejects = append(b.rejects, [6]string{strconv.Itoa(line), "", "", "bad_csv", "", pe.Err.Error()})
 					continue
 				}
-				mu.Lock()
-				switch {
-				case res.Unchanged:
-					sum.unchanged++
-				case res.Created:
-					sum.created++
-				default:
-					sum.linked++
-				}
-				if res.ReviewTaskID != "" {
-					sum.review++
-				}
-				mu.Unlock()
+				readErr = fmt.Errorf("import: line %d: %w", line, err)
+				break
 			}
-		}(queues[i])
-	}
-
-	line := 1
-	var readErr error
-	for {
-		rec, err := r.Read()
-		if err == io.EOF {
-			break
-		}
-		line++
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				reject(line, "", "", "bad_csv", "", pe.Err.Error())
+			get := func(c string) string {
+				if i := col[c]; i < len(rec) {
+					return rec[i]
+				}
+				return ""
+			}
+			row := importRow{
+				line: line, system: strings.TrimSpace(get("system")), localID: strings.TrimSpace(get("local_id")),
+				in: match.Input{Name: get("name"), Sex: get("sex"), BirthDate: get("birth_date"), IDType: get("id_type"), IDNumber: get("id_number")},
+			}
+			if err := rowText(get); err != nil {
+				code, field, reason := rejectReason(err)
+				b.rejects = append(b.rejects, [6]string{strconv.Itoa(line), printable(row.system), printable(row.localID), code, field,
+					reason + " (is the file UTF-8? convert GBK or GB18030 files first)"})
 				continue
 			}
-			readErr = fmt.Errorf("import: line %d: %w", line, err)
-			break
-		}
-		if ctx.Err() != nil {
-			readErr = ctx.Err()
-			break
-		}
-		get := func(c string) string {
-			if i := col[c]; i < len(rec) {
-				return rec[i]
+			if row.system == "" {
+				b.rejects = append(b.rejects, [6]string{strconv.Itoa(line), "", row.localID, "validation_failed", "system", "system is required"})
+				continue
 			}
-			return ""
+			b.rows = append(b.rows, row)
+			if len(b.rows) == chunk && !send() {
+				return
+			}
 		}
-		row := importRow{
-			line: line, system: strings.TrimSpace(get("system")), localID: strings.TrimSpace(get("local_id")),
-			in: match.Input{Name: get("name"), Sex: get("sex"), BirthDate: get("birth_date"), IDType: get("id_type"), IDNumber: get("id_number")},
+		if b.read > 0 {
+			send()
 		}
-		mu.Lock()
-		sum.rows++
-		mu.Unlock()
-		if err := rowText(get); err != nil {
-			code, field, reason := rejectReason(err)
-			reject(line, printable(row.system), printable(row.localID), code, field, reason+" (is the file UTF-8? convert GBK or GB18030 files first)")
+	}()
+
+	var regErr error
+	for b := range batches {
+		if regErr != nil {
+			continue // drain: the reader stops at once
+		}
+		if err := ctx.Err(); err != nil {
+			regErr = err
+			stopReading()
 			continue
 		}
-		if row.system == "" {
-			reject(line, "", row.localID, "validation_failed", "system", "system is required")
+		sum.rows += b.read
+		for _, rj := range b.rejects {
+			reject(atoi(rj[0]), rj[1], rj[2], rj[3], rj[4], rj[5])
+		}
+		results, err := registerRetry(ctx, svc, b.rows)
+		if err != nil {
+			regErr = fmt.Errorf("import: the chunk of lines up to %d: %w", b.rows[len(b.rows)-1].line, err)
+			stopReading()
 			continue
 		}
-		h := fnv.New32a()
-		h.Write([]byte(row.system + "\x00" + row.localID))
-		queues[int(h.Sum32()%uint32(workers))] <- row
+		for i, res := range results {
+			row := b.rows[i]
+			if res.Err != nil {
+				code, field, reason := rejectReason(res.Err)
+				reject(row.line, row.system, row.localID, code, field, reason)
+				continue
+			}
+			switch {
+			case res.Result.Unchanged:
+				sum.unchanged++
+			case res.Result.Created:
+				sum.created++
+			default:
+				sum.linked++
+			}
+			if res.Result.ReviewTaskID != "" {
+				sum.review++
+			}
+		}
+		progress(b.read)
 	}
-	for _, q := range queues {
-		close(q)
-	}
-	wg.Wait()
+	err = errors.Join(regErr, readErr)
 	rw.Flush()
-	if err := errors.Join(rw.Error(), rf.Close()); err != nil && readErr == nil {
-		readErr = fmt.Errorf("import: writing rejects: %w", err)
+	if werr := errors.Join(rw.Error(), rf.Close()); werr != nil && err == nil {
+		err = fmt.Errorf("import: writing rejects: %w", werr)
 	}
-	return sum, readErr
+	return sum, err
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }
 
 // rowText refuses a row with a cell that is not fiveid.ValidText (a NUL,
@@ -256,19 +314,25 @@ func printable(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", `\u0000`)
 }
 
-// registerRetry retries transient store failures (a busy embedded store, a
-// PostgreSQL failover) a few times before rejecting the row.
-func registerRetry(ctx context.Context, svc *fiveid.Service, p fiveid.Principal, row importRow) (fiveid.RegisterResult, error) {
+// registerRetry registers a chunk, retrying transient store failures (a
+// busy embedded store, a PostgreSQL failover) a few times: a chunk is one
+// transaction, so a failed attempt left nothing behind.
+func registerRetry(ctx context.Context, svc *fiveid.Service, rows []importRow) ([]fiveid.BatchResult, error) {
+	items := make([]fiveid.BulkItem, len(rows))
+	for i, row := range rows {
+		items[i] = fiveid.BulkItem{Principal: fiveid.Principal{KeyID: "cli-import", Role: fiveid.RoleSystem, System: row.system},
+			LocalID: row.localID, Input: row.in}
+	}
 	var err error
 	for attempt := range 5 {
-		var res fiveid.RegisterResult
-		res, err = svc.Register(ctx, p, row.localID, row.in)
+		var res []fiveid.BatchResult
+		res, err = svc.RegisterBulk(ctx, items)
 		if !errors.Is(err, fiveid.ErrUnavailable) {
 			return res, err
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
-	return fiveid.RegisterResult{}, err
+	return nil, err
 }
 
 // rejectReason turns an error into (code, field, reason) without raw values.

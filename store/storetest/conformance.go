@@ -293,6 +293,121 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		}
 	})
 
+	t.Run("chunk reads and multi-row writes", func(t *testing.T) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		seed(t, st)
+		// 600 records over 3 customers: more than one IN list and one
+		// multi-row statement. Key "ck-all" is carried by every record,
+		// "ck-<i>" by one.
+		var rs []fiveid.SourceRecord
+		var ks [][]string
+		for i := range 600 {
+			r := record("hosp", fmt.Sprintf("P%04d", i), fmt.Sprintf("C%d", 1+i%3), fmt.Sprintf("n-%d", i%2))
+			rs = append(rs, r)
+			ks = append(ks, []string{"ck-all", fmt.Sprintf("ck-%d", i), "ck-all"})
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecords(ctx, rs, ks) })
+		if n, total, _ := st.NameFrequency(ctx, "n-1"); n != 300 || total != 600 {
+			t.Errorf("name statistics after insert: %d/%d", n, total)
+		}
+		// Each key's list is Candidates of that key alone.
+		keys := []string{"ck-all", "ck-5", "ck-599", "ck-none"}
+		got, err := st.KeyCandidates(ctx, keys, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			want, err := st.Candidates(ctx, []string{k}, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, got[k]); d != "" {
+				t.Errorf("key %s (-Candidates +KeyCandidates):\n%s", k, d)
+			}
+		}
+		if _, ok := got["ck-none"]; ok {
+			t.Error("a key no record carries has a list")
+		}
+		// Re-put: one record renamed and re-keyed, one moved, one new.
+		r0, r1 := rs[0], rs[1]
+		r0.NameKey, r0.Version = "n-1", 2
+		r1.CustomerID, r1.Version = "C3", 2
+		rn := record("care", "new", "C2", "n-0")
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			return tx.PutSourceRecords(ctx, []fiveid.SourceRecord{r0, r1, rn}, [][]string{{"ck-x"}, {"ck-1", "ck-y"}, {"ck-x"}})
+		})
+		if n, total, _ := st.NameFrequency(ctx, "n-1"); n != 301 || total != 601 {
+			t.Errorf("name statistics after re-put: %d/%d", n, total)
+		}
+		freq, total, err := st.NameFrequencies(ctx, []string{"n-0", "n-1", "n-none", "n-0"})
+		if err != nil || total != 601 || len(freq) != 2 || freq["n-0"] != 300 || freq["n-1"] != 301 {
+			t.Errorf("name frequencies: %v %d %v", freq, total, err)
+		}
+		if c, _ := st.Candidates(ctx, []string{"ck-0"}, 10); len(c) != 0 {
+			t.Errorf("a dropped key still finds its record: %+v", c)
+		}
+		if c, _ := st.Candidates(ctx, []string{"ck-x"}, 10); len(c) != 2 {
+			t.Errorf("new keys find %d records, want 2", len(c))
+		}
+		recs, err := st.SourceRecords(ctx, []fiveid.RecordID{{System: "hosp", LocalID: "P0001"}, {System: "care", LocalID: "new"}, {System: "hosp", LocalID: "nope"}})
+		if err != nil || len(recs) != 2 {
+			t.Fatalf("source records: %d %v", len(recs), err)
+		}
+		for _, r := range recs {
+			want := map[string]fiveid.SourceRecord{"P0001": r1, "new": rn}[r.LocalID]
+			if d := cmp.Diff(want, r); d != "" {
+				t.Errorf("source record %s (-want +got):\n%s", r.LocalID, d)
+			}
+		}
+		// Customers: one replaced, one inserted; their records by customer.
+		c1, err := st.Customer(ctx, "C1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c1.Name, c1.Version = "张伟", 2
+		c4 := fiveid.Customer{ID: "C4", Status: fiveid.StatusActive, Version: 1, CreatedAt: t0, UpdatedAt: t0}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutCustomers(ctx, []fiveid.Customer{c4, c1}) })
+		cs, byCustomer, err := st.CustomersRecords(ctx, []string{"C1", "C3", "C4", "C-none"})
+		if err != nil || len(cs) != 3 {
+			t.Fatalf("customers: %+v %v", cs, err)
+		}
+		for _, c := range cs {
+			want, err := st.Customer(ctx, c.ID)
+			if err != nil || cmp.Diff(want, c) != "" {
+				t.Errorf("customer %s: %s %v", c.ID, cmp.Diff(want, c), err)
+			}
+			wantRecs, err := st.CustomerRecords(ctx, c.ID)
+			if err != nil || cmp.Diff(wantRecs, byCustomer[c.ID]) != "" {
+				t.Errorf("records of %s: %s %v", c.ID, cmp.Diff(wantRecs, byCustomer[c.ID]), err)
+			}
+		}
+		if c, _ := st.Customer(ctx, "C1"); c.Name != "张伟" || c.Version != 2 {
+			t.Errorf("customer replaced: %+v", c)
+		}
+		// A stored customer redirected to one the same call creates, with
+		// more customers between them than one statement holds: the
+		// redirect's target is written before it.
+		many := []fiveid.Customer{{ID: "C1", Status: fiveid.StatusMerged, MergedInto: "CZ-new", Version: 3, CreatedAt: t0, UpdatedAt: t0}}
+		for i := range 700 {
+			many = append(many, fiveid.Customer{ID: fmt.Sprintf("CM-%04d", i), Status: fiveid.StatusActive, Version: 1, CreatedAt: t0, UpdatedAt: t0})
+		}
+		many = append(many, fiveid.Customer{ID: "CZ-new", Status: fiveid.StatusActive, Version: 1, CreatedAt: t0, UpdatedAt: t0})
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutCustomers(ctx, many) })
+		if c, _ := st.Customer(ctx, "C1"); c.Status != fiveid.StatusMerged || c.MergedInto != "CZ-new" {
+			t.Errorf("customer redirected: %+v", c)
+		}
+		chs := []fiveid.Change{
+			{ID: "H1", CustomerID: "C4", At: t0, Kind: fiveid.ChangeCreated, Actor: "hosp", System: "hosp", LocalID: "x", Detail: "registered"},
+			{ID: "H2", CustomerID: "C4", At: t0, Kind: fiveid.ChangeLinked, Actor: "hosp", System: "hosp", LocalID: "x", After: "{}", Detail: "new record"},
+		}
+		update(t, st, nil, func(tx fiveid.Tx) error { return tx.AppendChanges(ctx, chs) })
+		if h, err := st.History(ctx, "C4", 10); err != nil || cmp.Diff(chs, h) != "" {
+			t.Errorf("history (-want +got): %s %v", cmp.Diff(chs, h), err)
+		}
+	})
+
 	t.Run("replace blocking keys", func(t *testing.T) {
 		t.Parallel()
 		st := open(t)

@@ -1,0 +1,253 @@
+// Command bulk measures bulk registration with matching through the real
+// binary:
+//
+//	go run ./benchmarks/cmd/bulk -records 100000 -via import
+//	go run ./benchmarks/cmd/bulk -records 100000 -via batch
+//	DATABASE_URL=postgres://…/empty_db REDIS_URL=redis://127.0.0.1:6379/0 go run ./benchmarks/cmd/bulk -via import
+//
+// It writes a synthetic file (benchmarks.BulkRecords: about 30% of the
+// people with 2–4 records), builds cmd/fiveid, creates the systems, and
+// registers the file with `fiveid import` or with POST
+// /v1/customers/batch calls of -batch records (each system's records in
+// file order) to `fiveid serve`. Without DATABASE_URL it runs on an
+// embedded store in a temporary directory; with it the database must be
+// empty.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"fiveid/benchmarks"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "bulk:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	n := flag.Int("records", 100_000, "records in the file")
+	via := flag.String("via", "import", "import (fiveid import) or batch (POST /v1/customers/batch)")
+	batch := flag.Int("batch", 1000, "records per batch call")
+	clients := flag.Int("clients", 1, "concurrent batch callers")
+	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic data seed")
+	binFlag := flag.String("bin", "", "a fiveid binary to measure (default: build ./cmd/fiveid), e.g. an older build as a baseline")
+	flag.Parse()
+	if *via != "import" && *via != "batch" {
+		return fmt.Errorf("-via must be import or batch")
+	}
+	dir, err := os.MkdirTemp("", "fiveid-bulk")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	recs := benchmarks.BulkRecords(*seed, *n)
+	file := filepath.Join(dir, "records.csv")
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if err := benchmarks.WriteCSV(f, recs); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	bin := *binFlag
+	if bin == "" {
+		bin = filepath.Join(dir, "fiveid")
+		if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/fiveid").CombinedOutput(); err != nil {
+			return fmt.Errorf("build: %v\n%s", err, out)
+		}
+	}
+	env := os.Environ()
+	where := "embedded store"
+	if os.Getenv("DATABASE_URL") == "" {
+		env = append(env, "FIVEID_DATA_DIR="+filepath.Join(dir, "data"))
+	} else {
+		where = "PostgreSQL"
+		if os.Getenv("REDIS_URL") != "" {
+			where += " + Redis"
+		}
+	}
+	var lastCPU time.Duration // the last command's CPU time
+	cli := func(args ...string) (string, error) {
+		cmd := exec.CommandContext(ctx, bin, args...)
+		cmd.Env = env
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		if err != nil {
+			return out.String(), fmt.Errorf("fiveid %s: %v\n%s%s", args[0], err, out.String(), errOut.String())
+		}
+		lastCPU = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+		return out.String(), nil
+	}
+	for _, s := range benchmarks.Systems {
+		args := []string{"systems", "create", "--code", s.Code, "--name", s.Code, "--kind", "medical"}
+		if s.Table != "" {
+			args = append(args, "--id-table", string(s.Table))
+		}
+		if _, err := cli(args...); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("%d records, %s, via %s\n", len(recs), where, *via)
+	if *via == "import" {
+		start := time.Now()
+		out, err := cli("import", file, "--allow-rejects")
+		if err != nil {
+			return err
+		}
+		el := time.Since(start)
+		fmt.Print(out)
+		fmt.Printf("wall time %s (binary start and statistics refresh included): %.0f records/s; fiveid's CPU time %s: %.0f records per CPU-second\n",
+			el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), lastCPU.Round(time.Millisecond), float64(len(recs))/lastCPU.Seconds())
+		return nil
+	}
+
+	keys := map[string]string{}
+	for _, s := range benchmarks.Systems {
+		out, err := cli("keys", "create", "--role", "system", "--system", s.Code)
+		if err != nil {
+			return err
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		keys[s.Code] = strings.TrimSpace(lines[len(lines)-1])
+	}
+	cmd := exec.CommandContext(ctx, bin, "serve")
+	cmd.Env = append(env, "FIVEID_ADDR=127.0.0.1:0", "FIVEID_ADMIN_KEY=fk_bench_admin_key_0123456789_ABCDEFGH", "FIVEID_RATE_LIMIT=0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	stopServe := func() time.Duration {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+		return cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			stopServe()
+		}
+	}()
+	base := ""
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if _, after, ok := strings.Cut(sc.Text(), "listening on "); ok {
+			base = strings.Fields(after)[0]
+			if !strings.HasPrefix(base, "http") {
+				base = "http://" + base
+			}
+			break
+		}
+	}
+	if base == "" {
+		return errors.New("serve did not start")
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+
+	// Batches of each system's records in file order.
+	type call struct {
+		system string
+		body   []byte
+		n      int
+	}
+	calls := make(chan call)
+	go func() {
+		defer close(calls)
+		pending := map[string][]map[string]string{}
+		flush := func(sys string) {
+			body, _ := json.Marshal(map[string]any{"records": pending[sys]})
+			calls <- call{sys, body, len(pending[sys])}
+			pending[sys] = nil
+		}
+		for _, r := range recs {
+			pending[r.System] = append(pending[r.System], map[string]string{"local_id": r.LocalID, "name": r.Input.Name,
+				"sex": r.Input.Sex, "birth_date": r.Input.BirthDate, "id_type": r.Input.IDType, "id_number": r.Input.IDNumber})
+			if len(pending[r.System]) == *batch {
+				flush(r.System)
+			}
+		}
+		for sys := range pending {
+			if len(pending[sys]) > 0 {
+				flush(sys)
+			}
+		}
+	}()
+	var mu sync.Mutex
+	ok, failed := 0, 0
+	var firstErr error
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range *clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range calls {
+				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/customers/batch", bytes.NewReader(c.body))
+				req.Header.Set("Authorization", "Bearer "+keys[c.system])
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := http.DefaultClient.Do(req)
+				var out struct {
+					Results []struct{ OK bool }
+				}
+				if err == nil {
+					if resp.StatusCode != 200 {
+						err = fmt.Errorf("batch: HTTP %d", resp.StatusCode)
+					} else {
+						err = json.NewDecoder(resp.Body).Decode(&out)
+					}
+					resp.Body.Close()
+				}
+				mu.Lock()
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				for _, r := range out.Results {
+					if r.OK {
+						ok++
+					} else {
+						failed++
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if firstErr != nil {
+		return firstErr
+	}
+	stopped = true
+	cpu := stopServe()
+	fmt.Printf("%d registered, %d refused in %s: %.0f records/s (%d client(s), batches of %d); serve's CPU time %s (start included): %.0f records per CPU-second\n",
+		ok, failed, el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), *clients, *batch, cpu.Round(time.Millisecond), float64(len(recs))/cpu.Seconds())
+	return nil
+}

@@ -1,0 +1,421 @@
+package fiveid_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"fiveid"
+	"fiveid/benchmarks"
+	"fiveid/match"
+	"fiveid/store"
+	"fiveid/store/storetest"
+)
+
+// bulkServices returns, on the embedded store and (when asked for and
+// reachable) PostgreSQL with Redis, a fresh service with the given
+// candidate limit. With clocks, each service tells the time by a clock of
+// its own, put in clocks under the store's name.
+func bulkServices(t *testing.T, limit int, postgres bool, clocks map[string]*fakeClock) map[string]serviceAndStore {
+	t.Helper()
+	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]serviceAndStore{}
+	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb,
+		Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc, CandidateLimit: limit, Clock: clockOf(clocks, "embedded")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(svc.Close)
+	out["embedded"] = serviceAndStore{svc, emb}
+	if !postgres {
+		return out
+	}
+	if url := storetest.PostgresURL(t); url != "" {
+		pg, err := store.OpenPostgres(t.Context(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { rc.Close() })
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg,
+			Cache: store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), Scorer: sc, CandidateLimit: limit,
+			Clock: clockOf(clocks, "postgres")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(svc.Close)
+		out["postgres"] = serviceAndStore{svc, pg}
+	}
+	return out
+}
+
+// clockOf puts a new clock in clocks under name and returns it (nil, the
+// real clock, without clocks).
+func clockOf(clocks map[string]*fakeClock, name string) fiveid.Clock {
+	if clocks == nil {
+		return nil
+	}
+	c := &fakeClock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)}
+	clocks[name] = c
+	return c.Now
+}
+
+// bulkInput is a synthetic population's records (with namesake ties, which
+// go to review) followed by re-registrations:
+// some records again with another record's values (edits and moves), some
+// repeated exactly, and a record that is not valid.
+func bulkInput() []benchmarks.Record {
+	ds := benchmarks.SyntheticWithHardCases(benchmarks.SeedGate, 120, benchmarks.Realistic, benchmarks.HardCases{Ties: 12})
+	recs := slices.Clone(ds.Records)
+	n := len(recs)
+	for i := range 25 {
+		r := recs[(i*13)%n]
+		r.Input = ds.Queries[i].Input
+		recs = append(recs, r)
+	}
+	for i := range 10 {
+		recs = append(recs, recs[(i*7)%n])
+	}
+	bad := recs[0]
+	bad.LocalID, bad.Input = "bad", match.Input{}
+	recs = append(recs, bad)
+	return recs
+}
+
+// outcome is a registration's result without its random IDs.
+type outcome struct {
+	Err                        string
+	Created, Unchanged, Manual bool
+	Grade                      match.Grade
+	Score                      float64
+	Review                     bool
+}
+
+func outcomeOf(res fiveid.RegisterResult, err error) outcome {
+	if err != nil {
+		var ve *fiveid.ValidationError
+		if errors.As(err, &ve) {
+			return outcome{Err: "invalid"}
+		}
+		return outcome{Err: err.Error()}
+	}
+	return outcome{Created: res.Created, Unchanged: res.Unchanged, Manual: res.Manual,
+		Grade: res.Decision.Grade, Score: res.Decision.Score, Review: res.ReviewTaskID != ""}
+}
+
+// indexState is an index without its random IDs: each customer named by
+// its records, with its golden values and history; the review tasks by
+// the records of their customers; the name statistics.
+type indexState struct {
+	Customers map[string]string   // records -> golden values
+	History   map[string][]string // records -> kinds and details, in order
+	Tasks     []string
+	Names     map[string]int64
+	Total     int64
+}
+
+func stateOf(t *testing.T, s serviceAndStore) indexState {
+	t.Helper()
+	ctx := t.Context()
+	byCustomer := map[string][]string{}
+	var names []string
+	after := [2]string{}
+	for {
+		page, err := s.st.ScanSourceRecords(ctx, after[0], after[1], 500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, r := range page {
+			byCustomer[r.CustomerID] = append(byCustomer[r.CustomerID], r.System+"/"+r.LocalID)
+			names = append(names, r.NameKey)
+		}
+		last := page[len(page)-1]
+		after = [2]string{last.System, last.LocalID}
+	}
+	name := func(id string) string { return strings.Join(byCustomer[id], ",") }
+	st := indexState{Customers: map[string]string{}, History: map[string][]string{}, Names: map[string]int64{}}
+	for id := range byCustomer {
+		v, err := s.svc.Customer(ctx, admin, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := v.Customer
+		st.Customers[name(id)] = fmt.Sprint(c.Status, c.Name, c.Sex, c.BirthDate, c.IDType, c.IDNumber, c.Version)
+		hs, err := s.svc.History(ctx, admin, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hs {
+			st.History[name(id)] = append(st.History[name(id)], fmt.Sprint(h.Kind, h.System, h.LocalID, h.Detail, h.Before, h.After))
+		}
+	}
+	tasks, err := s.svc.ListReviewTasks(ctx, admin, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range tasks {
+		st.Tasks = append(st.Tasks, fmt.Sprint(tk.Reason, "|", name(tk.CustomerID), "|", name(tk.CandidateID), "|", tk.System, tk.LocalID, tk.Score))
+	}
+	sort.Strings(st.Tasks)
+	for _, n := range names {
+		f, total, err := s.st.NameFrequency(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Names[n], st.Total = f, total
+	}
+	return st
+}
+
+// Registering a population in bulk decides exactly as registering it one
+// record at a time, in the same order: same outcomes, same partition of
+// records into customers, same golden values, history, review tasks and
+// name statistics. With a candidate limit of 3 (embedded store) the
+// chunk's reads are cut (and re-read once the chunk rewrote stored
+// records) as the store's are.
+//
+// A chunk is one transaction, and its changes are recorded at the one
+// time Service.update takes for it; survivorship prefers the record
+// updated last and breaks ties by (system, local_id). So the records of a
+// chunk are registered one at a time at their chunk's time too (the
+// clock moves a second per chunk): the comparison is of the decisions,
+// the clock being the same.
+func TestBulkRegistrationDecidesAsOneAtATime(t *testing.T) {
+	t.Parallel()
+	recs := bulkInput()
+	for _, limit := range []int{0, 3} {
+		// The cut lists are chunkTx's, the same on both stores.
+		oneClocks, bulkClocks := map[string]*fakeClock{}, map[string]*fakeClock{}
+		one, bulk := bulkServices(t, limit, limit == 0, oneClocks), bulkServices(t, limit, limit == 0, bulkClocks)
+		for name := range one {
+			t.Run(fmt.Sprintf("%s/limit %d", name, limit), func(t *testing.T) {
+				t.Parallel()
+				ctx := t.Context()
+				a, b := one[name], bulk[name]
+				aClock, bClock := oneClocks[name], bulkClocks[name]
+				for _, s := range []serviceAndStore{a, b} {
+					if err := benchmarks.CreateSystems(ctx, s.svc, recs); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var want, got []outcome
+				for i, r := range recs {
+					if i%64 == 0 {
+						aClock.Add(time.Second)
+					}
+					p := fiveid.Principal{KeyID: "test", Role: fiveid.RoleSystem, System: r.System}
+					want = append(want, outcomeOf(a.svc.Register(ctx, p, r.LocalID, r.Input)))
+				}
+				// Chunks of 64: a person's records meet in one chunk and
+				// across chunks.
+				for start := 0; start < len(recs); start += 64 {
+					bClock.Add(time.Second)
+					var items []fiveid.BulkItem
+					for _, r := range recs[start:min(start+64, len(recs))] {
+						items = append(items, fiveid.BulkItem{
+							Principal: fiveid.Principal{KeyID: "test", Role: fiveid.RoleSystem, System: r.System},
+							LocalID:   r.LocalID, Input: r.Input})
+					}
+					res, err := b.svc.RegisterBulk(ctx, items)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, r := range res {
+						got = append(got, outcomeOf(r.Result, r.Err))
+					}
+				}
+				if d := cmp.Diff(want, got); d != "" {
+					t.Errorf("outcomes (-one at a time +bulk):\n%s", d)
+				}
+				sa, sb := stateOf(t, a), stateOf(t, b)
+				if d := cmp.Diff(sa, sb); d != "" {
+					t.Errorf("index (-one at a time +bulk):\n%s", d)
+				}
+				created, review := 0, 0
+				for _, o := range want {
+					if o.Created {
+						created++
+					}
+					if o.Review {
+						review++
+					}
+				}
+				if created == 0 || created == len(recs) || review == 0 || len(sa.Tasks) == 0 {
+					t.Errorf("the population exercises too little: %d created, %d reviews, %d tasks of %d records",
+						created, review, len(sa.Tasks), len(recs))
+				}
+			})
+		}
+	}
+}
+
+// Single registrations running while a bulk registration goes on still
+// give each person one customer: the chunk holds its records' key locks
+// for its whole transaction.
+func TestBulkAndSingleRegistrationsGiveOneCustomerPerPerson(t *testing.T) {
+	t.Parallel()
+	ds := benchmarks.Synthetic(benchmarks.SeedTuning, 150, benchmarks.Noise{})
+	var recs []benchmarks.Record
+	for _, r := range ds.Records {
+		if ds.People[r.PersonID].IDNumber != "" { // every record of a person links for sure
+			recs = append(recs, r)
+		}
+	}
+	for name, s := range bulkServices(t, 0, true, nil) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			if err := benchmarks.CreateSystems(ctx, s.svc, recs); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			wg.Add(1)
+			go func() { // even records in bulk, chunks of 16
+				defer wg.Done()
+				var items []fiveid.BulkItem
+				for i := 0; i < len(recs); i += 2 {
+					r := recs[i]
+					items = append(items, fiveid.BulkItem{Principal: fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System},
+						LocalID: r.LocalID, Input: r.Input})
+				}
+				for start := 0; start < len(items); start += 16 {
+					res, err := s.svc.RegisterBulk(ctx, items[start:min(start+16, len(items))])
+					if err == nil {
+						for _, r := range res {
+							err = errors.Join(err, r.Err)
+						}
+					}
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+			for w := range 3 { // odd records one at a time, three callers
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 1 + 2*w; i < len(recs); i += 6 {
+						r := recs[i]
+						p := fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System}
+						if _, err := s.svc.Register(ctx, p, r.LocalID, r.Input); err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			customerOf := map[int]string{}
+			personOf := map[string]int{}
+			for _, r := range recs {
+				sr, err := s.st.SourceRecord(ctx, r.System, r.LocalID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if c, ok := customerOf[r.PersonID]; ok && c != sr.CustomerID {
+					t.Errorf("person %d has customers %s and %s", r.PersonID, c, sr.CustomerID)
+				}
+				if p, ok := personOf[sr.CustomerID]; ok && p != r.PersonID {
+					t.Errorf("customer %s holds persons %d and %d", sr.CustomerID, p, r.PersonID)
+				}
+				customerOf[r.PersonID], personOf[sr.CustomerID] = sr.CustomerID, r.PersonID
+			}
+			if len(customerOf) < 60 || len(recs) < len(customerOf)+40 {
+				t.Errorf("too few people with several records: %d records of %d people", len(recs), len(customerOf))
+			}
+		})
+	}
+}
+
+// citizenID completes 17 digits with their GB 11643 check character.
+func citizenID(d17 string) string {
+	w := []int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+	sum := 0
+	for i, c := range d17 {
+		sum += int(c-'0') * w[i]
+	}
+	return d17 + string("10X98765432"[sum%11])
+}
+
+// A chunk that rewrites a stored record takes it out of the candidate
+// lists it read up front; when such a list was cut at the limit, the next
+// stored record behind the cut counts again, as it does one at a time.
+// Three namesakes (one blocking key, limit 2): the first is re-registered
+// as someone else, then a record without an ID number meets the other
+// two — a tie to review, not a link to the only one left in the cut list.
+func TestBulkRereadsACutCandidateList(t *testing.T) {
+	t.Parallel()
+	namesake := func(local, seq string) benchmarks.Record {
+		return benchmarks.Record{System: "hosp-a", LocalID: local, Input: match.Input{Name: "王伟", Sex: "男",
+			BirthDate: "1980-05-01", IDType: "01", IDNumber: citizenID("11010119800501" + seq)}}
+	}
+	first := []benchmarks.Record{namesake("a1", "001"), namesake("a2", "003"), namesake("a3", "005")}
+	moved := first[0]
+	moved.Input = match.Input{Name: "李娜", Sex: "女", BirthDate: "1990-02-03", IDType: "01", IDNumber: citizenID("44052419900203002")}
+	noID := benchmarks.Record{System: "hosp-a", LocalID: "q", Input: match.Input{Name: "王伟", Sex: "男", BirthDate: "1980-05-01"}}
+	then := []benchmarks.Record{moved, noID}
+	one, bulk := bulkServices(t, 2, false, nil)["embedded"], bulkServices(t, 2, false, nil)["embedded"]
+	ctx := t.Context()
+	var want, got []outcome
+	for _, s := range []serviceAndStore{one, bulk} {
+		if err := benchmarks.CreateSystems(ctx, s.svc, first); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range first {
+			if _, err := s.svc.Register(ctx, fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System}, r.LocalID, r.Input); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var items []fiveid.BulkItem
+	for _, r := range then {
+		p := fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System}
+		want = append(want, outcomeOf(one.svc.Register(ctx, p, r.LocalID, r.Input)))
+		items = append(items, fiveid.BulkItem{Principal: p, LocalID: r.LocalID, Input: r.Input})
+	}
+	res, err := bulk.svc.RegisterBulk(ctx, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		got = append(got, outcomeOf(r.Result, r.Err))
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("outcomes (-one at a time +bulk):\n%s", d)
+	}
+	if d := cmp.Diff(stateOf(t, one), stateOf(t, bulk)); d != "" {
+		t.Errorf("index (-one at a time +bulk):\n%s", d)
+	}
+	if want[1].Grade != match.GradePossible || !want[1].Review {
+		t.Errorf("the record without an ID: %+v, want a possible match to review (a tie)", want[1])
+	}
+}

@@ -1,0 +1,351 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"fiveid"
+)
+
+// The bulk pipeline's reads (a chunk's candidates, records, customers and
+// name statistics, one query per kind) and multi-row writes.
+
+// inChunk bounds the values of one IN list: well under both databases'
+// parameter limits.
+const inChunk = 500
+
+// inList is "?, ?, ..." for n values.
+func inList(n int) string { return "?" + strings.Repeat(", ?", n-1) }
+
+// pairList is "(VALUES (?, ?), ...)" for n pairs.
+func pairList(n int) string { return "(VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1) + ")" }
+
+// prefixScan scans a row's leading columns into pre, the rest into what
+// its caller asks for.
+type prefixScan struct {
+	sc  interface{ Scan(...any) error }
+	pre []any
+}
+
+func (p prefixScan) Scan(dest ...any) error { return p.sc.Scan(append(p.pre, dest...)...) }
+
+// KeyCandidates implements fiveid.CandidateIndex: each key's records
+// numbered in (system, local_id) order by a window function, the first
+// limit kept, read with candidateCols as Candidates reads them.
+func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[string][]fiveid.SourceRecord, error) {
+	const op = "key candidates"
+	out := map[string][]fiveid.SourceRecord{}
+	if limit <= 0 {
+		return out, nil
+	}
+	keys = distinct(keys)
+	for start := 0; start < len(keys); start += inChunk {
+		part := keys[start:min(start+inChunk, len(keys))]
+		args := make([]any, 0, len(part)+1)
+		for _, k := range part {
+			args = append(args, k)
+		}
+		args = append(args, limit)
+		rows, err := c.query(ctx, `SELECT k.key, `+candidateCols+` FROM (
+				SELECT key, system, local_id, ROW_NUMBER() OVER (PARTITION BY key ORDER BY system, local_id) AS n
+				FROM blocking_keys WHERE key IN (`+inList(len(part))+`)) k
+			JOIN source_records r ON r.system = k.system AND r.local_id = k.local_id
+			WHERE k.n <= ? ORDER BY k.key, r.system, r.local_id`, args...)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		type keyed struct {
+			key string
+			rec fiveid.SourceRecord
+		}
+		got, err := collect(rows, op, func(sc interface{ Scan(...any) error }) (keyed, error) {
+			var k keyed
+			var err error
+			k.rec, err = scanCandidate(prefixScan{sc, []any{&k.key}})
+			return k, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range got {
+			out[k.key] = append(out[k.key], k.rec)
+		}
+	}
+	return out, nil
+}
+
+// SourceRecords implements fiveid.CustomerReader.
+func (c conn) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fiveid.SourceRecord, error) {
+	const op = "source records"
+	var out []fiveid.SourceRecord
+	for start := 0; start < len(ids); start += inChunk {
+		part := ids[start:min(start+inChunk, len(ids))]
+		args := make([]any, 0, 2*len(part))
+		for _, r := range part {
+			args = append(args, r.System, r.LocalID)
+		}
+		rows, err := c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE (r.system, r.local_id) IN "+pairList(len(part)), args...)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		got, err := collect(rows, op, scanRecord)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
+}
+
+// CustomersRecords implements fiveid.CustomerReader.
+func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Customer, map[string][]fiveid.SourceRecord, error) {
+	const op = "customers' records"
+	ids = distinct(ids)
+	var cs []fiveid.Customer
+	recs := map[string][]fiveid.SourceRecord{}
+	for start := 0; start < len(ids); start += inChunk {
+		part := ids[start:min(start+inChunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := c.query(ctx, "SELECT "+customerCols+" FROM customers WHERE id IN ("+inList(len(part))+")", args...)
+		if err != nil {
+			return nil, nil, mapErr(op, err)
+		}
+		got, err := collect(rows, op, scanCustomer)
+		if err != nil {
+			return nil, nil, err
+		}
+		cs = append(cs, got...)
+		rows, err = c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE r.customer_id IN ("+inList(len(part))+
+			") ORDER BY r.customer_id, r.system, r.local_id", args...)
+		if err != nil {
+			return nil, nil, mapErr(op, err)
+		}
+		rs, err := collect(rows, op, scanRecord)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rs {
+			recs[r.CustomerID] = append(recs[r.CustomerID], r)
+		}
+	}
+	return cs, recs, nil
+}
+
+// NameFrequencies implements fiveid.CandidateIndex.
+func (c conn) NameFrequencies(ctx context.Context, nameKeys []string) (map[string]int64, int64, error) {
+	const op = "name frequencies"
+	var total int64
+	if err := c.row(ctx, "SELECT n FROM counters WHERE name = 'source_records'").Scan(&total); err != nil {
+		return nil, 0, mapErr(op, err)
+	}
+	out := map[string]int64{}
+	nameKeys = distinct(nameKeys)
+	for start := 0; start < len(nameKeys); start += inChunk {
+		part := nameKeys[start:min(start+inChunk, len(nameKeys))]
+		args := make([]any, len(part))
+		for i, k := range part {
+			args[i] = k
+		}
+		rows, err := c.query(ctx, "SELECT name_key, n FROM name_stats WHERE name_key IN ("+inList(len(part))+")", args...)
+		if err != nil {
+			return nil, 0, mapErr(op, err)
+		}
+		type kn struct {
+			k string
+			n int64
+		}
+		got, err := collect(rows, op, func(sc interface{ Scan(...any) error }) (kn, error) {
+			var v kn
+			return v, sc.Scan(&v.k, &v.n)
+		})
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, v := range got {
+			out[v.k] = v.n
+		}
+	}
+	return out, total, nil
+}
+
+// PutCustomers implements fiveid.CustomerWriter: multi-row upserts in ID
+// order (two transactions writing the same customers lock them in one
+// order), the customers redirected to another (merged_into) after the
+// others: a redirect's target may be new in the same call, and a
+// statement holds only so many rows.
+func (c txConn) PutCustomers(ctx context.Context, cs []fiveid.Customer) error {
+	cs = append([]fiveid.Customer(nil), cs...)
+	sort.Slice(cs, func(i, j int) bool {
+		if ri, rj := cs[i].MergedInto != "", cs[j].MergedInto != ""; ri != rj {
+			return rj
+		}
+		return cs[i].ID < cs[j].ID
+	})
+	return c.insertRowsThen(ctx, "put customers", "customers", customerCols, `ON CONFLICT (id) DO UPDATE SET status = excluded.status,
+		merged_into = excluded.merged_into, name = excluded.name, sex = excluded.sex, birth_date = excluded.birth_date,
+		id_type = excluded.id_type, id_number = excluded.id_number, death_date = excluded.death_date,
+		death_source = excluded.death_source, version = excluded.version, created_at = excluded.created_at,
+		updated_at = excluded.updated_at`, len(cs), 13, func(i int) []any { return customerArgs(cs[i]) })
+}
+
+// PutSourceRecords implements fiveid.CustomerWriter: one read of the records' current
+// name keys, multi-row upserts, the blocking keys of new records inserted
+// and those of existing ones replaced (setKeys), and the name statistics
+// moved by the difference, in name-key order.
+func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRecord, keys [][]string) error {
+	const op = "put source records"
+	if len(keys) != len(records) {
+		return fmt.Errorf("%s: %d key lists for %d records: %w", op, len(keys), len(records), fiveid.ErrInvalid)
+	}
+	old := map[fiveid.RecordID]string{} // name keys of the records that exist
+	for start := 0; start < len(records); start += inChunk {
+		part := records[start:min(start+inChunk, len(records))]
+		args := make([]any, 0, 2*len(part))
+		for _, r := range part {
+			args = append(args, r.System, r.LocalID)
+		}
+		rows, err := c.query(ctx, "SELECT system, local_id, name_key FROM source_records WHERE (system, local_id) IN "+pairList(len(part)), args...)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		type named struct {
+			ref fiveid.RecordID
+			key string
+		}
+		got, err := collect(rows, op, func(sc interface{ Scan(...any) error }) (named, error) {
+			var n named
+			return n, sc.Scan(&n.ref.System, &n.ref.LocalID, &n.key)
+		})
+		if err != nil {
+			return err
+		}
+		for _, n := range got {
+			old[n.ref] = n.key
+		}
+	}
+	// In key order: sorted inserts touch each index page once.
+	order := make([]int, len(records))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool {
+		ra, rb := records[order[a]], records[order[b]]
+		return ra.System < rb.System || (ra.System == rb.System && ra.LocalID < rb.LocalID)
+	})
+	records, keys = permute(records, order), permute(keys, order)
+	expls := make([]string, len(records))
+	for i, r := range records {
+		var err error
+		if expls[i], err = explanationJSON(r.Link.Explanation); err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+	}
+	err := c.insertRowsThen(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), recordUpsert, len(records), 20, func(i int) []any {
+		return recordArgs(records[i], expls[i])
+	})
+	if err != nil {
+		return err
+	}
+	delta := map[string]int64{}
+	var added int64
+	var replaced []fiveid.RecordKeys
+	type bk struct{ key, system, local string }
+	var fresh []bk
+	for i, r := range records {
+		ref := fiveid.RecordID{System: r.System, LocalID: r.LocalID}
+		if was, ok := old[ref]; ok {
+			if was != r.NameKey {
+				delta[was]--
+				delta[r.NameKey]++
+			}
+			replaced = append(replaced, fiveid.RecordKeys{System: r.System, LocalID: r.LocalID, Keys: keys[i]})
+			continue
+		}
+		added++
+		delta[r.NameKey]++
+		for _, k := range distinct(keys[i]) {
+			fresh = append(fresh, bk{k, r.System, r.LocalID})
+		}
+	}
+	sort.Slice(fresh, func(i, j int) bool { return fresh[i].key < fresh[j].key })
+	if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(fresh), 3, func(i int) []any {
+		return []any{fresh[i].key, fresh[i].system, fresh[i].local}
+	}); err != nil {
+		return err
+	}
+	if _, err := c.setKeys(ctx, op, replaced); err != nil {
+		return err
+	}
+	// Name statistics in name-key order (concurrent writers lock the rows
+	// in one order): the increases in multi-row upserts, the decreases
+	// (a renamed record) by UPDATE — a negative row proposed for
+	// insertion would fail the CHECK.
+	var up, down []string
+	for k, d := range delta {
+		switch {
+		case d > 0:
+			up = append(up, k)
+		case d < 0:
+			down = append(down, k)
+		}
+	}
+	sort.Strings(up)
+	sort.Strings(down)
+	if err := c.insertRowsThen(ctx, op, "name_stats", "name_key, n", "ON CONFLICT (name_key) DO UPDATE SET n = name_stats.n + excluded.n",
+		len(up), 2, func(i int) []any { return []any{up[i], delta[up[i]]} }); err != nil {
+		return err
+	}
+	for _, k := range down {
+		if _, err := c.exec(ctx, op, "UPDATE name_stats SET n = n + ? WHERE name_key = ?", delta[k], k); err != nil {
+			return err
+		}
+	}
+	if added == 0 {
+		return nil
+	}
+	_, err = c.exec(ctx, op, "UPDATE counters SET n = n + ? WHERE name = 'source_records'", added)
+	return err
+}
+
+// AppendChanges implements fiveid.HistoryWriter.
+func (c txConn) AppendChanges(ctx context.Context, cs []fiveid.Change) error {
+	return c.insertRows(ctx, "append changes", "customer_events", changeCols, len(cs), 10, func(i int) []any {
+		ch := cs[i]
+		return []any{ch.ID, ch.CustomerID, micros(ch.At), string(ch.Kind), ch.Actor, ch.System, ch.LocalID, ch.Before, ch.After, ch.Detail}
+	})
+}
+
+// recordArgs are r's column values in recordCols order, with its
+// explanation's column value.
+func recordArgs(r fiveid.SourceRecord, expl string) []any {
+	return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
+		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
+		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), r.Features}
+}
+
+// permute returns xs in the order of the indexes in order.
+func permute[T any](xs []T, order []int) []T {
+	out := make([]T, len(xs))
+	for i, j := range order {
+		out[i] = xs[j]
+	}
+	return out
+}
+
+// distinct is ss without repeats, in first-seen order.
+func distinct(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := make([]string, 0, len(ss))
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
