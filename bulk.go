@@ -144,9 +144,14 @@ func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []Bat
 			return err
 		}
 		touched := map[string]bool{}
-		for _, r := range recs {
+		for j, r := range recs {
 			it := items[r.i]
-			reg, err := s.decideRegistration(ctx, c, now, r.sys, it.LocalID, it.Input, r.rec, r.keys)
+			// Each record is registered a microsecond after the one
+			// before it (the stores keep microseconds), as one at a time
+			// it would be later: survivorship prefers the record updated
+			// last, so a later row of the chunk wins as it would alone.
+			at := now.Add(time.Duration(j) * time.Microsecond)
+			reg, err := s.decideRegistration(ctx, c, at, r.sys, it.LocalID, it.Input, r.rec, r.keys)
 			if err != nil {
 				if !recordError(err) {
 					return err
