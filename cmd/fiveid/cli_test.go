@@ -254,14 +254,7 @@ func TestVersionText(t *testing.T) {
 // once, a usage error only as run printed it.
 func TestBinaryExitStatus(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "fiveid")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	csv := filepath.Join(dir, "in.csv")
 	if err := os.WriteFile(csv, []byte("system,local_id,name,sex,birth_date,id_type,id_number\nnowhere,1,张伟,男,1949-12-31,,\n"), 0o600); err != nil {
 		t.Fatal(err)

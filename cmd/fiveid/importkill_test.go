@@ -23,14 +23,7 @@ import (
 // statistics (embedded store).
 func TestImportKilledAndRerunGivesTheSameIndex(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "fiveid")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	recs := benchmarks.BulkRecords(benchmarks.SeedGate, 1200)
 	file := filepath.Join(dir, "in.csv")
 	f, err := os.Create(file)

@@ -15,14 +15,7 @@ import (
 // embedded store.
 func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("builds the binary")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "fiveid")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	dir, bin := buildBinary(t)
 	const adminKey = "fk_kill9_admin_key_0123456789_ABCDEFGH"
 	envv := append(os.Environ(), "FIVEID_DATA_DIR="+filepath.Join(dir, "data"), "FIVEID_ADDR=127.0.0.1:0", "FIVEID_ADMIN_KEY="+adminKey)
 	start := func() (*exec.Cmd, string) {
@@ -74,4 +67,19 @@ func TestAcknowledgedWritesSurviveKill9(t *testing.T) {
 	if x.CustomerID != reg.CustomerID {
 		t.Fatalf("after kill -9: %q, want %q", x.CustomerID, reg.CustomerID)
 	}
+}
+
+// buildBinary builds the fiveid binary into a new temporary directory and
+// returns both (skipped with -short).
+func buildBinary(t *testing.T) (dir, bin string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "fiveid")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return dir, bin
 }
