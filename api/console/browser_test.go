@@ -254,14 +254,28 @@ func TestBrowserStewardJourney(t *testing.T) {
 	}
 }
 
-// The auditor's journey: the log, an entry's hashes, verify, export, sign out.
+// The auditor's journey on both stores: the log, an entry's hashes,
+// verify, export, sign out.
 func TestBrowserAuditorJourney(t *testing.T) {
+	for _, st := range []struct {
+		name string
+		db   func(testing.TB) *store.DB
+	}{{"embedded", embedded}, {"postgres", postgres}} {
+		t.Run(st.name, func(t *testing.T) {
+			auditorJourney(t, st.db(t), st.name == "embedded")
+		})
+	}
+}
+
+func auditorJourney(t *testing.T, db *store.DB, screenshots bool) {
 	ctx := browser(t)
-	en := newEnv(t, embedded(t), false)
+	en := newEnv(t, db, false)
 	base := en.srv.URL
 	signInWith(t, ctx, base, en.keys["auditor"])
 	expect(t, ctx, "grant log", "授权日志", "grant.issued", "policy.created")
-	screenshot(t, ctx, "console-grant-log.png")
+	if screenshots {
+		screenshot(t, ctx, "console-grant-log.png")
+	}
 	checkA11y(t, ctx, "grant log")
 	run(t, ctx, "filter", chromedp.SetValue(chromedp.ID("fact"), "grant.issued"), follow("form.filters button"),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/console/audit/export?action=grant.issued&format=csv"]`)))
