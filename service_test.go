@@ -80,7 +80,7 @@ func servicesAndStoresWith(t *testing.T, base fiveid.Config) map[string]serviceA
 		}
 		t.Cleanup(func() { rc.Close() })
 		cfg := base
-		cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Records, cfg.Statistics, cfg.Cache, cfg.Scorer = pg, pg, pg, pg, pg, store.NewRedisCache(rc, "svctest", time.Minute, store.Breaker{}), sc
+		cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Records, cfg.Statistics, cfg.Cache, cfg.Scorer = pg, pg, pg, pg, pg, store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), sc
 		svc, err := fiveid.NewService(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)

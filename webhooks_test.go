@@ -29,7 +29,6 @@ import (
 	"fiveid/api"
 	"fiveid/match"
 	"fiveid/store"
-	"fiveid/store/storetest"
 )
 
 // allowLoopback lets webhooks reach httptest servers: plain http to
@@ -157,41 +156,7 @@ func TestWebhookDeliverySurvivesFailuresAndRestart(t *testing.T) {
 // servicesAndStores), with policy as its webhook policy.
 func webhookServices(t *testing.T, policy fiveid.WebhookPolicy) map[string]serviceAndStore {
 	t.Helper()
-	out := map[string]serviceAndStore{}
-	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-	if err != nil {
-		t.Fatal(err)
-	}
-	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb, WebhookStore: emb, Records: emb, Statistics: emb, Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc, Webhooks: policy})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	out["embedded"] = serviceAndStore{svc, emb}
-	if url := storetest.PostgresURL(t); url != "" {
-		pg, err := store.OpenPostgres(t.Context(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rc.Close() })
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg, WebhookStore: pg, Records: pg, Statistics: pg, Cache: store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), Scorer: sc, Webhooks: policy})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(svc.Close)
-		out["postgres"] = serviceAndStore{svc, pg}
-	}
-	return out
+	return servicesAndStoresWith(t, fiveid.Config{Webhooks: policy})
 }
 
 // quickDelivery delivers changes as soon as they exist.
