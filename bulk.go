@@ -174,23 +174,16 @@ func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []Bat
 			reg.res.Findings = r.rec.Findings
 			out[r.i].Result = reg.res
 		}
-		more = nil
+		var others []string
 		for id := range touched {
-			if c.created[id] {
-				continue // its records are the chunk's: their keys are locked
+			if !c.created[id] { // a created customer's records are the chunk's: their keys are locked
+				others = append(others, id)
 			}
-			crecs, err := c.CustomerRecords(ctx, id)
-			if err != nil {
-				return err
-			}
-			for _, cr := range crecs {
-				if _, ours := c.recs[RecordID{cr.System, cr.LocalID}]; ours {
-					continue
-				}
-				if nr, err := s.normalize(cr.Raw, cr.IDTable); err == nil {
-					more = append(more, s.blockingKeys(nr)...)
-				}
-			}
+		}
+		// The chunk's own records' keys are locked (and invalidated) already.
+		ours := func(r SourceRecord) bool { _, ok := c.recs[RecordID{r.System, r.LocalID}]; return ok }
+		if more, err = s.customerKeysIn(ctx, c, ours, others...); err != nil {
+			return err
 		}
 		return c.flush(ctx)
 	})

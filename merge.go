@@ -262,13 +262,22 @@ type mergeNote struct {
 
 // customerKeys are the blocking keys of every record of the customers.
 func (s *Service) customerKeys(ctx context.Context, ids ...string) ([]string, error) {
+	return s.customerKeysIn(ctx, s.store, nil, ids...)
+}
+
+// customerKeysIn is customerKeys read through r, leaving out the records
+// skip names (nil: none).
+func (s *Service) customerKeysIn(ctx context.Context, r CustomerReader, skip func(SourceRecord) bool, ids ...string) ([]string, error) {
 	var keys []string
 	for _, id := range ids {
-		recs, err := s.store.CustomerRecords(ctx, id)
+		recs, err := r.CustomerRecords(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		for _, r := range recs {
+			if skip != nil && skip(r) {
+				continue
+			}
 			if rec, err := s.normalize(r.Raw, r.IDTable); err == nil {
 				keys = union(keys, s.blockingKeys(rec))
 			}
