@@ -221,13 +221,13 @@ func TestReindexBesideRegistrations(t *testing.T) {
 			// Each record's keys are those a fresh registration of its
 			// final values gets.
 			keysOf := func() map[string][]string {
-				entries, err := st.ScanBlockingKeys(ctx, fiveid.BlockingKey{}, 100_000)
+				out := map[string][]string{}
+				err := st.EachBlockingKey(ctx, func(e fiveid.BlockingKey) error {
+					out[e.System+"/"+e.LocalID] = append(out[e.System+"/"+e.LocalID], e.Key)
+					return nil
+				})
 				if err != nil {
 					t.Fatal(err)
-				}
-				out := map[string][]string{}
-				for _, e := range entries {
-					out[e.System+"/"+e.LocalID] = append(out[e.System+"/"+e.LocalID], e.Key)
 				}
 				return out
 			}
@@ -260,8 +260,8 @@ type afterScan struct {
 	then func()
 }
 
-func (a afterScan) ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.SourceRecord, error) {
-	page, err := a.DB.ScanSourceRecords(ctx, afterSystem, afterLocalID, limit)
+func (a afterScan) ScanKeyedRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.KeyedRecord, error) {
+	page, err := a.DB.ScanKeyedRecords(ctx, afterSystem, afterLocalID, limit)
 	a.then()
 	return page, err
 }

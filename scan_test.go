@@ -85,8 +85,8 @@ func TestScanMatchesOneByOne(t *testing.T) {
 			}
 			// A record that no longer normalizes (an ID table this build
 			// does not know), carrying another record's keys.
-			keys, err := st.ScanBlockingKeys(ctx, fiveid.BlockingKey{}, 100_000)
-			if err != nil {
+			var keys []fiveid.BlockingKey
+			if err := st.EachBlockingKey(ctx, func(k fiveid.BlockingKey) error { keys = append(keys, k); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			bad := recs[1]
