@@ -195,14 +195,21 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 }
 
 // sameKeys reports whether a record's derived keys are the set it
-// carries (carried: distinct, as the index holds them).
+// carries (carried: distinct, as the index holds them). About ten keys a
+// side: comparing every pair costs less than sorting copies, which was a
+// twentieth of a reindex's CPU.
 func sameKeys(derived, carried []string) bool {
-	d := slices.Clone(derived)
-	slices.Sort(d)
-	d = slices.Compact(d)
-	c := slices.Clone(carried)
-	slices.Sort(c)
-	return slices.Equal(d, c)
+	n := 0
+	for i, d := range derived {
+		if slices.Contains(derived[:i], d) {
+			continue // a repeat
+		}
+		if !slices.Contains(carried, d) {
+			return false
+		}
+		n++
+	}
+	return n == len(carried)
 }
 
 // settingBlockingRules names the store setting holding the version of the

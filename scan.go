@@ -1,6 +1,7 @@
 package fiveid
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -166,17 +167,17 @@ func (s *Service) readScanIndex(ctx context.Context) (*scanIndex, error) {
 	defer wg.Wait()
 	size := 10 * len(ix.recs) // entries: about 9 a record
 	ix.keys = keyRuns{pos: make([]int32, 0, size), start: make([]int32, 0, size), key: make([][16]byte, 0, size)}
-	var sys string
+	var sys []byte
 	var local map[string]int32
-	err = scan.EachBlockingKey(ctx, func(k BlockingKey) error {
-		b, ok := hexKey(k.Key)
+	err = scan.EachBlockingKey(ctx, func(key, system, localID []byte) error {
+		b, ok := hexKey(key)
 		if !ok { // not a key this build derives (see keyRuns)
 			return nil
 		}
-		if k.System != sys {
-			sys, local = k.System, pos[k.System]
+		if local == nil || !bytes.Equal(system, sys) {
+			sys, local = append(sys[:0], system...), pos[string(system)]
 		}
-		if i, ok := local[k.LocalID]; ok { // else registered after the records were read
+		if i, ok := local[string(localID)]; ok { // else registered after the records were read
 			ix.keys.add(b, i)
 		}
 		return nil
@@ -262,7 +263,7 @@ func (g *keyRuns) carriers(i int, key [16]byte) []int32 {
 }
 
 // hexKey is key's 16 bytes when it is 32 lower-case hex digits.
-func hexKey(key string) (b [16]byte, ok bool) {
+func hexKey[S string | []byte](key S) (b [16]byte, ok bool) {
 	if len(key) != 32 {
 		return b, false
 	}

@@ -85,16 +85,15 @@ func TestScanMatchesOneByOne(t *testing.T) {
 			}
 			// A record that no longer normalizes (an ID table this build
 			// does not know), carrying another record's keys.
-			var keys []fiveid.BlockingKey
-			if err := st.EachBlockingKey(ctx, func(k fiveid.BlockingKey) error { keys = append(keys, k); return nil }); err != nil {
-				t.Fatal(err)
-			}
 			bad := recs[1]
 			var badKeys []string
-			for _, k := range keys {
-				if k.System == bad.System && k.LocalID == bad.LocalID {
-					badKeys = append(badKeys, k.Key)
+			if err := st.EachBlockingKey(ctx, func(k, sys, local []byte) error {
+				if string(sys) == bad.System && string(local) == bad.LocalID {
+					badKeys = append(badKeys, string(k))
 				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
 			}
 			bad.LocalID, bad.CustomerID, bad.IDTable = "ZZ-invalid", recs[2].CustomerID, "retired-table"
 			err = st.Update(ctx, nil, func(tx fiveid.Tx) error {

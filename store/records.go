@@ -308,17 +308,11 @@ func (c conn) EachSourceRecord(ctx context.Context, fn func(fiveid.SourceRecord)
 
 // EachBlockingKey implements fiveid.RecordScanner: one walk of the primary
 // key's index, its rows handed to fn as they arrive (a page at a time,
-// the walk spent its time starting and ending pages).
-func (c conn) EachBlockingKey(ctx context.Context, fn func(fiveid.BlockingKey) error) error {
-	const op = "each blocking key"
-	rows, err := c.query(ctx, "SELECT key, system, local_id FROM blocking_keys ORDER BY key, system, local_id")
-	if err != nil {
-		return mapErr(op, err)
-	}
-	return each(rows, op, func(sc interface{ Scan(...any) error }) (fiveid.BlockingKey, error) {
-		var k fiveid.BlockingKey
-		return k, sc.Scan(&k.Key, &k.System, &k.LocalID)
-	}, fn)
+// the walk spent its time starting and ending pages) without a copy
+// (eachRaw).
+func (db *DB) EachBlockingKey(ctx context.Context, fn func(key, system, localID []byte) error) error {
+	return db.eachRaw(ctx, "each blocking key", "SELECT key, system, local_id FROM blocking_keys ORDER BY key, system, local_id",
+		func(cols [][]byte) error { return fn(cols[0], cols[1], cols[2]) })
 }
 
 // ReplaceBlockingKeys implements fiveid.Tx: one read of the records'

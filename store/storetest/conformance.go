@@ -177,19 +177,21 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 			t.Errorf("candidate limit: %d", len(c))
 		}
 		// The blocking-key index in key order, in one stream; an error of
-		// the callback ends it.
-		var entries []fiveid.BlockingKey
-		if err := st.EachBlockingKey(ctx, func(k fiveid.BlockingKey) error { entries = append(entries, k); return nil }); err != nil {
+		// the callback ends it, and the store serves on.
+		var entries [][3]string
+		if err := st.EachBlockingKey(ctx, func(k, sys, local []byte) error {
+			entries = append(entries, [3]string{string(k), string(sys), string(local)})
+			return nil
+		}); err != nil {
 			t.Fatal(err)
 		}
-		want := []fiveid.BlockingKey{{Key: "k-a", System: "hosp", LocalID: "1"}, {Key: "k-b", System: "care", LocalID: "9"},
-			{Key: "k-b", System: "hosp", LocalID: "1"}, {Key: "k-c", System: "care", LocalID: "10"}}
+		want := [][3]string{{"k-a", "hosp", "1"}, {"k-b", "care", "9"}, {"k-b", "hosp", "1"}, {"k-c", "care", "10"}}
 		if d := cmp.Diff(want, entries); d != "" {
 			t.Errorf("blocking-key index (-want +got):\n%s", d)
 		}
 		stop := errors.New("stop")
 		n := 0
-		if err := st.EachBlockingKey(ctx, func(fiveid.BlockingKey) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		if err := st.EachBlockingKey(ctx, func(_, _, _ []byte) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
 			t.Errorf("a callback's error: %v after %d entries, want it returned as it is after 1", err, n)
 		}
 		if n, total, err := st.NameFrequency(ctx, "张伟"); n != 2 || total != 3 || err != nil {
