@@ -358,21 +358,32 @@ type IdempotencyStore interface {
 	DeleteExpiredIdempotency(ctx context.Context, now time.Time, limit int) (int64, error)
 }
 
-// RecordScanner pages through every source record, for the offline jobs
-// (weight training, the duplicate scan, reindexing).
+// RecordScanner reads every source record, in pages or as one stream,
+// for the offline jobs (weight training, the duplicate scan, reindexing).
 type RecordScanner interface {
 	// ScanSourceRecords returns up to limit records ordered by (system,
 	// local_id) strictly after (afterSystem, afterLocalID).
 	ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]SourceRecord, error)
-	// ScanBlockingKeys returns up to limit entries of the blocking-key
-	// index ordered by (key, system, local_id) strictly after after (the
-	// duplicate scan's one pass over it).
-	ScanBlockingKeys(ctx context.Context, after BlockingKey, limit int) ([]BlockingKey, error)
+	// ScanKeyedRecords is ScanSourceRecords with what matching reads (no
+	// Link, CreatedAt or UpdatedAt) and each record's blocking keys as
+	// stored, read together (reindexing).
+	ScanKeyedRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]KeyedRecord, error)
+	// EachSourceRecord calls fn with every record, in (system, local_id)
+	// order, as one read streams them, with what matching reads: no Link,
+	// CreatedAt or UpdatedAt (the duplicate scan). fn's error ends it.
+	EachSourceRecord(ctx context.Context, fn func(SourceRecord) error) error
+	// EachBlockingKey calls fn with every entry of the blocking-key index
+	// (a record carries a key), in (key, system, local_id) order, as one
+	// read streams them (the duplicate scan's one pass over it). The
+	// bytes are valid only until fn returns: nearly a million entries
+	// for 100,000 records are not copied. fn's error ends it.
+	EachBlockingKey(ctx context.Context, fn func(key, system, localID []byte) error) error
 }
 
-// BlockingKey is one entry of the blocking-key index: a record carries key.
-type BlockingKey struct {
-	Key, System, LocalID string
+// KeyedRecord is a source record with the blocking keys it carries.
+type KeyedRecord struct {
+	SourceRecord
+	Keys []string
 }
 
 // StatisticsRefresher keeps the database's planner statistics fresh and,

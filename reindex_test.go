@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -221,13 +222,13 @@ func TestReindexBesideRegistrations(t *testing.T) {
 			// Each record's keys are those a fresh registration of its
 			// final values gets.
 			keysOf := func() map[string][]string {
-				entries, err := st.ScanBlockingKeys(ctx, fiveid.BlockingKey{}, 100_000)
+				out := map[string][]string{}
+				err := st.EachBlockingKey(ctx, func(k, sys, local []byte) error {
+					out[string(sys)+"/"+string(local)] = append(out[string(sys)+"/"+string(local)], string(k))
+					return nil
+				})
 				if err != nil {
 					t.Fatal(err)
-				}
-				out := map[string][]string{}
-				for _, e := range entries {
-					out[e.System+"/"+e.LocalID] = append(out[e.System+"/"+e.LocalID], e.Key)
 				}
 				return out
 			}
@@ -260,8 +261,56 @@ type afterScan struct {
 	then func()
 }
 
-func (a afterScan) ScanSourceRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.SourceRecord, error) {
-	page, err := a.DB.ScanSourceRecords(ctx, afterSystem, afterLocalID, limit)
+func (a afterScan) ScanKeyedRecords(ctx context.Context, afterSystem, afterLocalID string, limit int) ([]fiveid.KeyedRecord, error) {
+	page, err := a.DB.ScanKeyedRecords(ctx, afterSystem, afterLocalID, limit)
 	a.then()
 	return page, err
+}
+
+// A reindex of an index whose keys and features are current only reads:
+// its one transaction records the rules' version.
+func TestReindexOfACurrentIndexOnlyReads(t *testing.T) {
+	t.Parallel()
+	for name, s := range servicesAndStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := t.Context()
+			p := setup(t, s.svc, "a", "b")
+			g := benchmarks.NewGenerator(12, benchmarks.Noise{})
+			for i, person := range g.Population(30) {
+				if _, err := s.svc.Register(ctx, p["a"], fmt.Sprint(i), g.Record(person, 0, "").Input); err != nil {
+					t.Fatal(err)
+				}
+			}
+			sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+			if err != nil {
+				t.Fatal(err)
+			}
+			counted := &countingUpdates{DB: s.st}
+			svc, err := fiveid.NewService(ctx, fiveid.Config{Store: counted, Records: counted, Grants: s.st,
+				Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(svc.Close)
+			counted.n.Store(0)
+			res, err := svc.Reindex(ctx, admin, nil)
+			if err != nil || res != (fiveid.ReindexResult{Records: 30, Updated: 30}) {
+				t.Fatalf("reindex: %+v %v", res, err)
+			}
+			if n := counted.n.Load(); n != 1 {
+				t.Errorf("a reindex of a current index opened %d transactions, want 1 (the rules' version)", n)
+			}
+		})
+	}
+}
+
+// countingUpdates is a store that counts its transactions.
+type countingUpdates struct {
+	*store.DB
+	n atomic.Int64
+}
+
+func (c *countingUpdates) Update(ctx context.Context, lockKeys []string, fn func(tx fiveid.Tx) error) error {
+	c.n.Add(1)
+	return c.DB.Update(ctx, lockKeys, fn)
 }

@@ -1,6 +1,7 @@
 package fiveid
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -33,8 +34,8 @@ type ScanResult struct {
 // customers (pairExplanation) and opened for review with that record.
 //
 // It computes that in three steps instead of a query per record: it reads
-// the index once (the records in pages, the blocking-key index in one
-// walk, grouped by key in memory), then retrieves and scores every
+// the index once (the records in one stream, then the blocking-key index
+// in another, grouped by key in memory), then retrieves and scores every
 // record's candidates on all cores (a record's candidates do not depend
 // on the others'), then replays the walk in order, which only counts,
 // skips pairs found earlier and opens tasks.
@@ -94,127 +95,215 @@ func (s *Service) ScanDuplicates(ctx context.Context, p Principal) (ScanResult, 
 
 // scanIndex is the master index as a duplicate scan reads it: every record
 // in (system, local_id) order — the store's order, so positions compare as
-// the store sorts — normalized once, and the blocking-key index grouped by
-// key.
+// the store sorts — normalized once, with the blocking keys it derives,
+// and the blocking-key index as runs of record positions (keyRuns).
 type scanIndex struct {
-	s     *Service
-	recs  []SourceRecord
-	norm  []match.Record
-	ok    []bool             // norm[i] is valid: recs[i] normalizes under the current rules
-	keys  keyGroups          // blocking key → positions of the records carrying it
-	byCus map[string][]int32 // customer → positions of its records, ascending
-	names *scanNames
+	s       *Service
+	recs    []SourceRecord
+	norm    []match.Record
+	ok      []bool       // norm[i] is valid: recs[i] normalizes under the current rules
+	derived [][][16]byte // derived[i]: recs[i]'s blocking keys (Service.blockingKeys) when ok[i]
+	keys    keyRuns
+	byCus   map[string][]int32 // customer → positions of its records, ascending
+	names   *scanNames
 }
 
-// scanRecordPage and scanKeyPage are the page sizes of the scan's reads:
-// large, since one round trip each is the cost that matters.
-const (
-	scanRecordPage = 5000
-	scanKeyPage    = 50000
-)
-
+// readScanIndex reads the records in one stream, then the blocking-key
+// index in another while all cores normalize the records and derive their
+// keys.
 func (s *Service) readScanIndex(ctx context.Context) (*scanIndex, error) {
 	scan := s.records
 	if scan == nil {
 		return nil, fmt.Errorf("scan: no record scanner configured: %w", ErrUnavailable)
 	}
 	ix := &scanIndex{s: s, byCus: map[string][]int32{}}
-	err := s.eachRecordPage(ctx, "scan", scanRecordPage, func(page []SourceRecord) error {
-		for _, r := range page {
-			r.Link.Explanation = match.Explanation{} // not needed: let it go
-			ix.recs = append(ix.recs, r)
-		}
+	if _, total, err := s.store.NameFrequency(ctx, ""); err == nil { // the record count: a capacity hint
+		ix.recs = make([]SourceRecord, 0, total)
+	}
+	err := scan.EachSourceRecord(ctx, func(r SourceRecord) error {
+		ix.recs = append(ix.recs, r)
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("scan: %w", err)
 	}
-	ix.keys = newKeyGroups(8 * len(ix.recs)) // about as many keys as entries, 8 a record
-	pos := make(map[[2]string]int32, len(ix.recs))
+	pos := map[string]*recordPositions{} // by system
 	// Name frequencies as name_stats holds them — the store keeps it the
 	// exact count of the records' stored name keys — without a round trip
 	// per name.
 	ix.names = &scanNames{Reader: s.store, n: map[string]int64{}, total: int64(len(ix.recs))}
 	for i, r := range ix.recs {
-		pos[[2]string{r.System, r.LocalID}] = int32(i)
+		m := pos[r.System]
+		if m == nil {
+			m = &recordPositions{short: map[[16]byte]int32{}, long: map[string]int32{}}
+			pos[r.System] = m
+		}
+		m.put(r.LocalID, int32(i))
 		ix.byCus[r.CustomerID] = append(ix.byCus[r.CustomerID], int32(i))
 		ix.names.n[r.NameKey]++
 	}
-	// Normalize on all cores while the blocking-key index is read.
 	var wg sync.WaitGroup
-	ix.norm, ix.ok = make([]match.Record, len(ix.recs)), make([]bool, len(ix.recs))
+	ix.norm, ix.ok, ix.derived = make([]match.Record, len(ix.recs)), make([]bool, len(ix.recs)), make([][][16]byte, len(ix.recs))
 	wg.Go(func() {
 		parallel(len(ix.recs), func(i, _ int) {
 			r := &ix.recs[i]
 			n, err := s.normalize(r.Raw, r.IDTable)
-			ix.norm[i], ix.ok[i] = n, err == nil
+			if err != nil {
+				return
+			}
+			ix.norm[i], ix.ok[i] = n, true
+			keys := s.blockingKeys(n)
+			d := make([][16]byte, 0, len(keys))
+			for _, k := range keys {
+				if b, ok := hexKey(k); ok { // always: derived keys are hex
+					d = append(d, b)
+				}
+			}
+			ix.derived[i] = d
 		})
 	})
 	defer wg.Wait()
-	var after BlockingKey
-	for {
-		page, err := scan.ScanBlockingKeys(ctx, after, scanKeyPage)
-		if err != nil {
-			return nil, fmt.Errorf("scan: %w", err)
+	size := 10 * len(ix.recs) // entries: about 9 a record
+	ix.keys = keyRuns{pos: make([]int32, 0, size), start: make([]int32, 0, size), key: make([][16]byte, 0, size)}
+	var sys []byte
+	var local *recordPositions
+	err = scan.EachBlockingKey(ctx, func(key, system, localID []byte) error {
+		b, ok := hexKey(key)
+		if !ok { // not a key this build derives (see keyRuns)
+			return nil
 		}
-		for _, k := range page {
-			if i, ok := pos[[2]string{k.System, k.LocalID}]; ok { // else registered after the records were read
-				ix.keys.add(k.Key, i)
-			}
+		if local == nil || !bytes.Equal(system, sys) {
+			sys, local = append(sys[:0], system...), pos[string(system)]
 		}
-		if len(page) < scanKeyPage {
-			return ix, nil
+		if i, ok := local.get(localID); ok { // else registered after the records were read
+			ix.keys.add(b, i)
 		}
-		after = page[len(page)-1]
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	ix.keys.finish(len(ix.recs))
+	return ix, nil
+}
+
+// recordPositions are the positions of one system's records by local ID.
+// An ID of up to 15 bytes is a key of fixed size (its bytes and its
+// length), held in the map's own memory: finding the record of each of a
+// million index entries through string keys was a tenth of the scan's
+// CPU, most of it waiting for the memory each key points to.
+type recordPositions struct {
+	short map[[16]byte]int32
+	long  map[string]int32
+}
+
+func shortID[S string | []byte](id S) (k [16]byte, ok bool) {
+	if len(id) > 15 {
+		return k, false
+	}
+	copy(k[:], id)
+	k[15] = byte(len(id))
+	return k, true
+}
+
+func (m *recordPositions) put(id string, i int32) {
+	if k, ok := shortID(id); ok {
+		m.short[k] = i
+	} else {
+		m.long[id] = i
 	}
 }
 
-// keyGroups maps blocking keys to the positions of the records carrying
-// them, without a pointer per key (there are about as many keys as key
-// entries, so this is most of a scan's memory and its garbage collector's
-// work): a key's positions are a run of one array, keys the service
-// derives (hex HMACs) are kept as their 16 bytes, any other as a string.
-type keyGroups struct {
-	pos    []int32
-	hex    map[[16]byte][2]int32 // start, end in pos
-	other  map[string][2]int32
-	last   string
-	lastAt [2]int32
+// get is the position of the record id names; a nil m has none.
+func (m *recordPositions) get(id []byte) (int32, bool) {
+	if m == nil {
+		return 0, false
+	}
+	var i int32
+	var ok bool
+	if k, short := shortID(id); short {
+		i, ok = m.short[k]
+	} else {
+		i, ok = m.long[string(id)]
+	}
+	return i, ok
 }
 
-func newKeyGroups(size int) keyGroups {
-	return keyGroups{pos: make([]int32, 0, size), hex: make(map[[16]byte][2]int32, size), other: map[string][2]int32{}}
+// keyRuns is the blocking-key index as the scan reads it, grouped by key,
+// without a map entry per key (most keys are one record's: a map of them
+// was most of the scan's memory, and filling and probing it a fifth of
+// its CPU). The records carrying a key are a run of pos; each record's
+// entries are listed by record, so that a record finds the run of a key
+// it carries itself — every key it derives, in an index whose keys are
+// current — without a lookup. A key a record derives but does not carry
+// (an index with stale keys) is looked up in a map of every run, made the
+// first time one is needed. Only keys of the form the service derives
+// (32 hex digits, kept as their 16 bytes) are kept: no other can be
+// derived, so no candidate comes through another.
+type keyRuns struct {
+	pos   []int32    // record positions, a run per key, in the index's order
+	start []int32    // run r is pos[start[r]:start[r+1]]
+	key   [][16]byte // run r's key
+
+	recStart []int32 // record i's runs are rec[recStart[i]:recStart[i+1]]
+	rec      []int32
+
+	once   sync.Once
+	lookup map[[16]byte]int32 // key → run
 }
 
 // add appends record i to key's run; entries come grouped by key (the
 // index's order).
-func (g *keyGroups) add(key string, i int32) {
-	n := int32(len(g.pos))
-	g.pos = append(g.pos, i)
-	if key == g.last && len(g.pos) > 1 {
-		g.lastAt[1] = n + 1
-	} else {
-		g.last, g.lastAt = key, [2]int32{n, n + 1}
+func (g *keyRuns) add(key [16]byte, i int32) {
+	if n := len(g.key); n == 0 || g.key[n-1] != key {
+		g.key = append(g.key, key)
+		g.start = append(g.start, int32(len(g.pos)))
 	}
-	if b, ok := hexKey(key); ok {
-		g.hex[b] = g.lastAt
-	} else {
-		g.other[key] = g.lastAt
+	g.pos = append(g.pos, i)
+}
+
+// finish closes the last run and lists the runs of each of n records.
+func (g *keyRuns) finish(n int) {
+	g.start = append(g.start, int32(len(g.pos)))
+	g.recStart = make([]int32, n+1)
+	for _, i := range g.pos {
+		g.recStart[i+1]++
+	}
+	for i := range n {
+		g.recStart[i+1] += g.recStart[i]
+	}
+	g.rec = make([]int32, len(g.pos))
+	next := slices.Clone(g.recStart[:n])
+	for r := range g.key {
+		for _, i := range g.pos[g.start[r]:g.start[r+1]] {
+			g.rec[next[i]] = int32(r)
+			next[i]++
+		}
 	}
 }
 
-func (g *keyGroups) get(key string) []int32 {
-	var at [2]int32
-	if b, ok := hexKey(key); ok {
-		at = g.hex[b]
-	} else {
-		at = g.other[key]
+// carriers returns the positions of the records carrying key, record i
+// among them or not.
+func (g *keyRuns) carriers(i int, key [16]byte) []int32 {
+	for _, r := range g.rec[g.recStart[i]:g.recStart[i+1]] {
+		if g.key[r] == key {
+			return g.pos[g.start[r]:g.start[r+1]]
+		}
 	}
-	return g.pos[at[0]:at[1]]
+	g.once.Do(func() {
+		g.lookup = make(map[[16]byte]int32, len(g.key))
+		for r, k := range g.key {
+			g.lookup[k] = int32(r)
+		}
+	})
+	if r, ok := g.lookup[key]; ok {
+		return g.pos[g.start[r]:g.start[r+1]]
+	}
+	return nil
 }
 
 // hexKey is key's 16 bytes when it is 32 lower-case hex digits.
-func hexKey(key string) (b [16]byte, ok bool) {
+func hexKey[S string | []byte](key S) (b [16]byte, ok bool) {
 	if len(key) != 32 {
 		return b, false
 	}
@@ -244,8 +333,8 @@ func hexDigit(c byte) (byte, bool) {
 // ascending, at most limit.
 func (ix *scanIndex) candidates(i, limit int, buf []int32) []int32 {
 	out := buf[:0]
-	for _, k := range ix.s.blockingKeys(ix.norm[i]) {
-		out = append(out, ix.keys.get(k)...)
+	for _, k := range ix.derived[i] {
+		out = append(out, ix.keys.carriers(i, k)...)
 	}
 	slices.Sort(out)
 	out = slices.Compact(out)

@@ -137,3 +137,28 @@ func (s *Service) Train(ctx context.Context, p Principal, start match.Weights, o
 	rep.RandomPairs = len(random)
 	return w, rep, err
 }
+
+// eachRecordPage pages through every source record (size per page, in
+// (system, local_id) order) for weight training (and the duplicate scan's
+// one-by-one reference in its tests), calling fn with each page. op names
+// the job in errors; fn's errors end the walk as they are.
+func (s *Service) eachRecordPage(ctx context.Context, op string, size int, fn func(page []SourceRecord) error) error {
+	scan := s.records
+	if scan == nil {
+		return fmt.Errorf("%s: no record scanner configured: %w", op, ErrUnavailable)
+	}
+	afterSys, afterLocal := "", ""
+	for {
+		page, err := scan.ScanSourceRecords(ctx, afterSys, afterLocal, size)
+		if err != nil {
+			return fmt.Errorf("%s: %w", op, err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		afterSys, afterLocal = page[len(page)-1].System, page[len(page)-1].LocalID
+		if err := fn(page); err != nil {
+			return err
+		}
+	}
+}

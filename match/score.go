@@ -93,7 +93,7 @@ func (s *Scorer) Compare(a, b Record, tf TermFreq) Explanation {
 // caller that looked at the pattern first (to fetch TermFreq only when
 // UsesNameFrequency says it matters).
 func (s *Scorer) Score(p Pattern, a, b Record, tf TermFreq) Explanation {
-	e := Explanation{Version: s.w.Version, Fields: make([]FieldScore, 0, 4)}
+	e := Explanation{Version: s.w.Version, Fields: make([]FieldScore, 0, 5)} // id, name, birth_date, sex, prior
 	add := func(field, level string, w float64) {
 		e.Fields = append(e.Fields, FieldScore{Field: field, Level: level, Weight: round(w)})
 		e.Score += w

@@ -12,8 +12,8 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	_ "modernc.org/sqlite"             // registers "sqlite"
+	"github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	_ "modernc.org/sqlite"           // registers "sqlite"
 
 	"fiveid"
 )
@@ -109,6 +109,65 @@ func (s *stmtCache) close() error {
 	}
 	s.m = nil
 	return errors.Join(errs...)
+}
+
+// eachRaw runs query (no arguments, text columns) on the read pool and
+// hands fn each row's values as they arrive, as bytes valid until fn
+// returns; fn's error ends it as it is. PostgreSQL: through pgx itself,
+// since database/sql would make a string of every value and take locks
+// per row — most of a walk of the blocking-key index's CPU; the embedded
+// store: sql.RawBytes.
+func (db *DB) eachRaw(ctx context.Context, op, query string, fn func(cols [][]byte) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // a walk fn ended early is not read to its end
+	if db.d != postgres {
+		rows, err := db.read.QueryContext(ctx, query)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		defer rows.Close()
+		n, err := rows.Columns()
+		if err != nil {
+			return mapErr(op, err)
+		}
+		raw, dest := make([][]byte, len(n)), make([]any, len(n))
+		for i := range dest {
+			dest[i] = (*sql.RawBytes)(&raw[i])
+		}
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				return mapErr(op, err)
+			}
+			if err := fn(raw); err != nil {
+				return err
+			}
+		}
+		return mapErr(op, rows.Err())
+	}
+	c, err := db.read.Conn(ctx)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer c.Close()
+	var fnErr error
+	err = c.Raw(func(dc any) error {
+		rows, err := dc.(*stdlib.Conn).Conn().Query(ctx, query)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if fnErr = fn(rows.RawValues()); fnErr != nil {
+				cancel()
+				return nil
+			}
+		}
+		return rows.Err()
+	})
+	if fnErr != nil {
+		return fnErr
+	}
+	return mapErr(op, err)
 }
 
 // DB is the master customer index on PostgreSQL or the embedded store. It

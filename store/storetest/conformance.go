@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"fiveid"
 	"fiveid/match"
@@ -175,23 +176,23 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if c, _ := st.Candidates(ctx, []string{"k-a", "k-b", "k-c"}, 2); len(c) != 2 {
 			t.Errorf("candidate limit: %d", len(c))
 		}
-		// The blocking-key index in key order, a page at a time.
-		var entries []fiveid.BlockingKey
-		for after := (fiveid.BlockingKey{}); ; {
-			page, err := st.ScanBlockingKeys(ctx, after, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			entries = append(entries, page...)
-			if len(page) < 2 {
-				break
-			}
-			after = page[len(page)-1]
+		// The blocking-key index in key order, in one stream; an error of
+		// the callback ends it, and the store serves on.
+		var entries [][3]string
+		if err := st.EachBlockingKey(ctx, func(k, sys, local []byte) error {
+			entries = append(entries, [3]string{string(k), string(sys), string(local)})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		want := []fiveid.BlockingKey{{Key: "k-a", System: "hosp", LocalID: "1"}, {Key: "k-b", System: "care", LocalID: "9"},
-			{Key: "k-b", System: "hosp", LocalID: "1"}, {Key: "k-c", System: "care", LocalID: "10"}}
+		want := [][3]string{{"k-a", "hosp", "1"}, {"k-b", "care", "9"}, {"k-b", "hosp", "1"}, {"k-c", "care", "10"}}
 		if d := cmp.Diff(want, entries); d != "" {
 			t.Errorf("blocking-key index (-want +got):\n%s", d)
+		}
+		stop := errors.New("stop")
+		n := 0
+		if err := st.EachBlockingKey(ctx, func(_, _, _ []byte) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+			t.Errorf("a callback's error: %v after %d entries, want it returned as it is after 1", err, n)
 		}
 		if n, total, err := st.NameFrequency(ctx, "张伟"); n != 2 || total != 3 || err != nil {
 			t.Errorf("name frequency: %d/%d %v", n, total, err)
@@ -251,6 +252,64 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		page, _ = st.ScanSourceRecords(ctx, page[1].System, page[1].LocalID, 2)
 		if len(page) != 1 || page[0].System != "hosp" {
 			t.Errorf("scan page 2: %+v", page)
+		}
+		// The same records in one stream, with what matching reads.
+		var streamed []fiveid.SourceRecord
+		if err := st.EachSourceRecord(ctx, func(r fiveid.SourceRecord) error { streamed = append(streamed, r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		var paged []fiveid.SourceRecord
+		for _, k := range [][2]string{{"care", "10"}, {"care", "9"}, {"hosp", "1"}} {
+			r, err := st.SourceRecord(ctx, k[0], k[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.Link, r.CreatedAt, r.UpdatedAt = fiveid.Link{}, time.Time{}, time.Time{}
+			paged = append(paged, r)
+		}
+		if d := cmp.Diff(paged, streamed); d != "" {
+			t.Errorf("streamed records (-want +got):\n%s", d)
+		}
+		n = 0
+		if err := st.EachSourceRecord(ctx, func(fiveid.SourceRecord) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+			t.Errorf("a callback's error: %v after %d records, want it returned as it is after 1", err, n)
+		}
+		// Records with the keys they carry, a page at a time: any key
+		// (a colon, digits, multi-byte text) and none.
+		odd := []string{"3:ab:", "键值", "7"}
+		update(t, st, nil, func(tx fiveid.Tx) error {
+			if err := tx.PutSourceRecord(ctx, record("hosp", "3", "C1", "x"), odd); err != nil {
+				return err
+			}
+			return tx.PutSourceRecord(ctx, record("hosp", "4", "C1", "y"), nil)
+		})
+		var keyed []fiveid.KeyedRecord
+		for after := [2]string{}; ; {
+			page, err := st.ScanKeyedRecords(ctx, after[0], after[1], 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			keyed = append(keyed, page...)
+			if len(page) < 2 {
+				break
+			}
+			after = [2]string{page[1].System, page[1].LocalID}
+		}
+		gotKeys := map[string][]string{}
+		for i, r := range keyed {
+			slices.Sort(r.Keys)
+			gotKeys[r.System+"/"+r.LocalID] = r.Keys
+			if i < len(streamed) {
+				r.Keys = nil
+				if d := cmp.Diff(streamed[i], r.SourceRecord); d != "" {
+					t.Errorf("keyed record %d (-want +got):\n%s", i, d)
+				}
+			}
+		}
+		slices.Sort(odd)
+		wantKeys := map[string][]string{"care/10": {"k-c"}, "care/9": {"k-b"}, "hosp/1": {"k-d"}, "hosp/3": odd, "hosp/4": nil}
+		if d := cmp.Diff(wantKeys, gotKeys, cmpopts.EquateEmpty()); d != "" {
+			t.Errorf("keyed records' keys (-want +got):\n%s", d)
 		}
 	})
 

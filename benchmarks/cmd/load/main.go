@@ -103,6 +103,7 @@ func run(ctx context.Context) error {
 			}
 			defer pprof.StopCPUProfile()
 		}
+		meter := startCPU(ctx, os.Getenv("DATABASE_URL"))
 		start := time.Now()
 		if *reindexOnly {
 			res, err := svc.Reindex(ctx, admin, nil)
@@ -111,6 +112,7 @@ func run(ctx context.Context) error {
 			}
 			fmt.Printf("reindex of %d customers: %s (%d records, %d updated, %d changed meanwhile, %d invalid)\n",
 				len(people), time.Since(start).Round(100*time.Millisecond), res.Records, res.Updated, res.Changed, res.Invalid)
+			fmt.Println(meter.stop(ctx))
 			return nil
 		}
 		res, err := svc.ScanDuplicates(ctx, admin)
@@ -119,6 +121,7 @@ func run(ctx context.Context) error {
 		}
 		fmt.Printf("duplicate scan of %d customers: %s (%d records, %d candidate pairs scored, %d review tasks opened)\n",
 			len(people), time.Since(start).Round(100*time.Millisecond), res.Records, res.Pairs, res.TasksOpened)
+		fmt.Println(meter.stop(ctx))
 		return nil
 	}
 	noisy := benchmarks.NewGenerator(99, benchmarks.Realistic)
