@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -131,10 +132,13 @@ func run(ctx context.Context) error {
 	}
 	// The generated population is not part of a server's heap: drop it,
 	// so that the garbage collector does not scan it on every cycle and
-	// add its pauses to the latencies measured.
+	// add its pauses to the latencies measured; and give its pages back to
+	// the system, or the resident set measured while serving would count
+	// the generator's memory (Go returns freed pages only gradually: 308 MB
+	// measured serving at 1,000,000 customers, Go heap in use 74 MB).
 	indexSize := len(people)
 	people = nil
-	runtime.GC()
+	debug.FreeOSMemory()
 	caller := fiveid.Principal{KeyID: "load", Role: fiveid.RoleSystem, System: "care-c"}
 	// Sequential cache-miss latency.
 	lat := make([]time.Duration, 0, len(qs))
