@@ -12,7 +12,8 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	_ "modernc.org/sqlite"             // registers "sqlite"
 
 	"fiveid"
@@ -32,6 +33,9 @@ type conn struct {
 	d     dialect
 	q     querier
 	stmts *stmtCache // the embedded store's read pool only; nil elsewhere
+	// copyIn loads rows with COPY on a PostgreSQL transaction's
+	// connection; nil elsewhere (see insertRowsThen).
+	copyIn func(ctx context.Context, table string, cols []string, rows [][]any) error
 }
 
 func (c conn) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
@@ -222,8 +226,21 @@ func (db *DB) Close() error {
 }
 
 // inTx runs fn in one transaction on the write pool, holding locks on keys.
+// On PostgreSQL the transaction's connection is held apart so that
+// conn.copyIn can reach pgx's COPY on it.
 func (db *DB) inTx(ctx context.Context, op string, keys []string, fn func(c conn) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+	var sc *sql.Conn
+	var tx *sql.Tx
+	var err error
+	if db.d == postgres {
+		if sc, err = db.write.Conn(ctx); err != nil {
+			return mapErr(op+": begin", err)
+		}
+		defer sc.Close()
+		tx, err = sc.BeginTx(ctx, nil)
+	} else {
+		tx, err = db.write.BeginTx(ctx, nil)
+	}
 	if err != nil {
 		return mapErr(op+": begin", err)
 	}
@@ -231,7 +248,20 @@ func (db *DB) inTx(ctx context.Context, op string, keys []string, fn func(c conn
 	if err := db.d.lockKeys(ctx, tx, keys); err != nil {
 		return mapErr(op+": lock", err)
 	}
-	if err := fn(conn{d: db.d, q: tx}); err != nil {
+	c := conn{d: db.d, q: tx}
+	if sc != nil {
+		c.copyIn = func(ctx context.Context, table string, cols []string, rows [][]any) error {
+			return sc.Raw(func(dc any) error {
+				pc, ok := dc.(*stdlib.Conn)
+				if !ok {
+					return fmt.Errorf("copy into %s: driver connection %T is not pgx's", table, dc)
+				}
+				_, err := pc.Conn().CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+				return err
+			})
+		}
+	}
+	if err := fn(c); err != nil {
 		return err
 	}
 	return mapErr(op+": commit", tx.Commit())
