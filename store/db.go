@@ -26,6 +26,7 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // conn runs the package's SQL on a pool or a transaction.
@@ -41,6 +42,11 @@ type conn struct {
 func (c conn) exec(ctx context.Context, op, query string, args ...any) (sql.Result, error) {
 	res, err := c.q.ExecContext(ctx, c.d.rebind(query), args...)
 	return res, mapErr(op, err)
+}
+
+// prepare prepares query on the pool or transaction.
+func (c conn) prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	return c.q.PrepareContext(ctx, c.d.rebind(query))
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
@@ -167,17 +173,14 @@ func OpenEmbedded(ctx context.Context, dir string) (*DB, error) {
 	}
 	path := filepath.Join(dir, "fiveid.db")
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
-	// The writer's pragmas change no durability: temp_store(MEMORY) keeps
-	// the statement journals (a multi-row upsert's undo within its
-	// transaction, worthless after a crash: the WAL is what recovery
-	// reads) in memory instead of temporary files; cache_size keeps 32 MB
+	// The writer's pragmas change no durability: cache_size keeps 32 MB
 	// of pages (SQLite's default is 2 MB) so that a bulk chunk's index
 	// pages are not read again from the OS page by page; and the WAL is
 	// copied back into the database every 10,000 pages (40 MB) rather than
 	// every 1,000, so that an index page that successive bulk chunks
 	// rewrite is copied once, not once per chunk (a commit is durable when
 	// its WAL frames are synced, checkpoint or not).
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=temp_store(MEMORY)&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(10000)")
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma=cache_size(-32768)&_pragma=wal_autocheckpoint(10000)")
 	if err != nil {
 		return nil, mapErr("open embedded store", err)
 	}

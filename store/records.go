@@ -472,27 +472,9 @@ func (c txConn) insertRows(ctx context.Context, op, table, cols string, n, per i
 	return c.insertRowsThen(ctx, op, table, cols, "", n, per, row)
 }
 
-// copyMin is the fewest rows insertRows loads with COPY on PostgreSQL:
-// COPY costs a round trip more (pgx reads the columns' types first), and
-// beyond that parses nothing per row and plans nothing, where a multi-row
-// INSERT's text and parameters grow with its rows.
-const copyMin = 64
-
 // insertRowsThen is insertRows with a clause after the rows (ON
-// CONFLICT ...). Plain inserts of copyMin rows or more go by COPY on
-// PostgreSQL: same rows, same constraints and triggers, same errors.
+// CONFLICT ...).
 func (c txConn) insertRowsThen(ctx context.Context, op, table, cols, then string, n, per int, row func(i int) []any) error {
-	if then == "" && c.copyIn != nil && n >= copyMin {
-		rows := make([][]any, n)
-		for i := range rows {
-			rows[i] = row(i)
-		}
-		names := strings.Split(cols, ",")
-		for i := range names {
-			names[i] = strings.TrimSpace(names[i])
-		}
-		return mapErr(op, c.copyIn(ctx, table, names, rows))
-	}
 	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", per), ", ") + ")"
 	chunk := max(1, 4000/per)
 	for start := 0; start < n; start += chunk {
