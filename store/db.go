@@ -35,7 +35,7 @@ type conn struct {
 	q     querier
 	stmts *stmtCache // the embedded store's read pool only; nil elsewhere
 	// copyIn loads rows with COPY on a PostgreSQL transaction's
-	// connection; nil elsewhere (see insertRowsThen).
+	// connection; nil elsewhere (see txConn.appendRows).
 	copyIn func(ctx context.Context, table string, cols []string, rows [][]any) error
 }
 
