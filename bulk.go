@@ -40,11 +40,30 @@ const BulkChunk = 1000
 // chunk it happened in and stops: the error says how many records were
 // registered before it (results up to there are final), and registering
 // the same items again is safe (a repeat is Unchanged).
+//
+// The chunks overlap where no decision can see it: the next chunk is
+// checked and normalized (prepareChunk, which reads nothing the chunks
+// write) while one is decided and written; everything it reads from the
+// store it reads after the chunk before it committed.
 func (s *Service) RegisterBulk(ctx context.Context, items []BulkItem) ([]BatchResult, error) {
 	out := make([]BatchResult, len(items))
+	prepare := func(start int) chan []bulkRecord {
+		end := min(start+BulkChunk, len(items))
+		ch := make(chan []bulkRecord, 1)
+		go func() { ch <- s.prepareChunk(ctx, items[start:end], out[start:end]) }()
+		return ch
+	}
+	next := prepare(0)
 	for start := 0; start < len(items); start += BulkChunk {
 		end := min(start+BulkChunk, len(items))
-		if err := s.registerChunk(ctx, items[start:end], out[start:end]); err != nil {
+		recs := <-next
+		if end < len(items) {
+			next = prepare(end)
+		}
+		if err := s.registerChunk(ctx, items[start:end], out[start:end], recs); err != nil {
+			if end < len(items) {
+				<-next // it writes to out
+			}
 			return out[:start], fmt.Errorf("register bulk: %d of %d records registered: %w", start, len(items), err)
 		}
 	}
@@ -107,11 +126,12 @@ func (s *Service) prepareChunk(ctx context.Context, items []BulkItem, out []Batc
 	return recs
 }
 
-func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []BatchResult) error {
+// registerChunk registers a chunk's items, recs being prepareChunk's
+// answer for them.
+func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []BatchResult, recs []bulkRecord) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	recs := s.prepareChunk(ctx, items, out)
 	if len(recs) == 0 {
 		return nil
 	}

@@ -269,6 +269,7 @@ func (s *Service) customerKeys(ctx context.Context, ids ...string) ([]string, er
 // skip names (nil: none).
 func (s *Service) customerKeysIn(ctx context.Context, r CustomerReader, skip func(SourceRecord) bool, ids ...string) ([]string, error) {
 	var keys []string
+	seen := map[string]bool{}
 	for _, id := range ids {
 		recs, err := r.CustomerRecords(ctx, id)
 		if err != nil {
@@ -279,7 +280,12 @@ func (s *Service) customerKeysIn(ctx context.Context, r CustomerReader, skip fun
 				continue
 			}
 			if rec, err := s.normalize(r.Raw, r.IDTable); err == nil {
-				keys = union(keys, s.blockingKeys(rec))
+				for _, k := range s.blockingKeys(rec) {
+					if !seen[k] {
+						seen[k] = true
+						keys = append(keys, k)
+					}
+				}
 			}
 		}
 	}

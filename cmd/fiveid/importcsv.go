@@ -68,6 +68,15 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 			progressbar.OptionSetItsString("records"), progressbar.OptionSetPredictTime(true),
 			progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionFullWidth())
 	}
+	if cfg.PprofAddr != "" {
+		// A long import is profiled as serve is (FIVEID_PPROF_ADDR).
+		addr, stopPprof, err := startPprof(cfg.PprofAddr, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+		fmt.Fprintf(stderr, "pprof on http://%s/debug/pprof/\n", addr)
+	}
 	return withApp(ctx, cfg, func(a *app) error {
 		// Matching needs good candidate plans while the tables grow:
 		// refresh the planner's statistics as the import goes (and once at

@@ -371,23 +371,27 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		if n, total, _ := st.NameFrequency(ctx, "n-1"); n != 300 || total != 600 {
 			t.Errorf("name statistics after insert: %d/%d", n, total)
 		}
-		// Each key's list is Candidates of that key alone.
-		keys := []string{"ck-all", "ck-5", "ck-599", "ck-none"}
-		got, err := st.KeyCandidates(ctx, keys, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
-			want, err := st.Candidates(ctx, []string{k}, 4)
+		// Each key's list is Candidates of that key alone: a record two
+		// keys find (P0000: ck-all and ck-0) is in both lists, and the
+		// records found may take more than one read (limit 600).
+		keys := []string{"ck-all", "ck-5", "ck-0", "ck-599", "ck-none"}
+		for _, limit := range []int{4, 600} {
+			got, err := st.KeyCandidates(ctx, keys, limit)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(want, got[k]); d != "" {
-				t.Errorf("key %s (-Candidates +KeyCandidates):\n%s", k, d)
+			for _, k := range keys {
+				want, err := st.Candidates(ctx, []string{k}, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := cmp.Diff(want, got[k]); d != "" {
+					t.Errorf("key %s, limit %d (-Candidates +KeyCandidates):\n%s", k, limit, d)
+				}
 			}
-		}
-		if _, ok := got["ck-none"]; ok {
-			t.Error("a key no record carries has a list")
+			if _, ok := got["ck-none"]; ok {
+				t.Error("a key no record carries has a list")
+			}
 		}
 		// Re-put: one record renamed and re-keyed, one moved, one new.
 		r0, r1 := rs[0], rs[1]

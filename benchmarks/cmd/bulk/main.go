@@ -4,6 +4,7 @@
 //	go run ./benchmarks/cmd/bulk -records 100000 -via import
 //	go run ./benchmarks/cmd/bulk -records 100000 -via batch
 //	DATABASE_URL=postgres://…/empty_db REDIS_URL=redis://127.0.0.1:6379/0 go run ./benchmarks/cmd/bulk -via import
+//	go run ./benchmarks/cmd/bulk -records 20000 -cpuprofile bulk.pprof   # then go tool pprof bulk.pprof
 //
 // It writes a synthetic file (benchmarks.BulkRecords: about 30% of the
 // people with 2–4 records), builds cmd/fiveid, creates the systems, and
@@ -11,7 +12,9 @@
 // /v1/customers/batch calls of -batch records (each system's records in
 // file order) to `fiveid serve`. Without DATABASE_URL it runs on an
 // embedded store in a temporary directory; with it the database must be
-// empty.
+// empty. With -cpuprofile it also writes a CPU profile of fiveid (import or
+// serve, through FIVEID_PPROF_ADDR) over -profile-seconds of the
+// registering, starting -profile-after seconds in.
 package main
 
 import (
@@ -22,6 +25,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,6 +54,9 @@ func run(ctx context.Context) error {
 	batch := flag.Int("batch", 1000, "records per batch call")
 	clients := flag.Int("clients", 1, "concurrent batch callers")
 	seed := flag.Uint64("seed", benchmarks.SeedReport, "synthetic data seed")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of fiveid while it registers to this file")
+	profileAfter := flag.Int("profile-after", 1, "seconds of registering before the profile starts")
+	profileSecs := flag.Int("profile-seconds", 10, "seconds the profile covers (it must end before the registering does)")
 	binFlag := flag.String("bin", "", "a fiveid binary to measure (default: build ./cmd/fiveid), e.g. an older build as a baseline")
 	flag.Parse()
 	if *via != "import" && *via != "batch" {
@@ -88,6 +96,31 @@ func run(ctx context.Context) error {
 			where += " + Redis"
 		}
 	}
+	var profiled chan error // the profile's outcome, when one is taken
+	if *cpuProfile != "" {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		env = append(env, "FIVEID_PPROF_ADDR="+addr)
+		defer func() {
+			if profiled == nil { // never started
+				return
+			}
+			if err := <-profiled; err != nil {
+				fmt.Fprintln(os.Stderr, "bulk: profile:", err)
+			} else {
+				fmt.Printf("CPU profile of %ds written to %s\n", *profileSecs, *cpuProfile)
+			}
+		}()
+		// Started when the registering starts (startProfile).
+		startProfile = func() {
+			profiled = make(chan error, 1)
+			go func() {
+				profiled <- takeProfile(ctx, addr, *profileAfter, *profileSecs, *cpuProfile)
+			}()
+		}
+	}
 	var lastCPU time.Duration // the last command's CPU time
 	cli := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)
@@ -111,8 +144,33 @@ func run(ctx context.Context) error {
 		}
 	}
 	fmt.Printf("%d records, %s, via %s\n", len(recs), where, *via)
+	// PostgreSQL's side of the cost: its backends' CPU time for the run.
+	pgDone := func() {}
+	watchPG := func() error {
+		if os.Getenv("DATABASE_URL") == "" {
+			return nil
+		}
+		stop, err := watchPostgres(ctx, os.Getenv("DATABASE_URL"))
+		if err != nil {
+			return fmt.Errorf("following PostgreSQL's CPU time: %w", err)
+		}
+		pgDone = func() {
+			if cpu, err := stop(); err != nil {
+				fmt.Printf("PostgreSQL's CPU time: %v\n", err)
+			} else {
+				fmt.Printf("PostgreSQL backends' CPU time %s: %.0f records per CPU-second\n", cpu.Round(time.Millisecond), float64(len(recs))/cpu.Seconds())
+			}
+		}
+		return nil
+	}
+	fmt.Printf("load average before: %s\n", loadAvg())
+	defer func() { fmt.Printf("load average after: %s\n", loadAvg()) }()
 	if *via == "import" {
+		if err := watchPG(); err != nil {
+			return err
+		}
 		start := time.Now()
+		startProfile()
 		out, err := cli("import", file, "--allow-rejects")
 		if err != nil {
 			return err
@@ -121,6 +179,7 @@ func run(ctx context.Context) error {
 		fmt.Print(out)
 		fmt.Printf("wall time %s (binary start and statistics refresh included): %.0f records/s; fiveid's CPU time %s: %.0f records per CPU-second\n",
 			el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), lastCPU.Round(time.Millisecond), float64(len(recs))/lastCPU.Seconds())
+		pgDone()
 		return nil
 	}
 
@@ -203,7 +262,11 @@ func run(ctx context.Context) error {
 	var mu sync.Mutex
 	ok, failed := 0, 0
 	var firstErr error
+	if err := watchPG(); err != nil {
+		return err
+	}
 	start := time.Now()
+	startProfile()
 	var wg sync.WaitGroup
 	for range *clients {
 		wg.Add(1)
@@ -249,5 +312,55 @@ func run(ctx context.Context) error {
 	cpu := stopServe()
 	fmt.Printf("%d registered, %d refused in %s: %.0f records/s (%d client(s), batches of %d); serve's CPU time %s (start included): %.0f records per CPU-second\n",
 		ok, failed, el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), *clients, *batch, cpu.Round(time.Millisecond), float64(len(recs))/cpu.Seconds())
+	pgDone()
 	return nil
+}
+
+// startProfile starts taking the CPU profile asked for, if any.
+var startProfile = func() {}
+
+// freeAddr is a loopback address with a port free now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// takeProfile waits after seconds, then writes the CPU profile fiveid's
+// pprof listener at addr takes over secs seconds to file.
+func takeProfile(ctx context.Context, addr string, after, secs int, file string) error {
+	select {
+	case <-time.After(time.Duration(after) * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("HTTP %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("%w (did fiveid stop before the profile ended? lower -profile-seconds)", err)
+	}
+	return os.WriteFile(file, body, 0o644)
+}
+
+// loadAvg is the machine's load averages (1, 5, 15 minutes).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
