@@ -209,29 +209,31 @@ func upgradeDoc(s string) string {
 	return s
 }
 
-// decisionDoc is a cached identify decision.
-type decisionDoc struct {
+// answerDoc is a cached identify answer (resolve's answer).
+type answerDoc struct {
 	V           int            `json:"v"`
 	CustomerID  string         `json:"customer_id,omitempty"`
 	Grade       string         `json:"grade,omitempty"`
 	Score       float64        `json:"score"`
 	Explanation ExplanationDoc `json:"explanation"`
+	DeathDate   string         `json:"death_date,omitempty"`
 }
 
-func encodeDecision(d Decision) []byte {
-	b, _ := json.Marshal(decisionDoc{V: docVersion, CustomerID: d.CustomerID, Grade: string(d.Grade), Score: d.Score,
-		Explanation: explanationDoc(d.Explanation)})
+func encodeAnswer(a answer) []byte {
+	b, _ := json.Marshal(answerDoc{V: docVersion, CustomerID: a.CustomerID, Grade: string(a.Grade), Score: a.Score,
+		Explanation: explanationDoc(a.Explanation), DeathDate: a.DeathDate})
 	return b
 }
 
-// decodeDecision reads a cached decision; ok is false for anything else
-// (a value of another format is a miss).
-func decodeDecision(b []byte) (Decision, bool) {
-	var d decisionDoc
+// decodeAnswer reads a cached answer; ok is false for anything else (a
+// value of another format is a miss).
+func decodeAnswer(b []byte) (answer, bool) {
+	var d answerDoc
 	if json.Unmarshal(b, &d) != nil || d.V != docVersion {
-		return Decision{}, false
+		return answer{}, false
 	}
-	return Decision{CustomerID: d.CustomerID, Grade: match.Grade(d.Grade), Score: d.Score, Explanation: d.Explanation.explanation()}, true
+	return answer{Decision: Decision{CustomerID: d.CustomerID, Grade: match.Grade(d.Grade), Score: d.Score, Explanation: d.Explanation.explanation()},
+		DeathDate: d.DeathDate}, true
 }
 
 // mergeSnapshotDoc is a merge's stored snapshot: what unmerge needs of the

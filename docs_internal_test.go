@@ -85,13 +85,13 @@ func TestExplanationDocumentRoundTrip(t *testing.T) {
 	if err != nil || got.Score != 13.2 || got.Grade != match.GradeProbable || len(got.Fields) != 1 || got.Fields[0].Level != "equal" || got.Rules[0] != "certain_requires_id" {
 		t.Errorf("legacy explanation read as %+v %v", got, err)
 	}
-	// A cached decision of another format is a miss, never a wrong answer.
-	if _, ok := decodeDecision(old); ok {
-		t.Error("a value of another format decoded as a decision")
+	// A cached answer of another format is a miss, never a wrong answer.
+	if _, ok := decodeAnswer(old); ok {
+		t.Error("a value of another format decoded as an answer")
 	}
-	d := Decision{CustomerID: "C1", Grade: match.GradeCertain, Score: 30, Explanation: e}
-	if got, ok := decodeDecision(encodeDecision(d)); !ok || !cmp.Equal(d, got) {
-		t.Errorf("decision round trip: %+v %v", got, ok)
+	a := answer{Decision: Decision{CustomerID: "C1", Grade: match.GradeCertain, Score: 30, Explanation: e}, DeathDate: "2026-11-20"}
+	if got, ok := decodeAnswer(encodeAnswer(a)); !ok || !cmp.Equal(a, got) {
+		t.Errorf("answer round trip: %+v %v", got, ok)
 	}
 }
 
