@@ -48,6 +48,16 @@ type keyMemo struct {
 
 	mu sync.Mutex
 	m  map[[sha256.Size]byte]keyMemoEntry
+	// reads in flight, by hash: the requests that find a key's lease run
+	// out together (all of them, under load) share one read.
+	reads map[[sha256.Size]byte]*keyRead
+}
+
+type keyRead struct {
+	start time.Time
+	done  chan struct{}
+	k     APIKey
+	err   error
 }
 
 type keyMemoEntry struct {
@@ -56,7 +66,8 @@ type keyMemoEntry struct {
 }
 
 func newKeyMemo(lease time.Duration) *keyMemo {
-	return &keyMemo{lease: lease, max: maxKeyMemo, now: time.Now, sleep: time.Sleep, m: map[[sha256.Size]byte]keyMemoEntry{}}
+	return &keyMemo{lease: lease, max: maxKeyMemo, now: time.Now, sleep: time.Sleep,
+		m: map[[sha256.Size]byte]keyMemoEntry{}, reads: map[[sha256.Size]byte]*keyRead{}}
 }
 
 // get returns the key with this hash when it was read less than a lease
@@ -69,6 +80,42 @@ func (m *keyMemo) get(h [sha256.Size]byte, asked time.Time) (APIKey, bool) {
 		return APIKey{}, false
 	}
 	return e.k, true
+}
+
+// read returns the key with this hash, asked at asked: from the memo, or
+// from a read in flight that started less than a lease before asked (as
+// good as a memo), or from a read of its own. An unknown key is
+// ErrNotFound and is not memoized.
+func (m *keyMemo) read(ctx context.Context, h [sha256.Size]byte, asked time.Time, load func(context.Context) (APIKey, error)) (APIKey, error) {
+	m.mu.Lock()
+	if e, ok := m.m[h]; ok && asked.Sub(e.at) < m.lease {
+		m.mu.Unlock()
+		return e.k, nil
+	}
+	if r := m.reads[h]; r != nil && asked.Sub(r.start) < m.lease {
+		m.mu.Unlock()
+		select {
+		case <-r.done:
+			return r.k, r.err
+		case <-ctx.Done():
+			return APIKey{}, ctx.Err()
+		}
+	}
+	r := &keyRead{start: asked, done: make(chan struct{})}
+	m.reads[h] = r
+	m.mu.Unlock()
+
+	r.k, r.err = load(ctx)
+	m.mu.Lock()
+	if m.reads[h] == r {
+		delete(m.reads, h)
+	}
+	m.mu.Unlock()
+	if r.err == nil {
+		m.put(h, r.k, r.start)
+	}
+	close(r.done)
+	return r.k, r.err
 }
 
 // put keeps k, read by a read that started at at.
@@ -126,18 +173,12 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, e
 		return Principal{}, fmt.Errorf("missing API key: %w", ErrUnauthenticated)
 	}
 	h := hashSecret(secret)
-	asked := s.keys.now()
-	k, ok := s.keys.get(h, asked)
-	if !ok {
-		var err error
-		k, err = s.store.KeyByHash(ctx, h[:])
-		if errors.Is(err, ErrNotFound) {
-			return Principal{}, fmt.Errorf("unknown API key: %w", ErrUnauthenticated)
-		}
-		if err != nil {
-			return Principal{}, fmt.Errorf("authenticate: %w", err)
-		}
-		s.keys.put(h, k, asked)
+	k, err := s.keys.read(ctx, h, s.keys.now(), func(ctx context.Context) (APIKey, error) { return s.store.KeyByHash(ctx, h[:]) })
+	if errors.Is(err, ErrNotFound) {
+		return Principal{}, fmt.Errorf("unknown API key: %w", ErrUnauthenticated)
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate: %w", err)
 	}
 	if !k.Active() {
 		return Principal{}, fmt.Errorf("revoked API key: %w", ErrUnauthenticated)

@@ -1,8 +1,12 @@
 package fiveid
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -39,5 +43,47 @@ func TestKeyMemoIsBoundedAndLeased(t *testing.T) {
 	m.forget("k999")
 	if _, ok := m.get(hash(999), last); ok {
 		t.Fatal("a forgotten key is still held")
+	}
+}
+
+// Requests that find a key's lease run out together share one read of it;
+// an unknown key is read each time.
+func TestKeyMemoSharesAReadInFlight(t *testing.T) {
+	t.Parallel()
+	m := newKeyMemo(time.Minute)
+	h := sha256.Sum256([]byte("secret"))
+	release := make(chan struct{})
+	var loads atomic.Int64
+	load := func(context.Context) (APIKey, error) {
+		loads.Add(1)
+		<-release
+		return APIKey{ID: "k1"}, nil
+	}
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Go(func() {
+			if k, err := m.read(t.Context(), h, m.now(), load); err != nil || k.ID != "k1" {
+				t.Errorf("read: %+v %v", k, err)
+			}
+		})
+	}
+	for deadline := time.Now().Add(5 * time.Second); loads.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the others find the read in flight
+	close(release)
+	wg.Wait()
+	if n := loads.Load(); n != 1 {
+		t.Fatalf("32 requests read the key %d times; want 1", n)
+	}
+	unknown := func(context.Context) (APIKey, error) { loads.Add(1); return APIKey{}, ErrNotFound }
+	other := sha256.Sum256([]byte("unknown"))
+	for range 2 {
+		if _, err := m.read(t.Context(), other, m.now(), unknown); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown key: %v", err)
+		}
+	}
+	if n := loads.Load(); n != 3 {
+		t.Fatalf("an unknown key was read %d times in 2 requests; want 2 (never memoized)", n-1)
 	}
 }
