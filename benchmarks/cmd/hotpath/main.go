@@ -226,8 +226,8 @@ func run(ctx context.Context) error {
 	baseCPU := medianCost(cpus[0]).total()
 	for i, ph := range phases {
 		c := medianCost(cpus[i])
-		fmt.Printf("  %-28s %6.0f µs  (process %.0f, postgres %.0f, redis %.0f)  CPU ratio %.3f\n",
-			ph.name, c.total(), c.self, c.pg, c.redis, baseCPU/c.total())
+		fmt.Printf("  %-28s %6.0f µs  (process %.0f, postgres %.0f, redis %.0f)  CPU ratio %.3f; %.3f commits per request\n",
+			ph.name, c.total(), c.self, c.pg, c.redis, baseCPU/c.total(), c.commits)
 	}
 	fmt.Printf("load average at the end: %s\n", loadavg())
 	if failures > 0 {
@@ -305,13 +305,15 @@ type cpuMeter struct {
 }
 
 type cpuSample struct {
-	self  time.Duration
-	pg    map[int]time.Duration // by backend pid
-	redis time.Duration
+	self    time.Duration
+	pg      map[int]time.Duration // by backend pid
+	commits int64                 // the database's, so far
+	redis   time.Duration
 }
 
-// cpuCost is a phase's CPU time per request, in microseconds.
-type cpuCost struct{ self, pg, redis float64 }
+// cpuCost is a phase's CPU time per request, in microseconds, and its
+// PostgreSQL commits per request.
+type cpuCost struct{ self, pg, redis, commits float64 }
 
 func (c cpuCost) total() float64 { return c.self + c.pg + c.redis }
 
@@ -333,6 +335,7 @@ func (m *cpuMeter) sample(ctx context.Context) cpuSample {
 			}
 			rows.Close()
 		}
+		_ = m.pg.QueryRowContext(ctx, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").Scan(&s.commits)
 	}
 	if m.redis != nil {
 		if info, err := m.redis.Info(ctx, "cpu").Result(); err == nil {
@@ -360,7 +363,8 @@ func (s cpuSample) since(before cpuSample, n int64) cpuCost {
 		pg += d - before.pg[pid]
 	}
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
-	return cpuCost{self: us(s.self - before.self), pg: us(pg), redis: us(s.redis - before.redis)}
+	return cpuCost{self: us(s.self - before.self), pg: us(pg), redis: us(s.redis - before.redis),
+		commits: float64(s.commits-before.commits) / float64(n)}
 }
 
 // procCPU is a process's user and system time from /proc/PID/stat (fields
@@ -393,7 +397,7 @@ func medianCost(cs []cpuCost) cpuCost {
 		return median(xs)
 	}
 	return cpuCost{self: pick(func(c cpuCost) float64 { return c.self }), pg: pick(func(c cpuCost) float64 { return c.pg }),
-		redis: pick(func(c cpuCost) float64 { return c.redis })}
+		redis: pick(func(c cpuCost) float64 { return c.redis }), commits: pick(func(c cpuCost) float64 { return c.commits })}
 }
 
 func loadavg() string {
