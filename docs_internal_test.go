@@ -93,6 +93,25 @@ func TestExplanationDocumentRoundTrip(t *testing.T) {
 	if got, ok := decodeAnswer(encodeAnswer(a)); !ok || !cmp.Equal(a, got) {
 		t.Errorf("answer round trip: %+v %v", got, ok)
 	}
+	a.Explanation.Conflicts = []match.Conflict{{Rule: "id_conflict_cap", System: "b", LocalID: "9:1,", MaskedID: "1101**********123X"}}
+	a.Explanation.Alternatives = []match.Alternative{{Customer: "C1", Grade: match.GradeProbable, Score: 14.25}, {Customer: "C2", Grade: match.GradeProbable, Score: -0.5}}
+	a.Explanation.Rules = []string{"ambiguous", "名"}
+	enc := encodeAnswer(a)
+	if got, ok := decodeAnswer(enc); !ok || !cmp.Equal(a, got) {
+		t.Errorf("answer round trip, every list: %+v %v", got, ok)
+	}
+	// Damaged: every cut, and a byte more, is a miss.
+	for i := range enc {
+		if got, ok := decodeAnswer(enc[:i]); ok {
+			t.Fatalf("a cached answer cut at %d decoded: %+v", i, got)
+		}
+	}
+	if _, ok := decodeAnswer(append(enc, '1')); ok {
+		t.Error("a cached answer with a byte more decoded")
+	}
+	if _, ok := decodeAnswer([]byte(`{"v":1,"customer_id":"C1","grade":"certain"}`)); ok {
+		t.Error("a JSON document decoded as a cached answer")
+	}
 }
 
 func TestMergeSnapshotDocument(t *testing.T) {
