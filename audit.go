@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -64,26 +63,11 @@ type auditReq struct {
 // auditWriter appends to the grant log with group commit: concurrent
 // requests share one transaction, and none is answered before the
 // transaction holding its entry has committed.
-//
-// A commit costs the database a fixed price whatever it carries (on this
-// project's test machine 0.5–1 ms of PostgreSQL's CPU, the WAL flush
-// included, against some 30–45 µs per entry), so the writer waits a
-// little for entries it knows are coming: each identify announces its
-// entry when it starts (announce) and withdraws the announcement when it
-// queues the entry or ends without one. With announcements outstanding
-// the writer waits, at most auditGather, for as many entries as were
-// announced when it began to wait, the way PostgreSQL's commit_delay waits
-// for commit_siblings. A request alone announces nothing by the time its
-// entry is queued, so it never waits; with 64 callers the batches grow
-// from about 20 entries to about as many as there are callers.
 type auditWriter struct {
 	st   GrantStore
 	reqs chan auditReq
 	stop chan struct{}
 	wg   sync.WaitGroup
-	// coming counts the entries announced and not yet queued.
-	coming atomic.Int64
-	gather time.Duration
 
 	// The head as this writer last wrote or read it (only loop touches
 	// these). Usually still the head: then a write is one round trip.
@@ -94,12 +78,8 @@ type auditWriter struct {
 
 const auditBatch = 512
 
-// auditGather bounds the writer's wait for announced entries: about what
-// a few cache hits take on a loaded core, and small against the commit.
-const auditGather = time.Millisecond
-
 func newAuditWriter(st GrantStore) *auditWriter {
-	w := &auditWriter{st: st, reqs: make(chan auditReq, 4*auditBatch), stop: make(chan struct{}), gather: auditGather}
+	w := &auditWriter{st: st, reqs: make(chan auditReq, 4*auditBatch), stop: make(chan struct{})}
 	w.wg.Add(1)
 	go w.loop()
 	return w
@@ -137,54 +117,10 @@ func (w *auditWriter) loop() {
 				break fill
 			}
 		}
-		batch = w.gatherAnnounced(batch)
 		err := w.write(batch)
 		for _, r := range batch {
 			r.done <- err
 		}
-	}
-}
-
-// gatherAnnounced adds to batch the entries announced when it is called,
-// waiting for them at most w.gather.
-func (w *auditWriter) gatherAnnounced(batch []auditReq) []auditReq {
-	want := int(w.coming.Load())
-	if want <= 0 || len(batch) >= auditBatch {
-		return batch
-	}
-	t := time.NewTimer(w.gather)
-	defer t.Stop()
-	for got := 0; got < want && len(batch) < auditBatch; got++ {
-		select {
-		case r := <-w.reqs:
-			batch = append(batch, r)
-		case <-t.C:
-			return batch
-		case <-w.stop:
-			return batch
-		}
-	}
-	return batch
-}
-
-// announcement is an entry announced to the writer (see auditWriter).
-type announcement struct {
-	w    *auditWriter
-	done bool
-}
-
-// announce tells the writer an entry is coming.
-func (w *auditWriter) announce() *announcement {
-	w.coming.Add(1)
-	return &announcement{w: w}
-}
-
-// withdraw ends the announcement: the entry is about to be queued, or
-// will not be. Once only; nil does nothing.
-func (a *announcement) withdraw() {
-	if a != nil && !a.done {
-		a.done = true
-		a.w.coming.Add(-1)
 	}
 }
 
@@ -234,10 +170,7 @@ func (w *auditWriter) write(batch []auditReq) error {
 }
 
 // append writes one entry (and its grant) durably, waiting for the commit.
-// a is the entry's announcement, if any: withdrawn before the entry is
-// queued, so that the writer never waits for an entry already queued.
-func (w *auditWriter) append(ctx context.Context, a *announcement, ev AuditEvent, g *Grant) error {
-	a.withdraw()
+func (w *auditWriter) append(ctx context.Context, ev AuditEvent, g *Grant) error {
 	done := make(chan error, 1)
 	select {
 	case w.reqs <- auditReq{ev: ev, grant: g, done: done}:

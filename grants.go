@@ -401,12 +401,7 @@ func (s *Service) audit(ctx context.Context, ev AuditEvent) {
 }
 
 func (s *Service) appendAudit(ctx context.Context, ev AuditEvent, g *Grant) error {
-	return s.auditw.append(ctx, nil, s.stamp(ctx, ev), g)
-}
-
-// appendAnnounced is appendAudit for an entry announced with a.
-func (s *Service) appendAnnounced(ctx context.Context, a *announcement, ev AuditEvent, g *Grant) error {
-	return s.auditw.append(ctx, a, s.stamp(ctx, ev), g)
+	return s.auditw.append(ctx, s.stamp(ctx, ev), g)
 }
 
 // appendAudits writes many entries durably, in one or a few group commits,
@@ -466,10 +461,6 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 	if err := s.checkGrantRequest(&req); err != nil {
 		return IdentifyResult{}, err
 	}
-	// Every outcome from here on but a failure is logged: the grant
-	// log's writer may wait for this entry to commit it with others'.
-	a := s.auditw.announce()
-	defer a.withdraw()
 	res, rec, err := s.identify(ctx, p, in)
 	if err != nil && !errors.Is(err, ErrNoMatch) && !errors.Is(err, ErrNeedsReview) {
 		return res, err
@@ -486,7 +477,7 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 		ev.Action = ActionIdentifyNoMatch
 	}
 	if err != nil {
-		if aerr := s.appendAnnounced(ctx, a, ev, nil); aerr != nil {
+		if aerr := s.appendAudit(ctx, ev, nil); aerr != nil {
 			return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", aerr)
 		}
 		return res, err
@@ -494,7 +485,7 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 	ev.CustomerID = res.CustomerID
 	if len(req.Scopes) == 0 {
 		ev.Action = ActionIdentifyMatched
-		if err := s.appendAnnounced(ctx, a, ev, nil); err != nil {
+		if err := s.appendAudit(ctx, ev, nil); err != nil {
 			return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
 		}
 		return res, nil
@@ -505,7 +496,7 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 		// is kept; the earlier grant stays in the log, its token unserved.)
 		switch g, err := s.grants.Grant(ctx, req.ID); {
 		case err == nil:
-			return s.identifiedAgain(ctx, a, p, req, res, ev, g)
+			return s.identifiedAgain(ctx, p, req, res, ev, g)
 		case !errors.Is(err, ErrNotFound):
 			return IdentifyResult{}, fmt.Errorf("identify: %w", err)
 		}
@@ -516,7 +507,7 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 	}
 	if !ok {
 		ev.Action, ev.Detail = ActionGrantDenied, "policy_denied"
-		if err := s.appendAnnounced(ctx, a, ev, nil); err != nil {
+		if err := s.appendAudit(ctx, ev, nil); err != nil {
 			return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
 		}
 		s.obs.GrantOutcome("denied")
@@ -546,7 +537,7 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 		return IdentifyResult{}, fmt.Errorf("identify: sign grant: %w", err)
 	}
 	ev.Action, ev.GrantID = ActionGrantIssued, g.ID
-	if err := s.appendAnnounced(ctx, a, ev, &g); err != nil {
+	if err := s.appendAudit(ctx, ev, &g); err != nil {
 		return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
 	}
 	s.obs.GrantOutcome("issued")
@@ -558,7 +549,7 @@ func (s *Service) IdentifyAndGrant(ctx context.Context, p Principal, in match.In
 // run minted (and then failed, or its process died, before the answer was
 // kept): the same grant and token, never a second grant. The identify
 // itself ran again and is logged as identify.matched naming the grant.
-func (s *Service) identifiedAgain(ctx context.Context, a *announcement, p Principal, req GrantRequest, res IdentifyResult, ev AuditEvent, g Grant) (IdentifyResult, error) {
+func (s *Service) identifiedAgain(ctx context.Context, p Principal, req GrantRequest, res IdentifyResult, ev AuditEvent, g Grant) (IdentifyResult, error) {
 	if g.GranteeKey != p.KeyID || g.Purpose != req.Purpose || !slices.Equal(g.Scopes, req.Scopes) {
 		return IdentifyResult{}, fmt.Errorf("identify: grant %s belongs to another request: %w", g.ID, ErrConflict)
 	}
@@ -574,7 +565,7 @@ func (s *Service) identifiedAgain(ctx context.Context, a *announcement, p Princi
 		return IdentifyResult{}, fmt.Errorf("identify: %w", err)
 	}
 	ev.Action, ev.GrantID, ev.Detail = ActionIdentifyMatched, g.ID, "grant_recovered"
-	if err := s.appendAnnounced(ctx, a, ev, nil); err != nil {
+	if err := s.appendAudit(ctx, ev, nil); err != nil {
 		return IdentifyResult{}, fmt.Errorf("identify: grant log: %w", err)
 	}
 	res.Grant = &IssuedGrant{Grant: g, Token: token}
