@@ -526,30 +526,25 @@ func (r *RedisCache) sendBatch(ctx context.Context, batch []*lookup) {
 
 // get asks Redis for every lookup of batch in one round trip.
 func (r *RedisCache) get(ctx context.Context, batch []*lookup) {
-	fail := func(err error) {
+	seen, err := r.checked(ctx)
+	if err != nil {
 		for _, l := range batch {
 			l.err = err
 		}
-	}
-	seen, err := r.checked(ctx)
-	if err != nil {
-		fail(err)
 		return
 	}
 	cmds := make([]*redis.SliceCmd, len(batch))
 	if len(batch) == 1 {
 		cmds[0] = r.c.MGet(ctx, r.lookupKeys(batch[0])...)
 	} else {
-		_, err = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		// A failure is each command's own (go-redis sets it on every
+		// command of a pipeline that failed): read below.
+		_, _ = r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, l := range batch {
 				cmds[i] = p.MGet(ctx, r.lookupKeys(l)...)
 			}
 			return nil
 		})
-		if err != nil && cmds[0].Err() == nil { // the pipeline's own failure
-			fail(fmt.Errorf("redis get: %w", err))
-			return
-		}
 	}
 	// A connection dialed meanwhile, perhaps this read's, is to a server
 	// not checked yet: what it read is a miss, with nothing to store.
