@@ -3,6 +3,8 @@ package fiveid
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"fiveid/match"
 )
@@ -209,29 +211,159 @@ func upgradeDoc(s string) string {
 	return s
 }
 
-// decisionDoc is a cached identify decision.
-type decisionDoc struct {
-	V           int            `json:"v"`
-	CustomerID  string         `json:"customer_id,omitempty"`
-	Grade       string         `json:"grade,omitempty"`
-	Score       float64        `json:"score"`
-	Explanation ExplanationDoc `json:"explanation"`
-}
+// A cached identify answer (resolve's answer) is kept in a compact text
+// form of its own, versioned by its prefix, rather than as JSON: decoding
+// JSON was half of a cache hit's lookup (12 µs of 24). Strings are
+// length-prefixed ("5:hello"), numbers end with ','; lists start with
+// their length. Its fields, in order: customer ID, grade, score, death
+// date, then the explanation — score, grade, weights version, rules,
+// fields (field, level, weight), conflicts (rule, system, local ID,
+// masked ID number), alternatives (customer ID, grade, score).
+const answerFormat = "a1;"
 
-func encodeDecision(d Decision) []byte {
-	b, _ := json.Marshal(decisionDoc{V: docVersion, CustomerID: d.CustomerID, Grade: string(d.Grade), Score: d.Score,
-		Explanation: explanationDoc(d.Explanation)})
+func encodeAnswer(a answer) []byte {
+	e := a.Explanation
+	b := make([]byte, 0, 256)
+	b = append(b, answerFormat...)
+	str := func(s string) {
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
+	}
+	num := func(n int) {
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, ',')
+	}
+	flt := func(f float64) {
+		b = strconv.AppendFloat(b, f, 'g', -1, 64)
+		b = append(b, ',')
+	}
+	str(a.CustomerID)
+	str(string(a.Grade))
+	flt(a.Score)
+	str(a.DeathDate)
+	flt(e.Score)
+	str(string(e.Grade))
+	str(e.Version)
+	num(len(e.Rules))
+	for _, r := range e.Rules {
+		str(r)
+	}
+	num(len(e.Fields))
+	for _, f := range e.Fields {
+		str(f.Field)
+		str(f.Level)
+		flt(f.Weight)
+	}
+	num(len(e.Conflicts))
+	for _, c := range e.Conflicts {
+		str(c.Rule)
+		str(c.System)
+		str(c.LocalID)
+		str(c.MaskedID)
+	}
+	num(len(e.Alternatives))
+	for _, x := range e.Alternatives {
+		str(x.Customer)
+		str(string(x.Grade))
+		flt(x.Score)
+	}
 	return b
 }
 
-// decodeDecision reads a cached decision; ok is false for anything else
-// (a value of another format is a miss).
-func decodeDecision(b []byte) (Decision, bool) {
-	var d decisionDoc
-	if json.Unmarshal(b, &d) != nil || d.V != docVersion {
-		return Decision{}, false
+// decodeAnswer reads what encodeAnswer wrote; ok is false for anything
+// else (a value of another format, or damaged, is a miss).
+func decodeAnswer(b []byte) (answer, bool) {
+	s, ok := strings.CutPrefix(string(b), answerFormat)
+	if !ok {
+		return answer{}, false
 	}
-	return Decision{CustomerID: d.CustomerID, Grade: match.Grade(d.Grade), Score: d.Score, Explanation: d.Explanation.explanation()}, true
+	r := answerReader{s: s}
+	var a answer
+	e := &a.Explanation
+	a.CustomerID = r.str()
+	a.Grade = match.Grade(r.str())
+	a.Score = r.flt()
+	a.DeathDate = r.str()
+	e.Score = r.flt()
+	e.Grade = match.Grade(r.str())
+	e.Version = r.str()
+	if n := r.count(); n > 0 {
+		e.Rules = make([]string, n)
+		for i := range e.Rules {
+			e.Rules[i] = r.str()
+		}
+	}
+	if n := r.count(); n > 0 {
+		e.Fields = make([]match.FieldScore, n)
+		for i := range e.Fields {
+			e.Fields[i] = match.FieldScore{Field: r.str(), Level: r.str(), Weight: r.flt()}
+		}
+	}
+	if n := r.count(); n > 0 {
+		e.Conflicts = make([]match.Conflict, n)
+		for i := range e.Conflicts {
+			e.Conflicts[i] = match.Conflict{Rule: r.str(), System: r.str(), LocalID: r.str(), MaskedID: r.str()}
+		}
+	}
+	if n := r.count(); n > 0 {
+		e.Alternatives = make([]match.Alternative, n)
+		for i := range e.Alternatives {
+			e.Alternatives[i] = match.Alternative{Customer: r.str(), Grade: match.Grade(r.str()), Score: r.flt()}
+		}
+	}
+	if r.bad || r.s != "" {
+		return answer{}, false
+	}
+	return a, true
+}
+
+// answerReader reads encodeAnswer's pieces; bad is set by the first that
+// does not parse, and every piece after it reads as zero.
+type answerReader struct {
+	s   string
+	bad bool
+}
+
+func (r *answerReader) upTo(sep byte) string {
+	i := strings.IndexByte(r.s, sep)
+	if r.bad || i < 0 {
+		r.bad = true
+		return ""
+	}
+	v := r.s[:i]
+	r.s = r.s[i+1:]
+	return v
+}
+
+func (r *answerReader) str() string {
+	n, err := strconv.Atoi(r.upTo(':'))
+	if r.bad || err != nil || n < 0 || n > len(r.s) {
+		r.bad = true
+		return ""
+	}
+	v := r.s[:n]
+	r.s = r.s[n:]
+	return v
+}
+
+// count reads a list's length, which cannot exceed what is left.
+func (r *answerReader) count() int {
+	n, err := strconv.Atoi(r.upTo(','))
+	if r.bad || err != nil || n < 0 || n > len(r.s) {
+		r.bad = true
+		return 0
+	}
+	return n
+}
+
+func (r *answerReader) flt() float64 {
+	f, err := strconv.ParseFloat(r.upTo(','), 64)
+	if r.bad || err != nil {
+		r.bad = true
+		return 0
+	}
+	return f
 }
 
 // mergeSnapshotDoc is a merge's stored snapshot: what unmerge needs of the

@@ -85,13 +85,32 @@ func TestExplanationDocumentRoundTrip(t *testing.T) {
 	if err != nil || got.Score != 13.2 || got.Grade != match.GradeProbable || len(got.Fields) != 1 || got.Fields[0].Level != "equal" || got.Rules[0] != "certain_requires_id" {
 		t.Errorf("legacy explanation read as %+v %v", got, err)
 	}
-	// A cached decision of another format is a miss, never a wrong answer.
-	if _, ok := decodeDecision(old); ok {
-		t.Error("a value of another format decoded as a decision")
+	// A cached answer of another format is a miss, never a wrong answer.
+	if _, ok := decodeAnswer(old); ok {
+		t.Error("a value of another format decoded as an answer")
 	}
-	d := Decision{CustomerID: "C1", Grade: match.GradeCertain, Score: 30, Explanation: e}
-	if got, ok := decodeDecision(encodeDecision(d)); !ok || !cmp.Equal(d, got) {
-		t.Errorf("decision round trip: %+v %v", got, ok)
+	a := answer{Decision: Decision{CustomerID: "C1", Grade: match.GradeCertain, Score: 30, Explanation: e}, DeathDate: "2026-11-20"}
+	if got, ok := decodeAnswer(encodeAnswer(a)); !ok || !cmp.Equal(a, got) {
+		t.Errorf("answer round trip: %+v %v", got, ok)
+	}
+	a.Explanation.Conflicts = []match.Conflict{{Rule: "id_conflict_cap", System: "b", LocalID: "9:1,", MaskedID: "1101**********123X"}}
+	a.Explanation.Alternatives = []match.Alternative{{Customer: "C1", Grade: match.GradeProbable, Score: 14.25}, {Customer: "C2", Grade: match.GradeProbable, Score: -0.5}}
+	a.Explanation.Rules = []string{"ambiguous", "名"}
+	enc := encodeAnswer(a)
+	if got, ok := decodeAnswer(enc); !ok || !cmp.Equal(a, got) {
+		t.Errorf("answer round trip, every list: %+v %v", got, ok)
+	}
+	// Damaged: every cut, and a byte more, is a miss.
+	for i := range enc {
+		if got, ok := decodeAnswer(enc[:i]); ok {
+			t.Fatalf("a cached answer cut at %d decoded: %+v", i, got)
+		}
+	}
+	if _, ok := decodeAnswer(append(enc, '1')); ok {
+		t.Error("a cached answer with a byte more decoded")
+	}
+	if _, ok := decodeAnswer([]byte(`{"v":1,"customer_id":"C1","grade":"certain"}`)); ok {
+		t.Error("a JSON document decoded as a cached answer")
 	}
 }
 

@@ -11,7 +11,8 @@ import (
 // Resolve exposes identify's cached lookup to the benchmarks of package
 // fiveid_test.
 func (s *Service) Resolve(ctx context.Context, rec match.Record) (Decision, error) {
-	return s.resolve(ctx, rec)
+	a, err := s.resolve(ctx, rec)
+	return a.Decision, err
 }
 
 // CustomerFromHistory reads the customer document of a history entry's

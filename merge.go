@@ -179,7 +179,9 @@ func (s *Service) merge(ctx context.Context, p Principal, fromID, intoID string,
 	// reason: free text may name the person.
 	s.log.LogAttrs(ctx, slogInfo, "merge", attr("merge_id", m.ID), attr("from", m.From), attr("into", m.Into),
 		attrB("override", m.Override))
-	if err := s.invalidateAnswers(ctx, keys); err != nil {
+	// The records of both as they are now: a record linked to either
+	// since keys was read names a customer the merge changed too.
+	if err := s.invalidateCustomers(ctx, keys, fromID, intoID); err != nil {
 		return Merge{}, fmt.Errorf("merge: %w", err)
 	}
 	return m, nil
@@ -414,7 +416,7 @@ func (s *Service) Unmerge(ctx context.Context, p Principal, mergeID string) (Mer
 	if err != nil {
 		return Merge{}, fmt.Errorf("unmerge: %w", err)
 	}
-	if err := s.invalidateAnswers(ctx, keys); err != nil {
+	if err := s.invalidateCustomers(ctx, keys, m.From, m.Into); err != nil {
 		return Merge{}, fmt.Errorf("unmerge: %w", err)
 	}
 	return s.store.Merge(ctx, mergeID)

@@ -534,10 +534,11 @@ func (s *Service) identify(ctx context.Context, p Principal, in match.Input) (Id
 	if err != nil {
 		return IdentifyResult{}, match.Record{}, err
 	}
-	d, err := s.resolve(ctx, rec)
+	a, err := s.resolve(ctx, rec)
 	if err != nil {
 		return IdentifyResult{}, match.Record{}, fmt.Errorf("identify: %w", err)
 	}
+	d := a.Decision
 	res := IdentifyResult{Decision: d, Findings: rec.Findings}
 	grade := string(d.Grade)
 	if grade == "" {
@@ -548,10 +549,8 @@ func (s *Service) identify(ctx context.Context, p Principal, in match.Input) (Id
 		attr("grade", grade), attrF("score", d.Score), attr("id", match.MaskID(rec.ID.Number)))
 	switch {
 	case d.Grade.AutoLink():
-		// Deaths are not part of the cached decision: read them fresh.
-		if c, _, err := s.follow(ctx, d.CustomerID); err == nil {
-			res.CustomerID, res.Decision.CustomerID, res.DeathDate = c.ID, c.ID, c.DeathDate
-		}
+		// The customer as the answer found it (resolve): no read here.
+		res.DeathDate = a.DeathDate
 		return res, rec, nil
 	case d.Grade == match.GradePossible:
 		task, err := s.identifyReview(ctx, p, d)
@@ -594,15 +593,29 @@ func (s *Service) identifyReview(ctx context.Context, p Principal, d Decision) (
 	return task.ID, err
 }
 
+// answer is identify's cached lookup's outcome: the decision and, when it
+// links, what identify says of its customer — CustomerID is the survivor
+// of any merge and DeathDate its recorded death — as they were when the
+// decision was computed. It is cached whole, so that a hit reads nothing
+// from the store; every change to what it says of a customer (a death
+// recorded or corrected, a merge, an unmerge, a link or unlink, a
+// registration) therefore invalidates the keys of that customer's records
+// (invalidateCustomers), one of which the answer depends on: it found the
+// customer through one of them.
+type answer struct {
+	Decision
+	DeathDate string
+}
+
 // resolve is identify's cached lookup. The cache key is a keyed HMAC of the
 // cache epoch and the normalized elements; its dependencies are the query's
 // blocking keys, so any write touching a record reachable from them
 // invalidates it, and a write whose invalidation failed raised the epoch.
 // Without a current epoch the cache is not used.
-func (s *Service) resolve(ctx context.Context, rec match.Record) (Decision, error) {
+func (s *Service) resolve(ctx context.Context, rec match.Record) (answer, error) {
 	keys := s.blockingKeys(rec)
 	if len(keys) == 0 {
-		return Decision{}, nil
+		return answer{}, nil
 	}
 	var ck, stamp string
 	if epoch, err := s.epoch.current(ctx); err != nil {
@@ -614,29 +627,47 @@ func (s *Service) resolve(ctx context.Context, rec match.Record) (Decision, erro
 		val, hit, stamp, err = s.cache.Get(ctx, ck, keys)
 		s.obs.CacheLookup(hit, err)
 		if hit {
-			if d, ok := decodeDecision(val); ok {
-				return d, nil
+			if a, ok := decodeAnswer(val); ok {
+				return a, nil
 			}
 		}
 	}
+	// The query's name frequency, which scoring reads first, is read
+	// meanwhile (into its memo): a round trip of its own nine misses in
+	// ten, one after the candidate query before.
+	freq := make(chan struct{})
+	go func() {
+		defer close(freq)
+		_, _, _ = s.nameFrequency(ctx, s.store, rec.Name.Key) // a failure fails scoring's own read
+	}()
 	cands, err := s.store.Candidates(ctx, keys, s.limit)
+	<-freq
 	if err != nil {
-		return Decision{}, err
+		return answer{}, err
 	}
 	best, err := s.best(ctx, s.store, rec, cands)
 	if err != nil {
-		return Decision{}, err
+		return answer{}, err
 	}
-	var d Decision
+	var a answer
 	if best != nil {
-		d = *best
+		a.Decision = *best
+	}
+	if a.Grade.AutoLink() {
+		// Read after the stamp was taken, like the candidates: a change
+		// to the customer committed since invalidated the stamp.
+		c, _, err := s.follow(ctx, a.CustomerID)
+		if err != nil {
+			return answer{}, err
+		}
+		a.CustomerID, a.DeathDate = c.ID, c.DeathDate
 	}
 	if stamp != "" {
-		if err := s.cache.Set(ctx, ck, stamp, encodeDecision(d)); err != nil {
+		if err := s.cache.Set(ctx, ck, stamp, encodeAnswer(a)); err != nil {
 			s.obs.CacheLookup(false, err)
 		}
 	}
-	return d, nil
+	return a, nil
 }
 
 // canonical is every normalized value scoring reads, in one string.

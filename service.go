@@ -43,11 +43,11 @@ type Config struct {
 	// CandidateLimit caps the records scored per request (guards against
 	// candidate explosion on common blocking keys). 0 means 200.
 	CandidateLimit int
-	// CacheEpochLease is how long a process trusts the cache epoch it read
-	// from the store, and so how long a change whose cache invalidation
-	// failed waits before it answers (see cacheepoch.go). 0 means
-	// DefaultCacheEpochLease. Every process sharing a store must use the
-	// same value.
+	// CacheEpochLease is how long a process trusts the cache epoch and an
+	// API key it read from the store, and so how long a change whose cache
+	// invalidation failed, and a key's revocation, wait before they answer
+	// (see cacheepoch.go and keymemo.go). 0 means DefaultCacheEpochLease.
+	// Every process sharing a store must use the same value.
 	CacheEpochLease time.Duration
 	// Webhooks says which URLs webhooks may be created for and checked
 	// again before each delivery; the zero value allows https to public
@@ -82,6 +82,7 @@ type Service struct {
 	store    Store
 	cache    Cache
 	epoch    *cacheEpoch
+	keys     *keyMemo
 	scorer   *match.Scorer
 	obs      Observer
 	log      *slog.Logger
@@ -190,18 +191,20 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		lease = DefaultCacheEpochLease
 	}
 	s.epoch = newCacheEpoch(s.store, lease, s.log, s.obs)
+	s.keys = newKeyMemo(lease)
 	key, err := s.loadOrCreateSecret(ctx, secretHMAC, 32)
 	if err != nil {
 		return nil, fmt.Errorf("fiveid: hmac key: %w", err)
 	}
 	s.hmacKey = key
 	// The cache tag changes with the decision rules and the cached
-	// document (v3: customer-level conflicts and ambiguity, decisionDoc),
+	// document (v3: customer-level conflicts and ambiguity; v4: the
+	// customer's state comes with the decision, answerDoc),
 	// the blocking rules, the weights version and
 	// the thresholds: answers another build or configuration computed never
 	// hit, in a shared Redis or across a restart with other settings.
 	t := s.scorer.Thresholds()
-	s.cacheTag = fmt.Sprintf("v3|b%d|%s|%g/%g/%g/%g/%g", match.BlockingRules, s.scorer.Version(),
+	s.cacheTag = fmt.Sprintf("v4|b%d|%s|%g/%g/%g/%g/%g", match.BlockingRules, s.scorer.Version(),
 		t.Certain, t.Probable, t.Possible, t.ProbableWithoutID, t.AmbiguityMargin)
 	if err := s.ensureSigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("fiveid: signing key: %w", err)
@@ -303,11 +306,8 @@ func (s *Service) blockingKeys(r match.Record) []string {
 	return out
 }
 
-// hashSecret is how API key secrets are stored.
-func hashSecret(secret string) []byte {
-	h := sha256.Sum256([]byte(secret))
-	return h[:]
-}
+// hashSecret is how API key secrets are stored (and memoized: keymemo.go).
+func hashSecret(secret string) [sha256.Size]byte { return sha256.Sum256([]byte(secret)) }
 
 // ---- authorization ----
 
@@ -318,24 +318,6 @@ func require(p Principal, roles ...Role) error {
 		}
 	}
 	return fmt.Errorf("role %s may not do this: %w", p.Role, ErrDenied)
-}
-
-// Authenticate resolves an API key secret to its principal.
-func (s *Service) Authenticate(ctx context.Context, secret string) (Principal, error) {
-	if secret == "" {
-		return Principal{}, fmt.Errorf("missing API key: %w", ErrUnauthenticated)
-	}
-	k, err := s.store.KeyByHash(ctx, hashSecret(secret))
-	if errors.Is(err, ErrNotFound) {
-		return Principal{}, fmt.Errorf("unknown API key: %w", ErrUnauthenticated)
-	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("authenticate: %w", err)
-	}
-	if !k.Active() {
-		return Principal{}, fmt.Errorf("revoked API key: %w", ErrUnauthenticated)
-	}
-	return Principal{KeyID: k.ID, Role: k.Role, System: k.System}, nil
 }
 
 // ---- systems ----
@@ -425,9 +407,10 @@ func (s *Service) createKey(ctx context.Context, role Role, system, name, secret
 	if utf8.RuneCountInString(name) > 200 || !utf8.ValidString(name) {
 		return APIKey{}, "", invalid("name", "too_long", "name is at most 200 characters")
 	}
+	h := hashSecret(secret)
 	k := APIKey{
 		ID:        newID("key_"),
-		Hash:      hashSecret(secret),
+		Hash:      h[:],
 		Role:      role,
 		System:    system,
 		Name:      name,
@@ -476,6 +459,8 @@ func (s *Service) KeyNames(ctx context.Context, p Principal) (map[string]string,
 }
 
 // RevokeKey revokes an API key (admin). Revoking twice is not an error.
+// It answers a lease after the revocation committed: from then on no
+// process accepts the key (keymemo.go).
 //
 // With revokeGrants it also revokes every grant asked for with the key that
 // is still active, each written to the grant log like any revocation (with
@@ -491,6 +476,10 @@ func (s *Service) RevokeKey(ctx context.Context, p Principal, id string, revokeG
 	if err != nil {
 		return 0, fmt.Errorf("revoke key: %w", err)
 	}
+	// Also when it was revoked already: that revocation may have
+	// committed, then failed before its wait. Waiting before the sweep
+	// also narrows what the sweep may miss (see above).
+	s.keyStopped(id)
 	if !revokeGrants {
 		return 0, nil
 	}
@@ -564,7 +553,8 @@ func (s *Service) Bootstrap(ctx context.Context, adminSecret string) (string, er
 		if err := CheckAdminSecret(adminSecret); err != nil {
 			return "", err
 		}
-		_, err := s.store.KeyByHash(ctx, hashSecret(adminSecret))
+		h := hashSecret(adminSecret)
+		_, err := s.store.KeyByHash(ctx, h[:])
 		if err == nil {
 			return "", nil
 		}

@@ -85,6 +85,10 @@ func (s *Service) RecordDeath(ctx context.Context, p Principal, customerID, date
 	if err != nil {
 		return Customer{}, fmt.Errorf("record death: %w", err)
 	}
+	// Cached identify answers carry the death date (resolve's answer).
+	if err := s.invalidateCustomers(ctx, nil, out.ID); err != nil {
+		return Customer{}, fmt.Errorf("record death: %w", err)
+	}
 	return out, nil
 }
 

@@ -76,15 +76,40 @@ func serviceOn(ctx context.Context, st stores, w match.Weights, th match.Thresho
 }
 
 // StoreTimer is the store with identify's calls timed — candidate
-// queries, name-frequency lookups and grant-log writes — for the
-// load benchmark's breakdown. Everything else is the store's own.
+// queries, name-frequency lookups, reads of a customer and of a
+// customer's records, and grant-log writes — for the load benchmark's
+// breakdown. Everything else is the store's own.
 type StoreTimer struct {
 	*store.DB
-	mu       sync.Mutex
-	cands    []time.Duration
-	names    []time.Duration
-	logs     []time.Duration
-	candRows int
+	mu        sync.Mutex
+	cands     []time.Duration
+	names     []time.Duration
+	customers []time.Duration
+	records   []time.Duration
+	logs      []time.Duration
+	candRows  int
+}
+
+// Customer times the store's Customer.
+func (t *StoreTimer) Customer(ctx context.Context, id string) (fiveid.Customer, error) {
+	start := time.Now()
+	c, err := t.DB.Customer(ctx, id)
+	t.add(&t.customers, time.Since(start))
+	return c, err
+}
+
+// CustomerRecords times the store's CustomerRecords.
+func (t *StoreTimer) CustomerRecords(ctx context.Context, id string) ([]fiveid.SourceRecord, error) {
+	start := time.Now()
+	recs, err := t.DB.CustomerRecords(ctx, id)
+	t.add(&t.records, time.Since(start))
+	return recs, err
+}
+
+func (t *StoreTimer) add(to *[]time.Duration, d time.Duration) {
+	t.mu.Lock()
+	*to = append(*to, d)
+	t.mu.Unlock()
 }
 
 // AppendAudit times the grant log's writes (group commits: one write may
@@ -123,16 +148,16 @@ func (t *StoreTimer) NameFrequency(ctx context.Context, key string) (int64, int6
 
 // Timings are what a StoreTimer measured.
 type Timings struct {
-	Candidates, Names, GrantLog []time.Duration
-	CandidateRows               int
+	Candidates, Names, Customers, CustomerRecords, GrantLog []time.Duration
+	CandidateRows                                           int
 }
 
 // Take returns what was timed since the last Take and starts afresh.
 func (t *StoreTimer) Take() Timings {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := Timings{t.cands, t.names, t.logs, t.candRows}
-	t.cands, t.names, t.logs, t.candRows = nil, nil, nil, 0
+	out := Timings{t.cands, t.names, t.customers, t.records, t.logs, t.candRows}
+	t.cands, t.names, t.customers, t.records, t.logs, t.candRows = nil, nil, nil, nil, nil, 0
 	return out
 }
 

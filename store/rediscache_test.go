@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -289,5 +290,79 @@ func TestRedisCacheBootCheckFailsTogether(t *testing.T) {
 	}
 	if n := infos.n.Load() - before; n > 8 {
 		t.Fatalf("64 requests in flight when Redis died made %d boot checks; want a few, shared", n)
+	}
+}
+
+// roundTrips counts the round trips the client makes: a command, or a
+// pipeline whatever it carries.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// Concurrent lookups share round trips (a pipeline carries the lookups
+// that arrived while the previous one was out), and each still gets its
+// own answer: its value, hit or miss by its own dependencies.
+func TestRedisCacheBatchesConcurrentLookups(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	rc, err := store.OpenRedis(ctx, storetest.RedisURL(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rc.Close() })
+	c := store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Hour, store.Breaker{})
+	const callers, rounds = 64, 50
+	deps := func(i int) []string { return []string{fmt.Sprintf("d%d", i), "shared"} }
+	for i := range callers {
+		k := fmt.Sprintf("q%d", i)
+		_, _, stamp, err := c.Get(ctx, k, deps(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Set(ctx, k, stamp, []byte("v"+k)); err != nil {
+			t.Fatal(err)
+		}
+		if i%2 == 1 { // the odd ones miss from now on
+			if err := c.Invalidate(ctx, []string{fmt.Sprintf("d%d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	trips := &roundTrips{}
+	rc.AddHook(trips)
+	var wg sync.WaitGroup
+	var wrong atomic.Int64
+	for i := range callers {
+		wg.Go(func() {
+			k := fmt.Sprintf("q%d", i)
+			for range rounds {
+				v, hit, stamp, err := c.Get(ctx, k, deps(i))
+				if err != nil || hit != (i%2 == 0) || hit && string(v) != "v"+k || stamp == "" {
+					wrong.Add(1)
+					t.Errorf("lookup %s: %q hit %v stamp %q %v", k, v, hit, stamp, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if wrong.Load() > 0 {
+		return
+	}
+	if n := trips.n.Load(); n > callers*rounds/2 {
+		t.Fatalf("%d lookups made %d round trips; want them shared", callers*rounds, n)
+	} else {
+		t.Logf("%d lookups, %d round trips", callers*rounds, n)
 	}
 }

@@ -18,11 +18,20 @@
 // asked once before timing, so that every timed identify is answered from
 // the cache. Every answer still writes its durable grant-log entry, and
 // every grant is signed and stored before it is answered.
+//
+// Each phase also reports the CPU time it cost per request: this process
+// (the server and the callers), the PostgreSQL backends serving this
+// database and the Redis server (shared with whatever else uses it), read
+// from the kernel's counters before and after the phase. On a shared
+// machine the throughput ratio moves with the other load; the CPU ratio —
+// echo's CPU per request over identify's — is what the ratio would be on
+// an idle machine where every side is CPU-bound.
 package main
 
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -36,12 +45,16 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"fiveid"
 	"fiveid/api"
@@ -73,7 +86,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	svc, backend, closeFn, err := open(ctx, dir)
+	svc, backend, meter, closeFn, err := open(ctx, dir)
 	if err != nil {
 		return err
 	}
@@ -176,6 +189,7 @@ func run(ctx context.Context) error {
 		{"identify (cache hit)", identify, plain, auth},
 	}
 	rates := make([][]float64, len(phases))
+	cpus := make([][]cpuCost, len(phases))
 	var failures int64
 	var prof *os.File
 	if *cpuProfile != "" {
@@ -191,7 +205,9 @@ func run(ctx context.Context) error {
 					return err
 				}
 			}
+			before := meter.sample(ctx)
 			n, failed := hammer(ctx, hc, ph.url, ph.auth, ph.bodies, *clients, *phase)
+			cpus[i] = append(cpus[i], meter.sample(ctx).since(before, n))
 			if prof != nil && i == 1 {
 				pprof.StopCPUProfile()
 				prof = nil // one phase's profile: a second Start would append a second profile to the file
@@ -206,6 +222,14 @@ func run(ctx context.Context) error {
 	for i, ph := range phases {
 		fmt.Printf("  %-28s %8.0f requests/s  (%.3f of the echo handler; rounds %s)\n", ph.name, median(rates[i]), median(rates[i])/base, list(rates[i]))
 	}
+	fmt.Printf("CPU per request (medians of the rounds; µs of this process = server and callers, PostgreSQL backends, Redis server):\n")
+	baseCPU := medianCost(cpus[0]).total()
+	for i, ph := range phases {
+		c := medianCost(cpus[i])
+		fmt.Printf("  %-28s %6.0f µs  (process %.0f, postgres %.0f, redis %.0f)  CPU ratio %.3f; %.3f commits per request\n",
+			ph.name, c.total(), c.self, c.pg, c.redis, baseCPU/c.total(), c.commits)
+	}
+	fmt.Printf("load average at the end: %s\n", loadavg())
 	if failures > 0 {
 		return fmt.Errorf("%d requests failed", failures)
 	}
@@ -214,10 +238,11 @@ func run(ctx context.Context) error {
 
 // open wires the service as serve does, on the store and cache the
 // environment names.
-func open(ctx context.Context, dir string) (*fiveid.Service, string, func(), error) {
+func open(ctx context.Context, dir string) (*fiveid.Service, string, *cpuMeter, func(), error) {
 	var db *store.DB
 	var err error
 	backend := "embedded"
+	meter := &cpuMeter{}
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		db, err = store.OpenPostgres(ctx, u)
 		backend = "postgres"
@@ -225,7 +250,7 @@ func open(ctx context.Context, dir string) (*fiveid.Service, string, func(), err
 		db, err = store.OpenEmbedded(ctx, filepath.Join(dir, "data"))
 	}
 	if err != nil {
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	closers := []func(){func() { db.Close() }}
 	closeAll := func() {
@@ -233,14 +258,24 @@ func open(ctx context.Context, dir string) (*fiveid.Service, string, func(), err
 			c()
 		}
 	}
+	if u := os.Getenv("DATABASE_URL"); u != "" {
+		// A connection of its own to find the backends serving the
+		// benchmark's database.
+		if meter.pg, err = sql.Open("pgx", u); err != nil {
+			closeAll()
+			return nil, "", nil, nil, err
+		}
+		closers = append(closers, func() { meter.pg.Close() })
+	}
 	var cache fiveid.Cache = store.NewMemoryCache(5*time.Minute, 100_000)
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		rc, err := store.OpenRedis(ctx, u, store.DefaultRedisTimeout)
 		if err != nil {
 			closeAll()
-			return nil, "", nil, err
+			return nil, "", nil, nil, err
 		}
 		closers = append(closers, func() { rc.Close() })
+		meter.redis = rc
 		// A prefix of the run's own: cached answers of another run (or of
 		// a server sharing this Redis) are not this index's.
 		cache = store.NewRedisCache(rc, fmt.Sprintf("hotpath-%d", time.Now().UnixNano()), 5*time.Minute, store.Breaker{})
@@ -249,16 +284,128 @@ func open(ctx context.Context, dir string) (*fiveid.Service, string, func(), err
 	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
 	if err != nil {
 		closeAll()
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	svc, err := fiveid.NewService(ctx, fiveid.Config{Store: db, Grants: db, Idempotency: db, Cache: cache, Scorer: sc,
 		CandidateLimit: 200, Logger: serverLog()})
 	if err != nil {
 		closeAll()
-		return nil, "", nil, err
+		return nil, "", nil, nil, err
 	}
 	closers = append(closers, svc.Close)
-	return svc, backend, closeAll, nil
+	return svc, backend, meter, closeAll, nil
+}
+
+// cpuMeter reads the CPU time used so far by this process, by the
+// PostgreSQL backends connected to the benchmark's database (nil pg: none)
+// and by the Redis server (nil redis: none).
+type cpuMeter struct {
+	pg    *sql.DB
+	redis *redis.Client
+}
+
+type cpuSample struct {
+	self    time.Duration
+	pg      map[int]time.Duration // by backend pid
+	commits int64                 // the database's, so far
+	redis   time.Duration
+}
+
+// cpuCost is a phase's CPU time per request, in microseconds, and its
+// PostgreSQL commits per request.
+type cpuCost struct{ self, pg, redis, commits float64 }
+
+func (c cpuCost) total() float64 { return c.self + c.pg + c.redis }
+
+func (m *cpuMeter) sample(ctx context.Context) cpuSample {
+	var s cpuSample
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if m.pg != nil {
+		s.pg = map[int]time.Duration{}
+		rows, err := m.pg.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+		if err == nil {
+			for rows.Next() {
+				var pid int
+				if rows.Scan(&pid) == nil {
+					s.pg[pid] = procCPU(pid)
+				}
+			}
+			rows.Close()
+		}
+		_ = m.pg.QueryRowContext(ctx, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").Scan(&s.commits)
+	}
+	if m.redis != nil {
+		if info, err := m.redis.Info(ctx, "cpu").Result(); err == nil {
+			for line := range strings.Lines(info) {
+				name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+				if ok && (name == "used_cpu_sys" || name == "used_cpu_user") {
+					f, _ := strconv.ParseFloat(v, 64)
+					s.redis += time.Duration(f * float64(time.Second))
+				}
+			}
+		}
+	}
+	return s
+}
+
+// since is the CPU per request of the n requests between before and s.
+// A backend that ended between the two is not counted; one that started
+// counts from its start.
+func (s cpuSample) since(before cpuSample, n int64) cpuCost {
+	if n == 0 {
+		return cpuCost{}
+	}
+	var pg time.Duration
+	for pid, d := range s.pg {
+		pg += d - before.pg[pid]
+	}
+	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	return cpuCost{self: us(s.self - before.self), pg: us(pg), redis: us(s.redis - before.redis),
+		commits: float64(s.commits-before.commits) / float64(n)}
+}
+
+// procCPU is a process's user and system time from /proc/PID/stat (fields
+// 14 and 15, in clock ticks of 1/100 s); 0 when it cannot be read.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(rest) // f[0] is field 3
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+func medianCost(cs []cpuCost) cpuCost {
+	pick := func(f func(cpuCost) float64) float64 {
+		xs := make([]float64, len(cs))
+		for i, c := range cs {
+			xs[i] = f(c)
+		}
+		return median(xs)
+	}
+	return cpuCost{self: pick(func(c cpuCost) float64 { return c.self }), pg: pick(func(c cpuCost) float64 { return c.pg }),
+		redis: pick(func(c cpuCost) float64 { return c.redis }), commits: pick(func(c cpuCost) float64 { return c.commits })}
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // serverLog is serve's logger (JSON, info) writing to the null device: the

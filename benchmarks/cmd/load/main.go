@@ -177,9 +177,10 @@ func run(ctx context.Context) error {
 	tm := timer.Take()
 	per := func(n int) float64 { return float64(n) / float64(len(qs)) }
 	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-	fmt.Printf("  per identify: %.2f candidate queries (avg %s, p99 %s, %.1f records each), %.2f name-frequency lookups (avg %s), %.2f grant-log writes (avg %s, p99 %s)\n",
+	fmt.Printf("  per identify: %.2f candidate queries (avg %s, p99 %s, %.1f records each), %.2f name-frequency lookups (avg %s), %.2f customer reads (avg %s), %.2f reads of a customer's records (avg %s), %.2f grant-log writes (avg %s, p99 %s)\n",
 		per(len(tm.Candidates)), r(mean(tm.Candidates)), r(benchmarks.Percentile(tm.Candidates, .99)),
 		float64(tm.CandidateRows)/float64(max(len(tm.Candidates), 1)), per(len(tm.Names)), r(mean(tm.Names)),
+		per(len(tm.Customers)), r(mean(tm.Customers)), per(len(tm.CustomerRecords)), r(mean(tm.CustomerRecords)),
 		per(len(tm.GrantLog)), r(mean(tm.GrantLog)), r(benchmarks.Percentile(tm.GrantLog, .99)))
 
 	// Throughput with grants.
