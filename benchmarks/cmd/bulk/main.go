@@ -163,8 +163,8 @@ func run(ctx context.Context) error {
 		}
 		return nil
 	}
-	fmt.Printf("load average before: %s\n", loadAvg())
-	defer func() { fmt.Printf("load average after: %s\n", loadAvg()) }()
+	fmt.Printf("load average before: %s\n", benchmarks.LoadAverage())
+	defer func() { fmt.Printf("load average after: %s\n", benchmarks.LoadAverage()) }()
 	if *via == "import" {
 		if err := watchPG(); err != nil {
 			return err
@@ -354,13 +354,4 @@ func takeProfile(ctx context.Context, addr string, after, secs int, file string)
 		return fmt.Errorf("%w (did fiveid stop before the profile ended? lower -profile-seconds)", err)
 	}
 	return os.WriteFile(file, body, 0o644)
-}
-
-// loadAvg is the machine's load averages (1, 5, 15 minutes).
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }

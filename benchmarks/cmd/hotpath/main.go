@@ -49,7 +49,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -229,7 +228,7 @@ func run(ctx context.Context) error {
 		fmt.Printf("  %-28s %6.0f µs  (process %.0f, postgres %.0f, redis %.0f)  CPU ratio %.3f; %.3f commits per request\n",
 			ph.name, c.total(), c.self, c.pg, c.redis, baseCPU/c.total(), c.commits)
 	}
-	fmt.Printf("load average at the end: %s\n", loadavg())
+	fmt.Printf("load average at the end: %s\n", benchmarks.LoadAverage())
 	if failures > 0 {
 		return fmt.Errorf("%d requests failed", failures)
 	}
@@ -319,22 +318,9 @@ func (c cpuCost) total() float64 { return c.self + c.pg + c.redis }
 
 func (m *cpuMeter) sample(ctx context.Context) cpuSample {
 	var s cpuSample
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		s.self = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	s.self = benchmarks.SelfCPU()
 	if m.pg != nil {
-		s.pg = map[int]time.Duration{}
-		rows, err := m.pg.QueryContext(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-		if err == nil {
-			for rows.Next() {
-				var pid int
-				if rows.Scan(&pid) == nil {
-					s.pg[pid] = procCPU(pid)
-				}
-			}
-			rows.Close()
-		}
+		s.pg, _ = benchmarks.BackendsCPU(ctx, m.pg) // nil on failure: no PostgreSQL figure
 		_ = m.pg.QueryRowContext(ctx, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").Scan(&s.commits)
 	}
 	if m.redis != nil {
@@ -358,34 +344,10 @@ func (s cpuSample) since(before cpuSample, n int64) cpuCost {
 	if n == 0 {
 		return cpuCost{}
 	}
-	var pg time.Duration
-	for pid, d := range s.pg {
-		pg += d - before.pg[pid]
-	}
+	pg := benchmarks.CPUSince(s.pg, before.pg)
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
 	return cpuCost{self: us(s.self - before.self), pg: us(pg), redis: us(s.redis - before.redis),
 		commits: float64(s.commits-before.commits) / float64(n)}
-}
-
-// procCPU is a process's user and system time from /proc/PID/stat (fields
-// 14 and 15, in clock ticks of 1/100 s); 0 when it cannot be read.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	// The command name (field 2) is in parentheses and may hold spaces.
-	_, rest, ok := strings.Cut(string(b), ") ")
-	if !ok {
-		return 0
-	}
-	f := strings.Fields(rest) // f[0] is field 3
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func medianCost(cs []cpuCost) cpuCost {
@@ -398,14 +360,6 @@ func medianCost(cs []cpuCost) cpuCost {
 	}
 	return cpuCost{self: pick(func(c cpuCost) float64 { return c.self }), pg: pick(func(c cpuCost) float64 { return c.pg }),
 		redis: pick(func(c cpuCost) float64 { return c.redis }), commits: pick(func(c cpuCost) float64 { return c.commits })}
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
 // serverLog is serve's logger (JSON, info) writing to the null device: the
