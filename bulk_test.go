@@ -3,7 +3,6 @@ package fiveid_test
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -16,8 +15,6 @@ import (
 	"fiveid"
 	"fiveid/benchmarks"
 	"fiveid/match"
-	"fiveid/store"
-	"fiveid/store/storetest"
 )
 
 // bulkServices returns, on the embedded store and (when asked for and
@@ -31,40 +28,14 @@ func bulkServices(t *testing.T, limit int, postgres bool, clocks map[string]*fak
 		t.Fatal(err)
 	}
 	out := map[string]serviceAndStore{}
-	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: emb, Grants: emb,
-		Cache: store.NewMemoryCache(time.Minute, 1000), Scorer: sc, CandidateLimit: limit, Clock: clockOf(clocks, "embedded")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(svc.Close)
-	out["embedded"] = serviceAndStore{svc, emb}
-	if !postgres {
-		return out
-	}
-	if url := storetest.PostgresURL(t); url != "" {
-		pg, err := store.OpenPostgres(t.Context(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rc.Close() })
-		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: pg, Grants: pg,
-			Cache: store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), Scorer: sc, CandidateLimit: limit,
-			Clock: clockOf(clocks, "postgres")})
+	for name, ts := range testStores(t, postgres) {
+		svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: ts.db, Grants: ts.db,
+			Cache: ts.cache, Scorer: sc, CandidateLimit: limit, Clock: clockOf(clocks, name)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(svc.Close)
-		out["postgres"] = serviceAndStore{svc, pg}
+		out[name] = serviceAndStore{svc, ts.db}
 	}
 	return out
 }

@@ -3,7 +3,6 @@ package fiveid_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,7 +10,6 @@ import (
 	"fiveid"
 	"fiveid/match"
 	"fiveid/store"
-	"fiveid/store/storetest"
 )
 
 // countingStore counts the reads identify's hot path must not repeat on
@@ -59,24 +57,8 @@ type hotFixture struct {
 func hotServices(t *testing.T, lease time.Duration) map[string]hotFixture {
 	t.Helper()
 	out := map[string]hotFixture{}
-	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	out["embedded"] = hotFixtureOn(t, emb, store.NewMemoryCache(time.Minute, 1000), lease)
-	if url := storetest.PostgresURL(t); url != "" {
-		pg, err := store.OpenPostgres(t.Context(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rc.Close() })
-		out["postgres"] = hotFixtureOn(t, pg, store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), lease)
+	for name, ts := range testStores(t, true) {
+		out[name] = hotFixtureOn(t, ts.db, ts.cache, lease)
 	}
 	return out
 }

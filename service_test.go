@@ -46,28 +46,27 @@ func servicesAndStores(t *testing.T) map[string]serviceAndStore {
 	return servicesAndStoresWith(t, fiveid.Config{})
 }
 
-// servicesAndStoresWith is servicesAndStores with the service settings of
-// base (its store, grants, cache and scorer are the test's).
-func servicesAndStoresWith(t *testing.T, base fiveid.Config) map[string]serviceAndStore {
+// testStore is a store the tests run on, with the cache a service uses
+// on it.
+type testStore struct {
+	db    *store.DB
+	cache fiveid.Cache
+}
+
+// testStores opens the stores the tests run on: the embedded store with
+// the in-process cache and, when asked for and reachable, PostgreSQL with
+// Redis (under a prefix of the test's own).
+func testStores(t *testing.T, postgres bool) map[string]testStore {
 	t.Helper()
-	out := map[string]serviceAndStore{}
-	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-	if err != nil {
-		t.Fatal(err)
-	}
 	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emb.Close() })
-	cfg := base
-	cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Records, cfg.Statistics, cfg.Cache, cfg.Scorer = emb, emb, emb, emb, emb, store.NewMemoryCache(time.Minute, 1000), sc
-	svc, err := fiveid.NewService(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	out := map[string]testStore{"embedded": {emb, store.NewMemoryCache(time.Minute, 1000)}}
+	if !postgres {
+		return out
 	}
-	t.Cleanup(svc.Close)
-	out["embedded"] = serviceAndStore{svc, emb}
 	if url := storetest.PostgresURL(t); url != "" {
 		pg, err := store.OpenPostgres(t.Context(), url)
 		if err != nil {
@@ -79,14 +78,29 @@ func servicesAndStoresWith(t *testing.T, base fiveid.Config) map[string]serviceA
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { rc.Close() })
+		out["postgres"] = testStore{pg, store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{})}
+	}
+	return out
+}
+
+// servicesAndStoresWith is servicesAndStores with the service settings of
+// base (its store, grants, cache and scorer are the test's).
+func servicesAndStoresWith(t *testing.T, base fiveid.Config) map[string]serviceAndStore {
+	t.Helper()
+	out := map[string]serviceAndStore{}
+	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ts := range testStores(t, true) {
 		cfg := base
-		cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Records, cfg.Statistics, cfg.Cache, cfg.Scorer = pg, pg, pg, pg, pg, store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{}), sc
+		cfg.Store, cfg.Grants, cfg.WebhookStore, cfg.Records, cfg.Statistics, cfg.Cache, cfg.Scorer = ts.db, ts.db, ts.db, ts.db, ts.db, ts.cache, sc
 		svc, err := fiveid.NewService(t.Context(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(svc.Close)
-		out["postgres"] = serviceAndStore{svc, pg}
+		out[name] = serviceAndStore{svc, ts.db}
 	}
 	return out
 }
