@@ -74,24 +74,13 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 			ids = append(ids, h.id)
 		}
 	}
-	recs := make(map[fiveid.RecordID]fiveid.SourceRecord, len(ids))
-	for start := 0; start < len(ids); start += inChunk {
-		part := ids[start:min(start+inChunk, len(ids))]
-		args := make([]any, 0, 2*len(part))
-		for _, r := range part {
-			args = append(args, r.System, r.LocalID)
-		}
-		rows, err := c.query(ctx, "SELECT "+candidateCols+" FROM source_records r WHERE (r.system, r.local_id) IN "+pairList(len(part)), args...)
-		if err != nil {
-			return nil, mapErr(op, err)
-		}
-		got, err := collect(rows, op, scanCandidate)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range got {
-			recs[fiveid.RecordID{System: r.System, LocalID: r.LocalID}] = r
-		}
+	got, err := recordsByID(ctx, c, op, candidateCols, scanCandidate, ids)
+	if err != nil {
+		return nil, err
+	}
+	recs := make(map[fiveid.RecordID]fiveid.SourceRecord, len(got))
+	for _, r := range got {
+		recs[fiveid.RecordID{System: r.System, LocalID: r.LocalID}] = r
 	}
 	for _, h := range hits {
 		r, ok := recs[h.id]
@@ -105,7 +94,12 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 
 // SourceRecords implements fiveid.CustomerReader.
 func (c conn) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fiveid.SourceRecord, error) {
-	const op = "source records"
+	return recordsByID(ctx, c, "source records", recordCols, scanRecord, ids)
+}
+
+// recordsByID reads the records of ids (those that exist, in no order)
+// with cols scanned by scan, inChunk pairs per query.
+func recordsByID(ctx context.Context, c conn, op, cols string, scan func(interface{ Scan(...any) error }) (fiveid.SourceRecord, error), ids []fiveid.RecordID) ([]fiveid.SourceRecord, error) {
 	var out []fiveid.SourceRecord
 	for start := 0; start < len(ids); start += inChunk {
 		part := ids[start:min(start+inChunk, len(ids))]
@@ -113,11 +107,11 @@ func (c conn) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fivei
 		for _, r := range part {
 			args = append(args, r.System, r.LocalID)
 		}
-		rows, err := c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE (r.system, r.local_id) IN "+pairList(len(part)), args...)
+		rows, err := c.query(ctx, "SELECT "+cols+" FROM source_records r WHERE (r.system, r.local_id) IN "+pairList(len(part)), args...)
 		if err != nil {
 			return nil, mapErr(op, err)
 		}
-		got, err := collect(rows, op, scanRecord)
+		got, err := collect(rows, op, scan)
 		if err != nil {
 			return nil, err
 		}

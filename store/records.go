@@ -507,16 +507,11 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 
 // collect scans every row with scan.
 func collect[T any](rows *sql.Rows, op string, scan func(interface{ Scan(...any) error }) (T, error)) ([]T, error) {
-	defer rows.Close()
 	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, mapErr(op, err)
-		}
-		out = append(out, v)
+	if err := each(rows, op, scan, func(v T) error { out = append(out, v); return nil }); err != nil {
+		return nil, err
 	}
-	return out, mapErr(op, rows.Err())
+	return out, nil
 }
 
 // each scans every row with scan and hands it to fn; fn's errors end
