@@ -15,9 +15,12 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"fiveid/internal/gctune"
 )
 
 func main() {
+	gctune.Apply(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -26,6 +26,9 @@
 // machine the throughput ratio moves with the other load; the CPU ratio —
 // echo's CPU per request over identify's — is what the ratio would be on
 // an idle machine where every side is CPU-bound.
+//
+// The process runs with the garbage collector paced as fiveid's binary
+// paces it (internal/gctune), for the echo handler as for fiveid's API.
 package main
 
 import (
@@ -58,11 +61,13 @@ import (
 	"fiveid"
 	"fiveid/api"
 	"fiveid/benchmarks"
+	"fiveid/internal/gctune"
 	"fiveid/match"
 	"fiveid/store"
 )
 
 func main() {
+	gctune.Apply(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx); err != nil {

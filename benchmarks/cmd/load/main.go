@@ -33,10 +33,12 @@ import (
 
 	"fiveid"
 	"fiveid/benchmarks"
+	"fiveid/internal/gctune"
 	"fiveid/match"
 )
 
 func main() {
+	gctune.Apply(os.Getenv) // the service in this process runs as fiveid's binary runs it
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if err := run(ctx); err != nil {
