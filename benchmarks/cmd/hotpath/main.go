@@ -233,6 +233,11 @@ func run(ctx context.Context) error {
 		fmt.Printf("  %-28s %6.0f µs  (process %.0f, postgres %.0f, redis %.0f)  CPU ratio %.3f; %.3f commits per request\n",
 			ph.name, c.total(), c.self, c.pg, c.redis, baseCPU/c.total(), c.commits)
 	}
+	fmt.Printf("The whole machine per request (medians; busy = every process and the kernel, counted or not above; idle = CPU time nobody used):\n")
+	for i, ph := range phases {
+		c := medianCost(cpus[i])
+		fmt.Printf("  %-28s busy %6.0f µs, idle %6.0f µs; busy beyond the processes above %6.0f µs\n", ph.name, c.busy, c.idle, c.busy-c.total())
+	}
 	fmt.Printf("load average at the end: %s\n", benchmarks.LoadAverage())
 	if failures > 0 {
 		return fmt.Errorf("%d requests failed", failures)
@@ -313,17 +318,21 @@ type cpuSample struct {
 	pg      map[int]time.Duration // by backend pid
 	commits int64                 // the database's, so far
 	redis   time.Duration
+	// The whole machine's busy and idle time (benchmarks.MachineCPU).
+	busy, idle time.Duration
 }
 
 // cpuCost is a phase's CPU time per request, in microseconds, and its
-// PostgreSQL commits per request.
-type cpuCost struct{ self, pg, redis, commits float64 }
+// PostgreSQL commits per request; busy and idle are the whole machine's
+// per request.
+type cpuCost struct{ self, pg, redis, commits, busy, idle float64 }
 
 func (c cpuCost) total() float64 { return c.self + c.pg + c.redis }
 
 func (m *cpuMeter) sample(ctx context.Context) cpuSample {
 	var s cpuSample
 	s.self = benchmarks.SelfCPU()
+	s.busy, s.idle, _ = benchmarks.MachineCPU() // zero on failure: no machine figure
 	if m.pg != nil {
 		s.pg, _ = benchmarks.BackendsCPU(ctx, m.pg) // nil on failure: no PostgreSQL figure
 		_ = m.pg.QueryRowContext(ctx, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()").Scan(&s.commits)
@@ -352,7 +361,7 @@ func (s cpuSample) since(before cpuSample, n int64) cpuCost {
 	pg := benchmarks.CPUSince(s.pg, before.pg)
 	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
 	return cpuCost{self: us(s.self - before.self), pg: us(pg), redis: us(s.redis - before.redis),
-		commits: float64(s.commits-before.commits) / float64(n)}
+		commits: float64(s.commits-before.commits) / float64(n), busy: us(s.busy - before.busy), idle: us(s.idle - before.idle)}
 }
 
 func medianCost(cs []cpuCost) cpuCost {
@@ -364,7 +373,8 @@ func medianCost(cs []cpuCost) cpuCost {
 		return median(xs)
 	}
 	return cpuCost{self: pick(func(c cpuCost) float64 { return c.self }), pg: pick(func(c cpuCost) float64 { return c.pg }),
-		redis: pick(func(c cpuCost) float64 { return c.redis }), commits: pick(func(c cpuCost) float64 { return c.commits })}
+		redis: pick(func(c cpuCost) float64 { return c.redis }), commits: pick(func(c cpuCost) float64 { return c.commits }),
+		busy: pick(func(c cpuCost) float64 { return c.busy }), idle: pick(func(c cpuCost) float64 { return c.idle })}
 }
 
 // serverLog is serve's logger (JSON, info) writing to the null device: the
