@@ -309,23 +309,94 @@ func TestBulkAndSingleRegistrationsGiveOneCustomerPerPerson(t *testing.T) {
 			for err := range errs {
 				t.Fatal(err)
 			}
-			customerOf := map[int]string{}
-			personOf := map[string]int{}
-			for _, r := range recs {
-				sr, err := s.st.SourceRecord(ctx, r.System, r.LocalID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if c, ok := customerOf[r.PersonID]; ok && c != sr.CustomerID {
-					t.Errorf("person %d has customers %s and %s", r.PersonID, c, sr.CustomerID)
-				}
-				if p, ok := personOf[sr.CustomerID]; ok && p != r.PersonID {
-					t.Errorf("customer %s holds persons %d and %d", sr.CustomerID, p, r.PersonID)
-				}
-				customerOf[r.PersonID], personOf[sr.CustomerID] = sr.CustomerID, r.PersonID
-			}
+			customerOf := oneCustomerPerPerson(t, s, recs)
 			if len(customerOf) < 60 || len(recs) < len(customerOf)+40 {
 				t.Errorf("too few people with several records: %d records of %d people", len(recs), len(customerOf))
+			}
+		})
+	}
+}
+
+// oneCustomerPerPerson checks that the records of each person are one
+// customer's and each customer holds one person's records, and returns the
+// customer of each person.
+func oneCustomerPerPerson(t *testing.T, s serviceAndStore, recs []benchmarks.Record) map[int]string {
+	t.Helper()
+	customerOf := map[int]string{}
+	personOf := map[string]int{}
+	for _, r := range recs {
+		sr, err := s.st.SourceRecord(t.Context(), r.System, r.LocalID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := customerOf[r.PersonID]; ok && c != sr.CustomerID {
+			t.Errorf("person %d has customers %s and %s", r.PersonID, c, sr.CustomerID)
+		}
+		if p, ok := personOf[sr.CustomerID]; ok && p != r.PersonID {
+			t.Errorf("customer %s holds persons %d and %d", sr.CustomerID, p, r.PersonID)
+		}
+		customerOf[r.PersonID], personOf[sr.CustomerID] = sr.CustomerID, r.PersonID
+	}
+	return customerOf
+}
+
+// Chunks of a thousand records lock some 9,000 blocking keys each: two at
+// once, one key lock each, overflowed PostgreSQL's shared lock table at its
+// default size ("out of shared memory"). Two bulk registrations of 1,000-
+// record chunks run at once, with single registrations beside them, and
+// all succeed with one customer per person.
+func TestConcurrentLargeChunks(t *testing.T) {
+	t.Parallel()
+	ds := benchmarks.Synthetic(benchmarks.SeedTuning, 2000, benchmarks.Noise{})
+	var recs []benchmarks.Record
+	for _, r := range ds.Records {
+		if ds.People[r.PersonID].IDNumber != "" { // every record of a person links for sure
+			recs = append(recs, r)
+		}
+	}
+	for name, s := range bulkServices(t, 0, true, nil) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			if err := benchmarks.CreateSystems(ctx, s.svc, recs); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for w := range 2 { // records 0 and 1 mod 3 in bulk, one caller each
+				wg.Go(func() {
+					var items []fiveid.BulkItem
+					for i := w; i < len(recs); i += 3 {
+						r := recs[i]
+						items = append(items, fiveid.BulkItem{Principal: fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System},
+							LocalID: r.LocalID, Input: r.Input})
+					}
+					res, err := s.svc.RegisterBulk(ctx, items)
+					for _, r := range res {
+						err = errors.Join(err, r.Err)
+					}
+					if err != nil {
+						errs <- err
+					}
+				})
+			}
+			wg.Go(func() { // records 2 mod 3 one at a time
+				for i := 2; i < len(recs); i += 3 {
+					r := recs[i]
+					p := fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System}
+					if _, err := s.svc.Register(ctx, p, r.LocalID, r.Input); err != nil {
+						errs <- err
+						return
+					}
+				}
+			})
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			if customerOf := oneCustomerPerPerson(t, s, recs); len(recs) < 3*fiveid.BulkChunk || len(customerOf) < 1000 {
+				t.Errorf("too small: %d records of %d people", len(recs), len(customerOf))
 			}
 		})
 	}

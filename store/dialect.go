@@ -8,7 +8,7 @@ import (
 	"hash/fnv"
 	"io"
 	"net"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -58,12 +58,27 @@ func (d dialect) rebind(q string) string {
 // advisory locks on a 64-bit hash of each key, sorted so that two
 // transactions never wait on each other in opposite orders. The embedded
 // store has one writer at a time, which already serializes.
+//
+// A lock is a slot of PostgreSQL's shared lock table, which holds
+// max_locks_per_transaction × (max_connections + …) of them in all: 7,808
+// with the defaults. A bulk chunk of 1,000 records has some 9,000 keys, so
+// two chunks at once (an import and a batch call) ran out of shared memory
+// (53200). So every locking transaction first takes the "all keys" lock
+// (in the two-int4 advisory space, apart from the keys' bigint one):
+// shared by a transaction with at most manyKeys keys, which then locks its
+// keys one by one; exclusive by one with more, which then needs no key
+// lock — it excludes every other locking transaction for its duration. Two
+// transactions sharing a key still wait for each other, as before; a large
+// one now also waits for, and holds up, those it shares no key with (a
+// registration waits for an import's chunk to commit, a fraction of a
+// second). The all-keys lock always comes first and an exclusive holder
+// takes no other, so the order stays the same for everyone.
 func (d dialect) lockKeys(ctx context.Context, tx *sql.Tx, keys []string) error {
 	if d != postgres || len(keys) == 0 {
 		return nil
 	}
 	ids := make([]int64, 0, len(keys))
-	seen := map[int64]bool{}
+	seen := make(map[int64]bool, len(keys))
 	for _, k := range keys {
 		h := fnv.New64a()
 		h.Write([]byte(k))
@@ -73,16 +88,26 @@ func (d dialect) lockKeys(ctx context.Context, tx *sql.Tx, keys []string) error 
 			ids = append(ids, id)
 		}
 	}
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	if len(ids) == 1 {
-		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", ids[0])
+	if len(ids) > manyKeys {
+		_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1, $2)", allKeysLock[0], allKeysLock[1])
 		return err
 	}
-	// One round trip for a chunk's thousands of keys: unnest yields the
-	// array in its (sorted) order, and the locks are taken row by row.
-	_, err := tx.ExecContext(ctx, "SELECT count(pg_advisory_xact_lock(id)) FROM unnest($1::bigint[]) AS t(id)", ids)
+	slices.Sort(ids)
+	// One round trip: unnest yields the array in its order, the all-keys
+	// lock (ordinality 1: shared, its bigint unused) first, then the keys, sorted.
+	_, err := tx.ExecContext(ctx, `SELECT count(CASE WHEN n = 1 THEN pg_advisory_xact_lock_shared($1, $2) ELSE pg_advisory_xact_lock(id) END)
+		FROM unnest($3::bigint[]) WITH ORDINALITY AS t(id, n)`, allKeysLock[0], allKeysLock[1], append([]int64{0}, ids...))
 	return err
 }
+
+// manyKeys is the most keys a transaction locks one by one (a
+// registration locks about 20, a merge of two large customers a few
+// hundred); one with more locks them all at once.
+const manyKeys = 512
+
+// allKeysLock is the advisory lock (int4, int4) standing for every key:
+// "five", "keys".
+var allKeysLock = [2]int32{0x66697665, 0x6b657973}
 
 // mapErr is the one place database errors become root-package errors.
 func mapErr(op string, err error) error {
