@@ -102,12 +102,8 @@ func (c conn) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fivei
 func recordsByID(ctx context.Context, c conn, op, cols string, scan func(interface{ Scan(...any) error }) (fiveid.SourceRecord, error), ids []fiveid.RecordID) ([]fiveid.SourceRecord, error) {
 	var out []fiveid.SourceRecord
 	for start := 0; start < len(ids); start += inChunk {
-		part := ids[start:min(start+inChunk, len(ids))]
-		args := make([]any, 0, 2*len(part))
-		for _, r := range part {
-			args = append(args, r.System, r.LocalID)
-		}
-		rows, err := c.query(ctx, "SELECT "+cols+" FROM source_records r WHERE (r.system, r.local_id) IN "+pairList(len(part)), args...)
+		from, args := c.d.recordsOf(ids[start:min(start+inChunk, len(ids))])
+		rows, err := c.query(ctx, "SELECT "+cols+" FROM "+from, args...)
 		if err != nil {
 			return nil, mapErr(op, err)
 		}
@@ -118,6 +114,31 @@ func recordsByID(ctx context.Context, c conn, op, cols string, scan func(interfa
 		out = append(out, got...)
 	}
 	return out, nil
+}
+
+// recordsOf is a FROM clause whose rows, named r, are the source records
+// of ids that exist, and its arguments. PostgreSQL gets two arrays and a
+// primary-key lookup per element (a lateral subquery with LIMIT 1, which
+// the planner cannot turn into a join): it plans a list of pairs, IN
+// (VALUES ...) or a join to it, as a hash join over a scan of every record
+// — 12 ms of backend CPU for 500 records of 20,000 against 5 ms for the
+// lookups, and growing with the table (the bulk pipeline's candidate read
+// was a sixth of the backends' CPU). SQLite looks a VALUES list up in the
+// primary key.
+func (d dialect) recordsOf(ids []fiveid.RecordID) (string, []any) {
+	if d == postgres {
+		sys, local := make([]string, len(ids)), make([]string, len(ids))
+		for i, id := range ids {
+			sys[i], local[i] = id.System, id.LocalID
+		}
+		return `unnest(?::text[], ?::text[]) AS v (system, local_id) CROSS JOIN LATERAL (SELECT * FROM source_records s
+			WHERE s.system = v.system AND s.local_id = v.local_id LIMIT 1) r`, []any{sys, local}
+	}
+	args := make([]any, 0, 2*len(ids))
+	for _, id := range ids {
+		args = append(args, id.System, id.LocalID)
+	}
+	return "source_records r WHERE (r.system, r.local_id) IN " + pairList(len(ids)), args
 }
 
 // CustomersRecords implements fiveid.CustomerReader.
@@ -226,11 +247,12 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 	old := map[fiveid.RecordID]string{} // name keys of the records that exist
 	for start := 0; start < len(records); start += inChunk {
 		part := records[start:min(start+inChunk, len(records))]
-		args := make([]any, 0, 2*len(part))
-		for _, r := range part {
-			args = append(args, r.System, r.LocalID)
+		ids := make([]fiveid.RecordID, len(part))
+		for i, r := range part {
+			ids[i] = fiveid.RecordID{System: r.System, LocalID: r.LocalID}
 		}
-		rows, err := c.query(ctx, "SELECT system, local_id, name_key FROM source_records WHERE (system, local_id) IN "+pairList(len(part)), args...)
+		from, args := c.d.recordsOf(ids)
+		rows, err := c.query(ctx, "SELECT r.system, r.local_id, r.name_key FROM "+from, args...)
 		if err != nil {
 			return mapErr(op, err)
 		}

@@ -204,6 +204,11 @@ var (
 // OpenPostgres connects to PostgreSQL (a pgx URL; runtime parameters such as
 // search_path may be given as query parameters) and applies migrations.
 func OpenPostgres(ctx context.Context, url string) (*DB, error) {
+	return openPostgres(ctx, url, 0)
+}
+
+// openPostgres is OpenPostgres migrating up to migration upto (0: all).
+func openPostgres(ctx context.Context, url string, upto int) (*DB, error) {
 	pool, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, mapErr("open postgres", err)
@@ -216,7 +221,7 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	if err := Migrate(ctx, db); err != nil {
+	if err := migrateTo(ctx, db, upto); err != nil {
 		pool.Close()
 		return nil, err
 	}
@@ -227,6 +232,11 @@ func OpenPostgres(ctx context.Context, url string) (*DB, error) {
 // dir/fiveid.db and applies migrations. WAL with synchronous=FULL: an
 // acknowledged write survives kill -9 and power loss.
 func OpenEmbedded(ctx context.Context, dir string) (*DB, error) {
+	return openEmbedded(ctx, dir, 0)
+}
+
+// openEmbedded is OpenEmbedded migrating up to migration upto (0: all).
+func openEmbedded(ctx context.Context, dir string, upto int) (*DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open embedded store: %w", err)
 	}
@@ -255,7 +265,7 @@ func OpenEmbedded(ctx context.Context, dir string) (*DB, error) {
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
 	db := &DB{conn: conn{d: embedded, q: r, stmts: &stmtCache{db: r, m: map[string]*sql.Stmt{}}}, write: w, read: r}
-	if err := Migrate(ctx, db); err != nil {
+	if err := migrateTo(ctx, db, upto); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -14,10 +14,24 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
+// A migration is one file, NNNN_name.sql, whose SQL both dialects read
+// alike; or, where they cannot (PostgreSQL's PL/pgSQL triggers have no
+// SQLite spelling), a pair of files, NNNN_name.postgres.sql and
+// NNNN_name.embedded.sql, one per dialect, which together are migration
+// NNNN.
 type migration struct {
 	version int
 	name    string
-	sql     string
+	sql     string // both dialects; "" when the migration is a pair
+	perDB   map[dialect]string
+}
+
+// sqlFor is the migration's SQL for d.
+func (m migration) sqlFor(d dialect) string {
+	if m.perDB != nil {
+		return m.perDB[d]
+	}
+	return m.sql
 }
 
 // migrations returns the embedded migrations in order and rejects
@@ -32,6 +46,7 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 		return nil, err
 	}
 	var out []migration
+	pairs := map[string]*migration{} // by name without the dialect
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".sql") {
@@ -46,7 +61,30 @@ func loadMigrations(fsys fs.FS, dir string) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, migration{version: v, name: name, sql: string(b)})
+		base := strings.TrimSuffix(name, ".sql")
+		var d dialect
+		switch {
+		case strings.HasSuffix(base, ".postgres"):
+			d = postgres
+		case strings.HasSuffix(base, ".embedded"):
+			d = embedded
+		default:
+			out = append(out, migration{version: v, name: name, sql: string(b)})
+			continue
+		}
+		base = strings.TrimSuffix(base, "."+d.String()) + ".sql"
+		m := pairs[base]
+		if m == nil {
+			m = &migration{version: v, name: base, perDB: map[dialect]string{}}
+			pairs[base] = m
+		}
+		m.perDB[d] = string(b)
+	}
+	for _, m := range pairs {
+		if len(m.perDB) != 2 {
+			return nil, fmt.Errorf("migration %s: a migration in dialect files needs both NNNN_name.postgres.sql and NNNN_name.embedded.sql", m.name)
+		}
+		out = append(out, *m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
 	for i, m := range out {
@@ -66,6 +104,11 @@ const migrateLockID = 0x66697665_6964 // "fiveid"
 // single writer serializes by itself). OpenPostgres and OpenEmbedded call
 // it; `fiveid migrate` exposes it.
 func Migrate(ctx context.Context, db *DB) error {
+	return migrateTo(ctx, db, 0)
+}
+
+// migrateTo is Migrate up to migration upto included (0: all of them).
+func migrateTo(ctx context.Context, db *DB, upto int) error {
 	ms, err := migrations()
 	if err != nil {
 		return err
@@ -100,11 +143,11 @@ func Migrate(ctx context.Context, db *DB) error {
 	}
 	rows.Close()
 	for _, m := range ms {
-		if applied[m.version] {
+		if applied[m.version] || (upto > 0 && m.version > upto) {
 			continue
 		}
 		err := db.inTx(ctx, "migrate "+m.name, nil, func(c conn) error {
-			if _, err := c.q.ExecContext(ctx, m.sql); err != nil {
+			if _, err := c.q.ExecContext(ctx, m.sqlFor(db.d)); err != nil {
 				return mapErr("migrate "+m.name, err)
 			}
 			_, err := c.exec(ctx, "migrate "+m.name, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

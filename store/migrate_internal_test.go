@@ -1,8 +1,17 @@
 package store
 
 import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
+
+	"fiveid"
+	"fiveid/store/storetest"
 )
 
 func TestMigrationsAreNumberedConsecutively(t *testing.T) {
@@ -11,14 +20,31 @@ func TestMigrationsAreNumberedConsecutively(t *testing.T) {
 		t.Fatalf("embedded migrations: %v", err)
 	}
 	bad := map[string]fstest.MapFS{
-		"duplicate":  {"m/0001_a.sql": {}, "m/0001_b.sql": {}},
-		"gap":        {"m/0001_a.sql": {}, "m/0003_c.sql": {}},
-		"unnumbered": {"m/init.sql": {}},
+		"duplicate":            {"m/0001_a.sql": {}, "m/0001_b.sql": {}},
+		"gap":                  {"m/0001_a.sql": {}, "m/0003_c.sql": {}},
+		"unnumbered":           {"m/init.sql": {}},
+		"half a pair":          {"m/0001_a.sql": {}, "m/0002_b.postgres.sql": {}},
+		"pair and shared file": {"m/0001_a.postgres.sql": {}, "m/0001_a.embedded.sql": {}, "m/0001_b.sql": {}},
 	}
 	for name, fsys := range bad {
 		if _, err := loadMigrations(fsys, "m"); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	ms, err := loadMigrations(fstest.MapFS{
+		"m/0001_a.sql":          {Data: []byte("both")},
+		"m/0002_b.postgres.sql": {Data: []byte("pg")},
+		"m/0002_b.embedded.sql": {Data: []byte("lite")},
+	}, "m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range ms {
+		got = append(got, m.name+": "+m.sqlFor(postgres)+" / "+m.sqlFor(embedded))
+	}
+	if diff := cmp.Diff([]string{"0001_a.sql: both / both", "0002_b.sql: pg / lite"}, got); diff != "" {
+		t.Errorf("a migration per dialect (-want +got):\n%s", diff)
 	}
 }
 
@@ -29,5 +55,117 @@ func TestRebind(t *testing.T) {
 	}
 	if got := embedded.rebind("a = ?"); got != "a = ?" {
 		t.Errorf("embedded: %s", got)
+	}
+}
+
+// A store holding data at migration 0008 migrates to the current schema
+// and answers the same candidates; afterwards a blocking key still needs
+// its record (the rule 0009 keeps), on both stores.
+func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
+	t.Parallel()
+	for _, d := range []dialect{embedded, postgres} {
+		t.Run(d.String(), func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			var pgURL, dir string
+			open := func(upto int) *DB {
+				var db *DB
+				var err error
+				if d == postgres {
+					db, err = openPostgres(ctx, pgURL, upto)
+				} else {
+					db, err = openEmbedded(ctx, dir, upto)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				return db
+			}
+			if d == postgres {
+				pgURL = storetest.PostgresURL(t)
+			} else {
+				dir = filepath.Join(t.TempDir(), "data")
+			}
+			db := open(8)
+			// Rows as the 0008 writers stored them: keys are the hex
+			// text of 128-bit HMACs.
+			k1, k2, k3 := strings.Repeat("a1", 16), strings.Repeat("0f", 16), strings.Repeat("9c", 16)
+			seed := []string{
+				`INSERT INTO systems (code, name, kind, created_at) VALUES ('h', 'H', 'medical', 1)`,
+				`INSERT INTO customers (id, status, version, created_at, updated_at) VALUES ('c1', 'active', 1, 1, 1), ('c2', 'active', 1, 1, 1)`,
+				`INSERT INTO source_records (system, local_id, customer_id, raw_name, raw_sex, raw_birth, raw_id_type, raw_id, name_key, version, created_at, updated_at)
+					VALUES ('h', 'r1', 'c1', 'n', 'M', '1990-01-01', '', '', 'nk1', 1, 1, 1),
+					       ('h', 'r2', 'c2', 'n', 'M', '1990-01-01', '', '', 'nk1', 1, 1, 1),
+					       ('h', 'r3', 'c2', 'm', 'F', '1991-01-01', '', '', 'nk2', 1, 1, 1)`,
+				`INSERT INTO blocking_keys (key, system, local_id) VALUES ('` + k1 + `', 'h', 'r1'), ('` + k1 + `', 'h', 'r2'),
+					('` + k2 + `', 'h', 'r2'), ('` + k3 + `', 'h', 'r3')`,
+			}
+			for _, q := range seed {
+				if _, err := db.write.ExecContext(ctx, q); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			candidates := func(db *DB) map[string][]string {
+				out := map[string][]string{}
+				for _, k := range []string{k1, k2, k3} {
+					cs, err := db.Candidates(ctx, []string{k}, 10)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, c := range cs {
+						out[k] = append(out[k], c.LocalID)
+					}
+				}
+				return out
+			}
+			before := candidates(db)
+			db.Close()
+			db = open(0)
+			defer db.Close()
+			if diff := cmp.Diff(before, candidates(db)); diff != "" {
+				t.Errorf("candidates after migrating (-0008 +now):\n%s", diff)
+			}
+			if want := []string{"r1", "r2"}; !slices.Equal(before[k1], want) {
+				t.Errorf("0008 candidates of k1: %v, want %v", before[k1], want)
+			}
+			// The rule the foreign key kept: a key of a missing record is
+			// refused, whichever way it is written.
+			err := db.Update(ctx, nil, func(tx fiveid.Tx) error {
+				_, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "h", LocalID: "nope", Keys: []string{k1}, Version: 1}})
+				return err
+			})
+			if err != nil {
+				t.Fatalf("replace keys of a missing record (skipped, not written): %v", err)
+			}
+			err = db.Update(ctx, nil, func(tx fiveid.Tx) error {
+				_, err := tx.(txConn).setKeys(ctx, "test", []fiveid.RecordKeys{{System: "h", LocalID: "nope", Keys: []string{k2}}})
+				return err
+			})
+			if !errors.Is(err, fiveid.ErrInvalid) {
+				t.Errorf("a key of a missing record: %v, want ErrInvalid", err)
+			}
+			// ... also when most rows of the statement are right.
+			err = db.inTx(ctx, "test", nil, func(c conn) error {
+				rows := [][]any{{k2, "h", "r1"}, {k3, "h", "r1"}, {k3, "h", "gone"}}
+				if c.copyIn != nil {
+					return mapErr("test", c.copyIn(ctx, "blocking_keys", []string{"key", "system", "local_id"}, rows))
+				}
+				return txConn{c}.insertRows(ctx, "test", "blocking_keys", "key, system, local_id", len(rows), 3, func(i int) []any { return rows[i] })
+			})
+			if !errors.Is(err, fiveid.ErrInvalid) {
+				t.Errorf("a key of a missing record among others: %v, want ErrInvalid", err)
+			}
+			if diff := cmp.Diff(before, candidates(db)); diff != "" {
+				t.Errorf("candidates after the refused writes (-0008 +now):\n%s", diff)
+			}
+			// ON DELETE CASCADE: a deleted record takes its keys along.
+			if _, err := db.write.ExecContext(ctx, "DELETE FROM source_records WHERE system = 'h' AND local_id = 'r2'"); err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			if err := db.write.QueryRowContext(ctx, "SELECT COUNT(*) FROM blocking_keys WHERE local_id = 'r2'").Scan(&n); err != nil || n != 0 {
+				t.Errorf("keys of a deleted record: %d (%v), want 0", n, err)
+			}
+		})
 	}
 }
