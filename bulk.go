@@ -70,6 +70,40 @@ func (s *Service) RegisterBulk(ctx context.Context, items []BulkItem) ([]BatchRe
 	return out, nil
 }
 
+// BulkPrepared is a chunk of items checked and normalized by PrepareBulk,
+// for RegisterPrepared.
+type BulkPrepared struct {
+	items []BulkItem
+	out   []BatchResult // the check's refusals; the rest zero until registered
+	recs  []bulkRecord
+}
+
+// PrepareBulk checks and normalizes a chunk of at most BulkChunk items:
+// what RegisterBulk does to a chunk before it reads anything the chunks
+// write, so that a caller registering chunk after chunk (fiveid import)
+// can prepare the next while one registers, as RegisterBulk itself does.
+func (s *Service) PrepareBulk(ctx context.Context, items []BulkItem) (*BulkPrepared, error) {
+	if len(items) > BulkChunk {
+		return nil, fmt.Errorf("prepare bulk: %d items, at most %d: %w", len(items), BulkChunk, ErrInvalid)
+	}
+	p := &BulkPrepared{items: items, out: make([]BatchResult, len(items))}
+	p.recs = s.prepareChunk(ctx, items, p.out)
+	return p, nil
+}
+
+// RegisterPrepared registers a prepared chunk in one transaction, as
+// RegisterBulk registers each of its chunks; on a store failure nothing of
+// it was registered and it may be registered again.
+func (s *Service) RegisterPrepared(ctx context.Context, p *BulkPrepared) ([]BatchResult, error) {
+	if len(p.items) == 0 {
+		return nil, nil
+	}
+	if err := s.registerChunk(ctx, p.items, p.out, p.recs); err != nil {
+		return nil, fmt.Errorf("register bulk: 0 of %d records registered: %w", len(p.items), err)
+	}
+	return append([]BatchResult(nil), p.out...), nil
+}
+
 // bulkRecord is a chunk's valid record, normalized.
 type bulkRecord struct {
 	i    int // index in the chunk

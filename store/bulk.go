@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"fiveid"
 )
@@ -21,6 +24,48 @@ func inList(n int) string { return "?" + strings.Repeat(", ?", n-1) }
 
 // pairList is "(VALUES (?, ?), ...)" for n pairs.
 func pairList(n int) string { return "(VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1) + ")" }
+
+// The bulk reads' lists of values: on the embedded store an IN list of
+// up to inChunk placeholders per query; on PostgreSQL one array parameter
+// per column (= ANY, unnest) holding the whole list, so one query and one
+// statement text (prepared once per connection) whatever its length —
+// PostgreSQL plans "x IN (a, b)" as "x = ANY(ARRAY[a, b])" anyway.
+
+// step is how many values one query's list holds.
+func (c conn) step() int {
+	if c.d == postgres {
+		return math.MaxInt
+	}
+	return inChunk
+}
+
+// inStrings is "col IN (...)" for vals with its arguments.
+func (c conn) inStrings(col string, vals []string) (string, []any) {
+	if c.d == postgres {
+		return col + " = ANY(?::text[])", []any{vals}
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return col + " IN (" + inList(len(vals)) + ")", args
+}
+
+// inIDs is "(sys, local) IN (...)" for ids with its arguments.
+func (c conn) inIDs(sys, local string, ids []fiveid.RecordID) (string, []any) {
+	if c.d == postgres {
+		systems, locals := make([]string, len(ids)), make([]string, len(ids))
+		for i, id := range ids {
+			systems[i], locals[i] = id.System, id.LocalID
+		}
+		return "(" + sys + ", " + local + ") IN (SELECT * FROM unnest(?::text[], ?::text[]))", []any{systems, locals}
+	}
+	args := make([]any, 0, 2*len(ids))
+	for _, id := range ids {
+		args = append(args, id.System, id.LocalID)
+	}
+	return "(" + sys + ", " + local + ") IN " + pairList(len(ids)), args
+}
 
 // KeyCandidates implements fiveid.CandidateIndex in two steps: each key's
 // records numbered in (system, local_id) order by a window function, the
@@ -43,16 +88,13 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 	}
 	var hits []hit
 	keys = distinct(keys)
-	for start := 0; start < len(keys); start += inChunk {
-		part := keys[start:min(start+inChunk, len(keys))]
-		args := make([]any, 0, len(part)+1)
-		for _, k := range part {
-			args = append(args, k)
-		}
+	for start := 0; start < len(keys); start += c.step() {
+		part := keys[start:min(start+c.step(), len(keys))]
+		in, args := c.inStrings("key", part)
 		args = append(args, limit)
 		rows, err := c.query(ctx, `SELECT key, system, local_id FROM (
 				SELECT key, system, local_id, ROW_NUMBER() OVER (PARTITION BY key ORDER BY system, local_id) AS n
-				FROM blocking_keys WHERE key IN (`+inList(len(part))+`)) k
+				FROM blocking_keys WHERE `+in+`) k
 			WHERE n <= ? ORDER BY key, system, local_id`, args...)
 		if err != nil {
 			return nil, mapErr(op, err)
@@ -101,13 +143,10 @@ func (c conn) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fivei
 // with cols scanned by scan, inChunk pairs per query.
 func recordsByID(ctx context.Context, c conn, op, cols string, scan func(interface{ Scan(...any) error }) (fiveid.SourceRecord, error), ids []fiveid.RecordID) ([]fiveid.SourceRecord, error) {
 	var out []fiveid.SourceRecord
-	for start := 0; start < len(ids); start += inChunk {
-		part := ids[start:min(start+inChunk, len(ids))]
-		args := make([]any, 0, 2*len(part))
-		for _, r := range part {
-			args = append(args, r.System, r.LocalID)
-		}
-		rows, err := c.query(ctx, "SELECT "+cols+" FROM source_records r WHERE (r.system, r.local_id) IN "+pairList(len(part)), args...)
+	for start := 0; start < len(ids); start += c.step() {
+		part := ids[start:min(start+c.step(), len(ids))]
+		in, args := c.inIDs("r.system", "r.local_id", part)
+		rows, err := c.query(ctx, "SELECT "+cols+" FROM source_records r WHERE "+in, args...)
 		if err != nil {
 			return nil, mapErr(op, err)
 		}
@@ -126,13 +165,10 @@ func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Cust
 	ids = distinct(ids)
 	var cs []fiveid.Customer
 	recs := map[string][]fiveid.SourceRecord{}
-	for start := 0; start < len(ids); start += inChunk {
-		part := ids[start:min(start+inChunk, len(ids))]
-		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
-		}
-		rows, err := c.query(ctx, "SELECT "+customerCols+" FROM customers WHERE id IN ("+inList(len(part))+")", args...)
+	for start := 0; start < len(ids); start += c.step() {
+		part := ids[start:min(start+c.step(), len(ids))]
+		in, args := c.inStrings("id", part)
+		rows, err := c.query(ctx, "SELECT "+customerCols+" FROM customers WHERE "+in, args...)
 		if err != nil {
 			return nil, nil, mapErr(op, err)
 		}
@@ -141,8 +177,9 @@ func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Cust
 			return nil, nil, err
 		}
 		cs = append(cs, got...)
-		rows, err = c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE r.customer_id IN ("+inList(len(part))+
-			") ORDER BY r.customer_id, r.system, r.local_id", args...)
+		in, args = c.inStrings("r.customer_id", part)
+		rows, err = c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE "+in+
+			" ORDER BY r.customer_id, r.system, r.local_id", args...)
 		if err != nil {
 			return nil, nil, mapErr(op, err)
 		}
@@ -166,13 +203,10 @@ func (c conn) NameFrequencies(ctx context.Context, nameKeys []string) (map[strin
 	}
 	out := map[string]int64{}
 	nameKeys = distinct(nameKeys)
-	for start := 0; start < len(nameKeys); start += inChunk {
-		part := nameKeys[start:min(start+inChunk, len(nameKeys))]
-		args := make([]any, len(part))
-		for i, k := range part {
-			args[i] = k
-		}
-		rows, err := c.query(ctx, "SELECT name_key, n FROM name_stats WHERE name_key IN ("+inList(len(part))+")", args...)
+	for start := 0; start < len(nameKeys); start += c.step() {
+		part := nameKeys[start:min(start+c.step(), len(nameKeys))]
+		in, args := c.inStrings("name_key", part)
+		rows, err := c.query(ctx, "SELECT name_key, n FROM name_stats WHERE "+in, args...)
 		if err != nil {
 			return nil, 0, mapErr(op, err)
 		}
@@ -224,13 +258,13 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 		return fmt.Errorf("%s: %d key lists for %d records: %w", op, len(keys), len(records), fiveid.ErrInvalid)
 	}
 	old := map[fiveid.RecordID]string{} // name keys of the records that exist
-	for start := 0; start < len(records); start += inChunk {
-		part := records[start:min(start+inChunk, len(records))]
-		args := make([]any, 0, 2*len(part))
-		for _, r := range part {
-			args = append(args, r.System, r.LocalID)
-		}
-		rows, err := c.query(ctx, "SELECT system, local_id, name_key FROM source_records WHERE (system, local_id) IN "+pairList(len(part)), args...)
+	ids := make([]fiveid.RecordID, len(records))
+	for i, r := range records {
+		ids[i] = fiveid.RecordID{System: r.System, LocalID: r.LocalID}
+	}
+	for start := 0; start < len(ids); start += c.step() {
+		in, args := c.inIDs("system", "local_id", ids[start:min(start+c.step(), len(ids))])
+		rows, err := c.query(ctx, "SELECT system, local_id, name_key FROM source_records WHERE "+in, args...)
 		if err != nil {
 			return mapErr(op, err)
 		}
@@ -413,4 +447,121 @@ func distinct(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// unnestRows is insertRowsThen on PostgreSQL: one statement whatever the
+// rows, each column one array parameter —
+//
+//	INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::int8[]) ON CONFLICT ...
+//
+// The multi-row VALUES form it replaces had 20 parameters a row (4,000 a
+// statement): pgx encoded each (its Bind message grown a parameter at a
+// time: growslice and memmove were a sixth of an import's CPU), the text
+// and its placeholders were built and renumbered, and PostgreSQL parsed
+// and planned a statement of that size every time; here the text is the
+// same for every call (pgx prepares it once per connection) and a column
+// is one array. A column's array type is that of its Go values (string,
+// int64, float64, bool, []byte; a nil is NULL); ok is false, and nothing
+// was run, for a value of another type.
+func (c txConn) unnestRows(ctx context.Context, op, table, cols, then string, n, per int, row func(i int) []any) (bool, error) {
+	rows := make([][]any, n)
+	for i := range rows {
+		if rows[i] = row(i); len(rows[i]) != per {
+			return true, fmt.Errorf("%s: %d values for %d columns: %w", op, len(rows[i]), per, fiveid.ErrInvalid)
+		}
+	}
+	arrays := make([]any, per)
+	types := make([]string, per)
+	for j := range per {
+		var kind any
+		null := false
+		for _, r := range rows {
+			if r[j] == nil {
+				null = true
+			} else if kind == nil {
+				kind = r[j]
+			}
+		}
+		switch kind.(type) {
+		case nil, string:
+			types[j] = "text[]"
+			if !null {
+				a := make([]string, n)
+				for i, r := range rows {
+					a[i] = r[j].(string)
+				}
+				arrays[j] = a
+				continue
+			}
+			a := make([]pgtype.Text, n)
+			for i, r := range rows {
+				if s, ok := r[j].(string); ok {
+					a[i] = pgtype.Text{String: s, Valid: true}
+				} else if r[j] != nil {
+					return false, nil
+				}
+			}
+			arrays[j] = a
+			continue
+		case int64:
+			types[j] = "int8[]"
+			arrays[j] = unnestColumn[int64](rows, j, null)
+		case float64:
+			types[j] = "float8[]"
+			arrays[j] = unnestColumn[float64](rows, j, null)
+		case bool:
+			types[j] = "bool[]"
+			arrays[j] = unnestColumn[bool](rows, j, null)
+		case []byte:
+			types[j] = "bytea[]"
+			arrays[j] = unnestColumn[[]byte](rows, j, null)
+		default:
+			return false, nil
+		}
+		if arrays[j] == nil {
+			return false, nil
+		}
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + cols + ") SELECT * FROM unnest(")
+	for j, t := range types {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("?::" + t)
+	}
+	b.WriteString(")")
+	if then != "" {
+		b.WriteString(" " + then)
+	}
+	_, err := c.exec(ctx, op, b.String(), arrays...)
+	return true, err
+}
+
+// unnestColumn is column j of rows as an array parameter: []T, or []*T
+// when a value is NULL; nil when a value is neither T nor nil.
+func unnestColumn[T any](rows [][]any, j int, null bool) any {
+	if !null {
+		a := make([]T, len(rows))
+		for i, r := range rows {
+			v, ok := r[j].(T)
+			if !ok {
+				return nil
+			}
+			a[i] = v
+		}
+		return a
+	}
+	a := make([]*T, len(rows))
+	for i, r := range rows {
+		if r[j] == nil {
+			continue
+		}
+		v, ok := r[j].(T)
+		if !ok {
+			return nil
+		}
+		a[i] = &v
+	}
+	return a
 }

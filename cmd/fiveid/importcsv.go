@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -77,6 +78,7 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		defer stopPprof()
 		fmt.Fprintf(stderr, "pprof on http://%s/debug/pprof/\n", addr)
 	}
+	batchGC()
 	return withApp(ctx, cfg, func(a *app) error {
 		// Matching needs good candidate plans while the tables grow:
 		// refresh the planner's statistics as the import goes (and once at
@@ -116,6 +118,28 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		return nil
 	})
 }
+
+// batchGC has the garbage collector run less often than Go's default
+// (GOGC=100, a collection each time the heap doubles) for a batch job:
+// collecting was a quarter of an import's CPU (runtime.gcBgMarkWorker,
+// scanObject, the allocations' assists) while the live heap is small — a
+// chunk's reads and writes, tens of MB. importGOGC lets the heap grow to
+// five times the live heap between collections, importMemLimit bounds it
+// (past it the collector runs as often as needed to stay under). GOGC or
+// GOMEMLIMIT in the environment win.
+func batchGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(importGOGC)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(importMemLimit)
+	}
+}
+
+const (
+	importGOGC     = 400
+	importMemLimit = 1 << 30
+)
 
 // countLines counts the lines of f and rewinds it.
 func countLines(f *os.File) (int64, error) {
@@ -177,10 +201,13 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		rw.Write([]string{strconv.Itoa(line), system, localID, code, field, reason})
 	}
 
-	// A batch is a chunk's rows to register and the rows rejected while
-	// reading them (written in line order with the chunk's own).
+	// A batch is a chunk's rows to register, checked and normalized
+	// (prepared) by the reader while the chunk before registers, and the
+	// rows rejected while reading them (written in line order with the
+	// chunk's own).
 	type batch struct {
 		rows    []importRow
+		prep    *fiveid.BulkPrepared
 		rejects [][6]string
 		read    int
 	}
@@ -192,6 +219,12 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		defer close(batches)
 		b := batch{}
 		send := func() bool {
+			prep, err := svc.PrepareBulk(readCtx, bulkItems(b.rows))
+			if err != nil {
+				readErr = fmt.Errorf("import: %w", err)
+				return false
+			}
+			b.prep = prep
 			select {
 			case batches <- b:
 				b = batch{}
@@ -261,7 +294,7 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		for _, rj := range b.rejects {
 			reject(atoi(rj[0]), rj[1], rj[2], rj[3], rj[4], rj[5])
 		}
-		results, err := registerRetry(ctx, svc, b.rows)
+		results, err := registerRetry(ctx, svc, b.prep)
 		if err != nil {
 			regErr = fmt.Errorf("import: the chunk of lines up to %d: %w", b.rows[len(b.rows)-1].line, err)
 			stopReading()
@@ -323,19 +356,24 @@ func printable(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", `\u0000`)
 }
 
-// registerRetry registers a chunk, retrying transient store failures (a
-// busy embedded store, a PostgreSQL failover) a few times: a chunk is one
-// transaction, so a failed attempt left nothing behind.
-func registerRetry(ctx context.Context, svc *fiveid.Service, rows []importRow) ([]fiveid.BatchResult, error) {
+// bulkItems are rows as the import registers them.
+func bulkItems(rows []importRow) []fiveid.BulkItem {
 	items := make([]fiveid.BulkItem, len(rows))
 	for i, row := range rows {
 		items[i] = fiveid.BulkItem{Principal: fiveid.Principal{KeyID: "cli-import", Role: fiveid.RoleSystem, System: row.system},
 			LocalID: row.localID, Input: row.in}
 	}
+	return items
+}
+
+// registerRetry registers a prepared chunk, retrying transient store
+// failures (a busy embedded store, a PostgreSQL failover) a few times: a
+// chunk is one transaction, so a failed attempt left nothing behind.
+func registerRetry(ctx context.Context, svc *fiveid.Service, prep *fiveid.BulkPrepared) ([]fiveid.BatchResult, error) {
 	var err error
 	for attempt := range 5 {
 		var res []fiveid.BatchResult
-		res, err = svc.RegisterBulk(ctx, items)
+		res, err = svc.RegisterPrepared(ctx, prep)
 		if !errors.Is(err, fiveid.ErrUnavailable) {
 			return res, err
 		}
