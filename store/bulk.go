@@ -124,12 +124,27 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 	for _, r := range got {
 		recs[fiveid.RecordID{System: r.System, LocalID: r.LocalID}] = r
 	}
-	for _, h := range hits {
-		r, ok := recs[h.id]
-		if !ok {
-			return nil, fmt.Errorf("%s: record %s/%s of key %s vanished: %w", op, h.id.System, h.id.LocalID, h.key, fiveid.ErrUnavailable)
+	// A key's hits are together (each query's are in key order, and a key
+	// is in one query): its list is made to size, not grown a record at a
+	// time.
+	for i := 0; i < len(hits); {
+		key, j := hits[i].key, i
+		for j < len(hits) && hits[j].key == key {
+			j++
 		}
-		out[h.key] = append(out[h.key], r)
+		l := make([]fiveid.SourceRecord, j-i)
+		for x, h := range hits[i:j] {
+			r, ok := recs[h.id]
+			if !ok {
+				return nil, fmt.Errorf("%s: record %s/%s of key %s vanished: %w", op, h.id.System, h.id.LocalID, h.key, fiveid.ErrUnavailable)
+			}
+			l[x] = r
+		}
+		if prev := out[key]; len(prev) > 0 {
+			l = append(prev, l...)
+		}
+		out[key] = l
+		i = j
 	}
 	return out, nil
 }

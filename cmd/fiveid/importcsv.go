@@ -280,27 +280,15 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		}
 	}()
 
-	var regErr error
-	for b := range batches {
-		if regErr != nil {
-			continue // drain: the reader stops at once
-		}
-		if err := ctx.Err(); err != nil {
-			regErr = err
-			stopReading()
-			continue
-		}
-		sum.rows += b.read
+	// A chunk's rows are reported (its results, and the rows rejected
+	// while reading it, in line order) once the next chunk has registered
+	// too: its results wait for the invalidation of the cached answers it
+	// changed (RegisterPrepared), which goes on meanwhile.
+	report := func(b batch) {
 		for _, rj := range b.rejects {
 			reject(atoi(rj[0]), rj[1], rj[2], rj[3], rj[4], rj[5])
 		}
-		results, err := registerRetry(ctx, svc, b.prep)
-		if err != nil {
-			regErr = fmt.Errorf("import: the chunk of lines up to %d: %w", b.rows[len(b.rows)-1].line, err)
-			stopReading()
-			continue
-		}
-		for i, res := range results {
+		for i, res := range b.prep.Results() {
 			row := b.rows[i]
 			if res.Err != nil {
 				code, field, reason := rejectReason(res.Err)
@@ -320,6 +308,36 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 			}
 		}
 		progress(b.read)
+	}
+	var regErr error
+	var registered *batch // not reported yet
+	for b := range batches {
+		if regErr != nil {
+			continue // drain: the reader stops at once
+		}
+		if err := ctx.Err(); err != nil {
+			regErr = err
+			stopReading()
+			continue
+		}
+		sum.rows += b.read
+		err := registerRetry(ctx, svc, b.prep)
+		if registered != nil {
+			report(*registered)
+			registered = nil
+		}
+		if err != nil {
+			for _, rj := range b.rejects {
+				reject(atoi(rj[0]), rj[1], rj[2], rj[3], rj[4], rj[5])
+			}
+			regErr = fmt.Errorf("import: the chunk of lines up to %d: %w", b.rows[len(b.rows)-1].line, err)
+			stopReading()
+			continue
+		}
+		registered = &b
+	}
+	if registered != nil {
+		report(*registered)
 	}
 	err = errors.Join(regErr, readErr)
 	rw.Flush()
@@ -369,17 +387,16 @@ func bulkItems(rows []importRow) []fiveid.BulkItem {
 // registerRetry registers a prepared chunk, retrying transient store
 // failures (a busy embedded store, a PostgreSQL failover) a few times: a
 // chunk is one transaction, so a failed attempt left nothing behind.
-func registerRetry(ctx context.Context, svc *fiveid.Service, prep *fiveid.BulkPrepared) ([]fiveid.BatchResult, error) {
+func registerRetry(ctx context.Context, svc *fiveid.Service, prep *fiveid.BulkPrepared) error {
 	var err error
 	for attempt := range 5 {
-		var res []fiveid.BatchResult
-		res, err = svc.RegisterPrepared(ctx, prep)
+		err = svc.RegisterPrepared(ctx, prep)
 		if !errors.Is(err, fiveid.ErrUnavailable) {
-			return res, err
+			return err
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
-	return nil, err
+	return err
 }
 
 // rejectReason turns an error into (code, field, reason) without raw values.
