@@ -481,7 +481,7 @@ func distinct(ss []string) []string {
 //
 // The multi-row VALUES form it replaces had 20 parameters a row (4,000 a
 // statement): pgx encoded each (its Bind message grown a parameter at a
-// time: growslice and memmove were a sixth of an import's CPU), the text
+// time: growslice and memmove, 9% and 7% of an import's CPU), the text
 // and its placeholders were built and renumbered, and PostgreSQL parsed
 // and planned a statement of that size every time; here the text is the
 // same for every call (pgx prepares it once per connection) and a column

@@ -121,9 +121,9 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 
 // batchGC has the garbage collector run less often than Go's default
 // (GOGC=100, a collection each time the heap doubles) for a batch job:
-// collecting was a quarter of an import's CPU (runtime.gcBgMarkWorker,
-// scanObject, the allocations' assists) while the live heap is small — a
-// chunk's reads and writes, tens of MB. importGOGC lets the heap grow to
+// the collector's workers were a sixth of an import's CPU
+// (runtime.gcBgMarkWorker, 16% in a profile) while the live heap is small
+// — a chunk's reads and writes, tens of MB. importGOGC lets the heap grow to
 // five times the live heap between collections, importMemLimit bounds it
 // (past it the collector runs as often as needed to stay under). GOGC or
 // GOMEMLIMIT in the environment win.
