@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +77,6 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		defer stopPprof()
 		fmt.Fprintf(stderr, "pprof on http://%s/debug/pprof/\n", addr)
 	}
-	batchGC()
 	return withApp(ctx, cfg, func(a *app) error {
 		// Matching needs good candidate plans while the tables grow:
 		// refresh the planner's statistics as the import goes (and once at
@@ -118,28 +116,6 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		return nil
 	})
 }
-
-// batchGC has the garbage collector run less often than Go's default
-// (GOGC=100, a collection each time the heap doubles) for a batch job:
-// the collector's workers were a sixth of an import's CPU
-// (runtime.gcBgMarkWorker, 16% in a profile) while the live heap is small
-// — a chunk's reads and writes, tens of MB. importGOGC lets the heap grow to
-// five times the live heap between collections, importMemLimit bounds it
-// (past it the collector runs as often as needed to stay under). GOGC or
-// GOMEMLIMIT in the environment win.
-func batchGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(importGOGC)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(importMemLimit)
-	}
-}
-
-const (
-	importGOGC     = 400
-	importMemLimit = 1 << 30
-)
 
 // countLines counts the lines of f and rewinds it.
 func countLines(f *os.File) (int64, error) {
