@@ -5,7 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,8 +44,10 @@ const BulkChunk = 1000
 //
 // The chunks overlap where no decision can see it: the next chunk is
 // checked and normalized (prepareChunk, which reads nothing the chunks
-// write) while one is decided and written; everything it reads from the
-// store it reads after the chunk before it committed.
+// write) while one is decided and written, and the cached answers a
+// chunk changed are invalidated (after it committed, before its results
+// are given) while the next is; everything a chunk reads from the store
+// it reads after the chunk before it committed.
 func (s *Service) RegisterBulk(ctx context.Context, items []BulkItem) ([]BatchResult, error) {
 	out := make([]BatchResult, len(items))
 	prepare := func(start int) chan []bulkRecord {
@@ -53,6 +56,12 @@ func (s *Service) RegisterBulk(ctx context.Context, items []BulkItem) ([]BatchRe
 		go func() { ch <- s.prepareChunk(ctx, items[start:end], out[start:end]) }()
 		return ch
 	}
+	var finishing chan struct{} // closed when the chunk before's finish is done
+	waitFinish := func() {
+		if finishing != nil {
+			<-finishing
+		}
+	}
 	next := prepare(0)
 	for start := 0; start < len(items); start += BulkChunk {
 		end := min(start+BulkChunk, len(items))
@@ -60,14 +69,72 @@ func (s *Service) RegisterBulk(ctx context.Context, items []BulkItem) ([]BatchRe
 		if end < len(items) {
 			next = prepare(end)
 		}
-		if err := s.registerChunk(ctx, items[start:end], out[start:end], recs); err != nil {
+		finish, err := s.registerChunk(ctx, items[start:end], out[start:end], recs)
+		waitFinish()
+		if err != nil {
 			if end < len(items) {
 				<-next // it writes to out
 			}
 			return out[:start], fmt.Errorf("register bulk: %d of %d records registered: %w", start, len(items), err)
 		}
+		finishing = make(chan struct{})
+		go func(done chan struct{}) { finish(); close(done) }(finishing)
 	}
+	waitFinish()
 	return out, nil
+}
+
+// BulkPrepared is a chunk of items checked and normalized by PrepareBulk,
+// for RegisterPrepared.
+type BulkPrepared struct {
+	items    []BulkItem
+	out      []BatchResult // the check's refusals; the rest zero until registered
+	recs     []bulkRecord
+	finished chan struct{} // closed once registered and the answers invalidated
+}
+
+// PrepareBulk checks and normalizes a chunk of at most BulkChunk items:
+// what RegisterBulk does to a chunk before it reads anything the chunks
+// write, so that a caller registering chunk after chunk (fiveid import)
+// can prepare the next while one registers, as RegisterBulk itself does.
+func (s *Service) PrepareBulk(ctx context.Context, items []BulkItem) (*BulkPrepared, error) {
+	if len(items) > BulkChunk {
+		return nil, fmt.Errorf("prepare bulk: %d items, at most %d: %w", len(items), BulkChunk, ErrInvalid)
+	}
+	p := &BulkPrepared{items: items, out: make([]BatchResult, len(items))}
+	p.recs = s.prepareChunk(ctx, items, p.out)
+	return p, nil
+}
+
+// RegisterPrepared registers a prepared chunk in one transaction, as
+// RegisterBulk registers each of its chunks, and returns once it
+// committed; Results gives its results. On a store failure nothing of it
+// was registered and it may be registered again.
+//
+// The cached answers the chunk changed are invalidated meanwhile, so that
+// the caller can go on with the next chunk: Results waits for that (a
+// record whose invalidation failed has that error, as from RegisterBulk).
+func (s *Service) RegisterPrepared(ctx context.Context, p *BulkPrepared) error {
+	if len(p.items) == 0 {
+		return nil
+	}
+	finish, err := s.registerChunk(ctx, p.items, p.out, p.recs)
+	if err != nil {
+		return fmt.Errorf("register bulk: 0 of %d records registered: %w", len(p.items), err)
+	}
+	p.finished = make(chan struct{})
+	go func() { finish(); close(p.finished) }()
+	return nil
+}
+
+// Results are the results of a registered chunk (RegisterPrepared), in
+// item order, once the cached answers it changed are invalidated; before
+// it registered, only the refusals of the check.
+func (p *BulkPrepared) Results() []BatchResult {
+	if p.finished != nil {
+		<-p.finished
+	}
+	return p.out
 }
 
 // bulkRecord is a chunk's valid record, normalized.
@@ -127,13 +194,16 @@ func (s *Service) prepareChunk(ctx context.Context, items []BulkItem, out []Batc
 }
 
 // registerChunk registers a chunk's items, recs being prepareChunk's
-// answer for them.
-func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []BatchResult, recs []bulkRecord) error {
+// answer for them, and returns once the chunk committed with what remains
+// to do before its results are given: finish invalidates the cached
+// answers the chunk changed (a failure there fails the chunk's records)
+// and counts the outcomes. It touches only the chunk's results.
+func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []BatchResult, recs []bulkRecord) (finish func(), err error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	if len(recs) == 0 {
-		return nil
+		return func() {}, nil
 	}
 	// The keys of the records' previous versions are locked and
 	// invalidated too (as Register does).
@@ -145,7 +215,7 @@ func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []Bat
 	}
 	prevs, err := s.store.SourceRecords(ctx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, prev := range prevs {
 		if prevRec, err := s.normalize(prev.Raw, prev.IDTable); err == nil {
@@ -211,17 +281,24 @@ func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []Bat
 		for j := range recs {
 			out[recs[j].i] = BatchResult{}
 		}
-		return err
+		return nil, err
 	}
+	return func() { s.finishChunk(ctx, len(items), out, recs, union(lock, more)) }, nil
+}
+
+// finishChunk is what registerChunk leaves for after the commit: the
+// cached answers depending on keys are invalidated and the outcomes
+// counted.
+func (s *Service) finishChunk(ctx context.Context, n int, out []BatchResult, recs []bulkRecord, keys []string) {
 	// An idempotent repeat invalidates too: the attempt it repeats may
 	// have committed and then failed to invalidate.
-	if err := s.invalidateAnswers(ctx, union(lock, more)); err != nil {
+	if err := s.invalidateAnswers(ctx, keys); err != nil {
 		for _, r := range recs {
 			if out[r.i].Err == nil {
 				out[r.i] = BatchResult{Err: fmt.Errorf("register: %w", err)}
 			}
 		}
-		return nil
+		return
 	}
 	created, linked := 0, 0
 	for _, r := range recs {
@@ -237,9 +314,8 @@ func (s *Service) registerChunk(ctx context.Context, items []BulkItem, out []Bat
 		}
 		s.obs.MatchOutcome("register", grade)
 	}
-	s.log.LogAttrs(ctx, slogInfo, "register bulk", attrI("records", len(items)),
+	s.log.LogAttrs(ctx, slogInfo, "register bulk", attrI("records", n),
 		attrI("created", created), attrI("linked", linked))
-	return nil
 }
 
 // recordError tells a decision's refusal of one record (a link target that
@@ -271,7 +347,7 @@ type chunkTx struct {
 	total     int64
 
 	// Written by the chunk.
-	recs       map[RecordID]pendingRecord
+	recs       map[RecordID]*pendingRecord
 	recOrder   []RecordID
 	byKey      map[string][]RecordID
 	byCustomer map[string][]RecordID
@@ -281,6 +357,10 @@ type chunkTx struct {
 	changes    []Change
 	nameDelta  map[string]int64
 	totalDelta int64
+	// Candidates' and CustomerRecords' scratch space.
+	seen  map[RecordID]bool
+	found []*SourceRecord
+
 	// replaced counts the chunk's writes to records that existed before
 	// it: each may have left a key's stored list, so a list read up front
 	// that was full no longer tells the first limit records.
@@ -296,27 +376,33 @@ type pendingRecord struct {
 // keys' candidates, their customers with all their records, and the name
 // statistics of every name involved.
 func (s *Service) newChunkTx(ctx context.Context, tx Tx, recs []bulkRecord, ids []RecordID) (*chunkTx, error) {
+	// The maps are made to the chunk's size: grown from empty, their
+	// rehashing was a visible share of a chunk's allocations.
+	n := len(recs)
+	keys := make([]string, 0, 10*n)
+	names := make([]string, 0, 4*n)
+	for _, r := range recs {
+		keys = append(keys, r.keys...)
+		names = append(names, r.rec.Name.Key)
+	}
 	c := &chunkTx{Tx: tx, limit: s.limit,
-		base: map[RecordID]SourceRecord{}, baseRead: map[RecordID]bool{},
-		keysRead: map[string]bool{}, customers: map[string]Customer{}, custRecs: map[string][]SourceRecord{},
-		namesRead: map[string]bool{},
-		recs:      map[RecordID]pendingRecord{}, byKey: map[string][]RecordID{}, byCustomer: map[string][]RecordID{},
-		created: map[string]bool{}, written: map[string]bool{}, nameDelta: map[string]int64{}}
+		base: make(map[RecordID]SourceRecord, n), baseRead: make(map[RecordID]bool, n),
+		keysRead: make(map[string]bool, len(keys)), customers: make(map[string]Customer, 2*n),
+		custRecs: make(map[string][]SourceRecord, 2*n), namesRead: make(map[string]bool, 4*n),
+		recs: make(map[RecordID]*pendingRecord, n), byKey: make(map[string][]RecordID, len(keys)),
+		byCustomer: make(map[string][]RecordID, n), created: make(map[string]bool, n),
+		written: make(map[string]bool, n), nameDelta: make(map[string]int64, n)}
 	existing, err := tx.SourceRecords(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
-	var keys, names, customers []string
+	customers := make([]string, 0, 4*n)
 	for _, id := range ids {
 		c.baseRead[id] = true
 	}
 	for _, r := range existing {
 		c.base[RecordID{r.System, r.LocalID}] = r
 		customers = append(customers, r.CustomerID)
-	}
-	for _, r := range recs {
-		keys = append(keys, r.keys...)
-		names = append(names, r.rec.Name.Key)
 	}
 	if c.keyCands, err = tx.KeyCandidates(ctx, keys, c.limit); err != nil {
 		return nil, err
@@ -325,9 +411,9 @@ func (s *Service) newChunkTx(ctx context.Context, tx Tx, recs []bulkRecord, ids 
 		c.keysRead[k] = true
 	}
 	for _, l := range c.keyCands {
-		for _, r := range l {
-			customers = append(customers, r.CustomerID)
-			names = append(names, r.NameKey)
+		for i := range l {
+			customers = append(customers, l[i].CustomerID)
+			names = append(names, l[i].NameKey)
 		}
 	}
 	cs, crecs, err := tx.CustomersRecords(ctx, customers)
@@ -347,11 +433,13 @@ func (s *Service) newChunkTx(ctx context.Context, tx Tx, recs []bulkRecord, ids 
 	return c, nil
 }
 
-func recordLess(a, b SourceRecord) bool {
-	if a.System != b.System {
-		return a.System < b.System
+// recordOrder orders records by (system, local_id), as the stores list
+// them.
+func recordOrder(a, b *SourceRecord) int {
+	if c := strings.Compare(a.System, b.System); c != 0 {
+		return c
 	}
-	return a.LocalID < b.LocalID
+	return strings.Compare(a.LocalID, b.LocalID)
 }
 
 // SourceRecord: the chunk's version, else the stored one.
@@ -374,34 +462,41 @@ func (c *chunkTx) SourceRecord(ctx context.Context, system, localID string) (Sou
 // (system, local_id) — Candidates of the store as the chunk's writes
 // would leave it.
 func (c *chunkTx) Candidates(ctx context.Context, keys []string, limit int) ([]SourceRecord, error) {
-	var stored []SourceRecord
 	upFront := limit == c.limit
 	for _, k := range keys {
 		if !c.keysRead[k] || (c.replaced > 0 && len(c.keyCands[k]) >= limit) {
 			upFront = false
 		}
 	}
+	// The answer is gathered as pointers and copied once, sorted: a
+	// record is a few hundred bytes, and a key's list is read for every
+	// record of the chunk carrying the key.
+	seen, found := c.scratch()
+	add := func(r *SourceRecord) {
+		id := RecordID{r.System, r.LocalID}
+		if _, ours := c.recs[id]; ours || seen[id] {
+			return
+		}
+		seen[id] = true
+		found = append(found, r)
+	}
 	if upFront {
 		for _, k := range keys {
-			stored = append(stored, c.keyCands[k]...)
+			l := c.keyCands[k]
+			for i := range l {
+				add(&l[i])
+			}
 		}
 	} else {
 		// Each record the chunk rewrote may hide one more: read that
 		// many more.
-		var err error
-		if stored, err = c.Tx.Candidates(ctx, keys, limit+c.replaced); err != nil {
+		stored, err := c.Tx.Candidates(ctx, keys, limit+c.replaced)
+		if err != nil {
 			return nil, err
 		}
-	}
-	seen := map[RecordID]bool{}
-	var out []SourceRecord
-	for _, r := range stored {
-		id := RecordID{r.System, r.LocalID}
-		if _, ours := c.recs[id]; ours || seen[id] {
-			continue
+		for i := range stored {
+			add(&stored[i])
 		}
-		seen[id] = true
-		out = append(out, r)
 	}
 	for _, k := range keys {
 		for _, id := range c.byKey[k] {
@@ -410,14 +505,41 @@ func (c *chunkTx) Candidates(ctx context.Context, keys []string, limit int) ([]S
 				continue
 			}
 			seen[id] = true
-			out = append(out, p.rec)
+			found = append(found, &p.rec)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return recordLess(out[i], out[j]) })
-	if len(out) > limit {
-		out = out[:limit]
+	return c.sorted(found, limit), nil
+}
+
+// scratch is the map and slice that Candidates and CustomerRecords
+// gather in, emptied (kept for the chunk: they are called for every
+// record).
+func (c *chunkTx) scratch() (map[RecordID]bool, []*SourceRecord) {
+	if c.seen == nil {
+		c.seen = make(map[RecordID]bool, 64)
 	}
-	return out, nil
+	clear(c.seen)
+	return c.seen, c.found[:0]
+}
+
+// sorted is the first limit (all when limit < 0) of found in (system,
+// local_id) order, copied; found is kept for scratch.
+func (c *chunkTx) sorted(found []*SourceRecord, limit int) []SourceRecord {
+	slices.SortFunc(found, recordOrder)
+	n := len(found)
+	if limit >= 0 {
+		n = min(n, limit)
+	}
+	var out []SourceRecord
+	if n > 0 {
+		out = make([]SourceRecord, n)
+		for i, r := range found[:n] {
+			out[i] = *r
+		}
+	}
+	clear(found) // no pointer kept past the call
+	c.found = found[:0]
+	return out
 }
 
 func contains(ss []string, s string) bool {
@@ -440,23 +562,21 @@ func (c *chunkTx) CustomerRecords(ctx context.Context, id string) ([]SourceRecor
 		}
 		c.custRecs[id] = stored
 	}
-	seen := map[RecordID]bool{}
-	var out []SourceRecord
-	for _, r := range stored {
-		rid := RecordID{r.System, r.LocalID}
+	seen, found := c.scratch()
+	for i := range stored {
+		rid := RecordID{stored[i].System, stored[i].LocalID}
 		if _, ours := c.recs[rid]; !ours {
 			seen[rid] = true
-			out = append(out, r)
+			found = append(found, &stored[i])
 		}
 	}
 	for _, rid := range c.byCustomer[id] {
 		if p := c.recs[rid]; !seen[rid] && p.rec.CustomerID == id {
 			seen[rid] = true
-			out = append(out, p.rec)
+			found = append(found, &p.rec)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return recordLess(out[i], out[j]) })
-	return out, nil
+	return c.sorted(found, -1), nil
 }
 
 // Customer: as the chunk wrote it, else as stored.
@@ -530,7 +650,7 @@ func (c *chunkTx) PutSourceRecord(ctx context.Context, r SourceRecord, keys []st
 			c.replaced++
 		}
 	}
-	c.recs[id] = pendingRecord{rec: r, keys: keys}
+	c.recs[id] = &pendingRecord{rec: r, keys: keys}
 	for _, k := range keys {
 		c.byKey[k] = append(c.byKey[k], id)
 	}

@@ -3,8 +3,11 @@ package store
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"fiveid"
 )
@@ -21,6 +24,32 @@ func inList(n int) string { return "?" + strings.Repeat(", ?", n-1) }
 
 // pairList is "(VALUES (?, ?), ...)" for n pairs.
 func pairList(n int) string { return "(VALUES (?, ?)" + strings.Repeat(", (?, ?)", n-1) + ")" }
+
+// The bulk reads' lists of values: on the embedded store an IN list of
+// up to inChunk placeholders per query; on PostgreSQL one array parameter
+// per column (= ANY, unnest) holding the whole list, so one query and one
+// statement text (prepared once per connection) whatever its length —
+// PostgreSQL plans "x IN (a, b)" as "x = ANY(ARRAY[a, b])" anyway.
+
+// step is how many values one query's list holds.
+func (c conn) step() int {
+	if c.d == postgres {
+		return math.MaxInt
+	}
+	return inChunk
+}
+
+// inStrings is "col IN (...)" for vals with its arguments.
+func (c conn) inStrings(col string, vals []string) (string, []any) {
+	if c.d == postgres {
+		return col + " = ANY(?::text[])", []any{vals}
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return col + " IN (" + inList(len(vals)) + ")", args
+}
 
 // KeyCandidates implements fiveid.CandidateIndex in two steps: each key's
 // records numbered in (system, local_id) order by a window function, the
@@ -43,16 +72,13 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 	}
 	var hits []hit
 	keys = distinct(keys)
-	for start := 0; start < len(keys); start += inChunk {
-		part := keys[start:min(start+inChunk, len(keys))]
-		args := make([]any, 0, len(part)+1)
-		for _, k := range part {
-			args = append(args, k)
-		}
+	for start := 0; start < len(keys); start += c.step() {
+		part := keys[start:min(start+c.step(), len(keys))]
+		in, args := c.inStrings("key", part)
 		args = append(args, limit)
 		rows, err := c.query(ctx, `SELECT key, system, local_id FROM (
 				SELECT key, system, local_id, ROW_NUMBER() OVER (PARTITION BY key ORDER BY system, local_id) AS n
-				FROM blocking_keys WHERE key IN (`+inList(len(part))+`)) k
+				FROM blocking_keys WHERE `+in+`) k
 			WHERE n <= ? ORDER BY key, system, local_id`, args...)
 		if err != nil {
 			return nil, mapErr(op, err)
@@ -82,12 +108,27 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 	for _, r := range got {
 		recs[fiveid.RecordID{System: r.System, LocalID: r.LocalID}] = r
 	}
-	for _, h := range hits {
-		r, ok := recs[h.id]
-		if !ok {
-			return nil, fmt.Errorf("%s: record %s/%s of key %s vanished: %w", op, h.id.System, h.id.LocalID, h.key, fiveid.ErrUnavailable)
+	// A key's hits are together (each query's are in key order, and a key
+	// is in one query): its list is made to size, not grown a record at a
+	// time.
+	for i := 0; i < len(hits); {
+		key, j := hits[i].key, i
+		for j < len(hits) && hits[j].key == key {
+			j++
 		}
-		out[h.key] = append(out[h.key], r)
+		l := make([]fiveid.SourceRecord, j-i)
+		for x, h := range hits[i:j] {
+			r, ok := recs[h.id]
+			if !ok {
+				return nil, fmt.Errorf("%s: record %s/%s of key %s vanished: %w", op, h.id.System, h.id.LocalID, h.key, fiveid.ErrUnavailable)
+			}
+			l[x] = r
+		}
+		if prev := out[key]; len(prev) > 0 {
+			l = append(prev, l...)
+		}
+		out[key] = l
+		i = j
 	}
 	return out, nil
 }
@@ -98,11 +139,12 @@ func (c conn) SourceRecords(ctx context.Context, ids []fiveid.RecordID) ([]fivei
 }
 
 // recordsByID reads the records of ids (those that exist, in no order)
-// with cols scanned by scan, inChunk pairs per query.
+// with cols scanned by scan: one query on PostgreSQL, inChunk pairs per
+// query on the embedded store.
 func recordsByID(ctx context.Context, c conn, op, cols string, scan func(interface{ Scan(...any) error }) (fiveid.SourceRecord, error), ids []fiveid.RecordID) ([]fiveid.SourceRecord, error) {
 	var out []fiveid.SourceRecord
-	for start := 0; start < len(ids); start += inChunk {
-		from, args := c.d.recordsOf(ids[start:min(start+inChunk, len(ids))])
+	for start := 0; start < len(ids); start += c.step() {
+		from, args := c.d.recordsOf(ids[start:min(start+c.step(), len(ids))])
 		rows, err := c.query(ctx, "SELECT "+cols+" FROM "+from, args...)
 		if err != nil {
 			return nil, mapErr(op, err)
@@ -147,13 +189,10 @@ func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Cust
 	ids = distinct(ids)
 	var cs []fiveid.Customer
 	recs := map[string][]fiveid.SourceRecord{}
-	for start := 0; start < len(ids); start += inChunk {
-		part := ids[start:min(start+inChunk, len(ids))]
-		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
-		}
-		rows, err := c.query(ctx, "SELECT "+customerCols+" FROM customers WHERE id IN ("+inList(len(part))+")", args...)
+	for start := 0; start < len(ids); start += c.step() {
+		part := ids[start:min(start+c.step(), len(ids))]
+		in, args := c.inStrings("id", part)
+		rows, err := c.query(ctx, "SELECT "+customerCols+" FROM customers WHERE "+in, args...)
 		if err != nil {
 			return nil, nil, mapErr(op, err)
 		}
@@ -162,8 +201,9 @@ func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Cust
 			return nil, nil, err
 		}
 		cs = append(cs, got...)
-		rows, err = c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE r.customer_id IN ("+inList(len(part))+
-			") ORDER BY r.customer_id, r.system, r.local_id", args...)
+		in, args = c.inStrings("r.customer_id", part)
+		rows, err = c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE "+in+
+			" ORDER BY r.customer_id, r.system, r.local_id", args...)
 		if err != nil {
 			return nil, nil, mapErr(op, err)
 		}
@@ -187,13 +227,10 @@ func (c conn) NameFrequencies(ctx context.Context, nameKeys []string) (map[strin
 	}
 	out := map[string]int64{}
 	nameKeys = distinct(nameKeys)
-	for start := 0; start < len(nameKeys); start += inChunk {
-		part := nameKeys[start:min(start+inChunk, len(nameKeys))]
-		args := make([]any, len(part))
-		for i, k := range part {
-			args[i] = k
-		}
-		rows, err := c.query(ctx, "SELECT name_key, n FROM name_stats WHERE name_key IN ("+inList(len(part))+")", args...)
+	for start := 0; start < len(nameKeys); start += c.step() {
+		part := nameKeys[start:min(start+c.step(), len(nameKeys))]
+		in, args := c.inStrings("name_key", part)
+		rows, err := c.query(ctx, "SELECT name_key, n FROM name_stats WHERE "+in, args...)
 		if err != nil {
 			return nil, 0, mapErr(op, err)
 		}
@@ -245,13 +282,12 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 		return fmt.Errorf("%s: %d key lists for %d records: %w", op, len(keys), len(records), fiveid.ErrInvalid)
 	}
 	old := map[fiveid.RecordID]string{} // name keys of the records that exist
-	for start := 0; start < len(records); start += inChunk {
-		part := records[start:min(start+inChunk, len(records))]
-		ids := make([]fiveid.RecordID, len(part))
-		for i, r := range part {
-			ids[i] = fiveid.RecordID{System: r.System, LocalID: r.LocalID}
-		}
-		from, args := c.d.recordsOf(ids)
+	ids := make([]fiveid.RecordID, len(records))
+	for i, r := range records {
+		ids[i] = fiveid.RecordID{System: r.System, LocalID: r.LocalID}
+	}
+	for start := 0; start < len(ids); start += c.step() {
+		from, args := c.d.recordsOf(ids[start:min(start+c.step(), len(ids))])
 		rows, err := c.query(ctx, "SELECT r.system, r.local_id, r.name_key FROM "+from, args...)
 		if err != nil {
 			return mapErr(op, err)
@@ -397,8 +433,18 @@ func (c txConn) appendRows(ctx context.Context, op, table, cols string, n int, r
 			return mapErr(op, err)
 		}
 		defer st.Close()
+		// The rows run without ctx's cancellation, which is checked here
+		// every so many rows instead: given a cancellable context the
+		// driver starts a goroutine per statement run to interrupt it (and
+		// installs a progress handler), a tenth of the time of a row.
+		bare := context.WithoutCancel(ctx)
 		for i := range n {
-			if _, err := st.ExecContext(ctx, row(i)...); err != nil {
+			if i%256 == 0 {
+				if err := ctx.Err(); err != nil {
+					return mapErr(op, err)
+				}
+			}
+			if _, err := st.ExecContext(bare, row(i)...); err != nil {
 				return mapErr(op, err)
 			}
 		}
@@ -435,4 +481,121 @@ func distinct(ss []string) []string {
 		}
 	}
 	return out
+}
+
+// unnestRows is insertRowsThen on PostgreSQL: one statement whatever the
+// rows, each column one array parameter —
+//
+//	INSERT INTO t (a, b) SELECT * FROM unnest($1::text[], $2::int8[]) ON CONFLICT ...
+//
+// The multi-row VALUES form it replaces had 20 parameters a row (4,000 a
+// statement): pgx encoded each (its Bind message grown a parameter at a
+// time: growslice and memmove, 9% and 7% of an import's CPU), the text
+// and its placeholders were built and renumbered, and PostgreSQL parsed
+// and planned a statement of that size every time; here the text is the
+// same for every call (pgx prepares it once per connection) and a column
+// is one array. A column's array type is that of its Go values (string,
+// int64, float64, bool, []byte; a nil is NULL); ok is false, and nothing
+// was run, for a value of another type.
+func (c txConn) unnestRows(ctx context.Context, op, table, cols, then string, n, per int, row func(i int) []any) (bool, error) {
+	rows := make([][]any, n)
+	for i := range rows {
+		if rows[i] = row(i); len(rows[i]) != per {
+			return true, fmt.Errorf("%s: %d values for %d columns: %w", op, len(rows[i]), per, fiveid.ErrInvalid)
+		}
+	}
+	arrays := make([]any, per)
+	types := make([]string, per)
+	for j := range per {
+		var kind any
+		null := false
+		for _, r := range rows {
+			if r[j] == nil {
+				null = true
+			} else if kind == nil {
+				kind = r[j]
+			}
+		}
+		switch kind.(type) {
+		case nil, string:
+			types[j] = "text[]"
+			if !null {
+				a := make([]string, n)
+				for i, r := range rows {
+					a[i] = r[j].(string)
+				}
+				arrays[j] = a
+				continue
+			}
+			a := make([]pgtype.Text, n)
+			for i, r := range rows {
+				if s, ok := r[j].(string); ok {
+					a[i] = pgtype.Text{String: s, Valid: true}
+				} else if r[j] != nil {
+					return false, nil
+				}
+			}
+			arrays[j] = a
+			continue
+		case int64:
+			types[j] = "int8[]"
+			arrays[j] = unnestColumn[int64](rows, j, null)
+		case float64:
+			types[j] = "float8[]"
+			arrays[j] = unnestColumn[float64](rows, j, null)
+		case bool:
+			types[j] = "bool[]"
+			arrays[j] = unnestColumn[bool](rows, j, null)
+		case []byte:
+			types[j] = "bytea[]"
+			arrays[j] = unnestColumn[[]byte](rows, j, null)
+		default:
+			return false, nil
+		}
+		if arrays[j] == nil {
+			return false, nil
+		}
+	}
+	var b strings.Builder
+	b.WriteString("INSERT INTO " + table + " (" + cols + ") SELECT * FROM unnest(")
+	for j, t := range types {
+		if j > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("?::" + t)
+	}
+	b.WriteString(")")
+	if then != "" {
+		b.WriteString(" " + then)
+	}
+	_, err := c.exec(ctx, op, b.String(), arrays...)
+	return true, err
+}
+
+// unnestColumn is column j of rows as an array parameter: []T, or []*T
+// when a value is NULL; nil when a value is neither T nor nil.
+func unnestColumn[T any](rows [][]any, j int, null bool) any {
+	if !null {
+		a := make([]T, len(rows))
+		for i, r := range rows {
+			v, ok := r[j].(T)
+			if !ok {
+				return nil
+			}
+			a[i] = v
+		}
+		return a
+	}
+	a := make([]*T, len(rows))
+	for i, r := range rows {
+		if r[j] == nil {
+			continue
+		}
+		v, ok := r[j].(T)
+		if !ok {
+			return nil
+		}
+		a[i] = &v
+	}
+	return a
 }

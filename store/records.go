@@ -539,6 +539,14 @@ func (c txConn) insertRows(ctx context.Context, op, table, cols string, n, per i
 // insertRowsThen is insertRows with a clause after the rows (ON
 // CONFLICT ...).
 func (c txConn) insertRowsThen(ctx context.Context, op, table, cols, then string, n, per int, row func(i int) []any) error {
+	if n == 0 {
+		return nil
+	}
+	if c.d == postgres {
+		if ok, err := c.unnestRows(ctx, op, table, cols, then, n, per, row); ok {
+			return err
+		}
+	}
 	ph := "(" + strings.TrimSuffix(strings.Repeat("?, ", per), ", ") + ")"
 	chunk := max(1, 4000/per)
 	for start := 0; start < n; start += chunk {

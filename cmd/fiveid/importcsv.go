@@ -177,10 +177,13 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		rw.Write([]string{strconv.Itoa(line), system, localID, code, field, reason})
 	}
 
-	// A batch is a chunk's rows to register and the rows rejected while
-	// reading them (written in line order with the chunk's own).
+	// A batch is a chunk's rows to register, checked and normalized
+	// (prepared) by the reader while the chunk before registers, and the
+	// rows rejected while reading them (written in line order with the
+	// chunk's own).
 	type batch struct {
 		rows    []importRow
+		prep    *fiveid.BulkPrepared
 		rejects [][6]string
 		read    int
 	}
@@ -192,6 +195,12 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		defer close(batches)
 		b := batch{}
 		send := func() bool {
+			prep, err := svc.PrepareBulk(readCtx, bulkItems(b.rows))
+			if err != nil {
+				readErr = fmt.Errorf("import: %w", err)
+				return false
+			}
+			b.prep = prep
 			select {
 			case batches <- b:
 				b = batch{}
@@ -247,27 +256,15 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 		}
 	}()
 
-	var regErr error
-	for b := range batches {
-		if regErr != nil {
-			continue // drain: the reader stops at once
-		}
-		if err := ctx.Err(); err != nil {
-			regErr = err
-			stopReading()
-			continue
-		}
-		sum.rows += b.read
+	// A chunk's rows are reported (its results, and the rows rejected
+	// while reading it, in line order) once the next chunk has registered
+	// too: its results wait for the invalidation of the cached answers it
+	// changed (RegisterPrepared), which goes on meanwhile.
+	report := func(b batch) {
 		for _, rj := range b.rejects {
 			reject(atoi(rj[0]), rj[1], rj[2], rj[3], rj[4], rj[5])
 		}
-		results, err := registerRetry(ctx, svc, b.rows)
-		if err != nil {
-			regErr = fmt.Errorf("import: the chunk of lines up to %d: %w", b.rows[len(b.rows)-1].line, err)
-			stopReading()
-			continue
-		}
-		for i, res := range results {
+		for i, res := range b.prep.Results() {
 			row := b.rows[i]
 			if res.Err != nil {
 				code, field, reason := rejectReason(res.Err)
@@ -287,6 +284,36 @@ func importCSV(ctx context.Context, svc *fiveid.Service, src io.Reader, rejectsP
 			}
 		}
 		progress(b.read)
+	}
+	var regErr error
+	var registered *batch // not reported yet
+	for b := range batches {
+		if regErr != nil {
+			continue // drain: the reader stops at once
+		}
+		if err := ctx.Err(); err != nil {
+			regErr = err
+			stopReading()
+			continue
+		}
+		sum.rows += b.read
+		err := registerRetry(ctx, svc, b.prep)
+		if registered != nil {
+			report(*registered)
+			registered = nil
+		}
+		if err != nil {
+			for _, rj := range b.rejects {
+				reject(atoi(rj[0]), rj[1], rj[2], rj[3], rj[4], rj[5])
+			}
+			regErr = fmt.Errorf("import: the chunk of lines up to %d: %w", b.rows[len(b.rows)-1].line, err)
+			stopReading()
+			continue
+		}
+		registered = &b
+	}
+	if registered != nil {
+		report(*registered)
 	}
 	err = errors.Join(regErr, readErr)
 	rw.Flush()
@@ -323,25 +350,29 @@ func printable(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", `\u0000`)
 }
 
-// registerRetry registers a chunk, retrying transient store failures (a
-// busy embedded store, a PostgreSQL failover) a few times: a chunk is one
-// transaction, so a failed attempt left nothing behind.
-func registerRetry(ctx context.Context, svc *fiveid.Service, rows []importRow) ([]fiveid.BatchResult, error) {
+// bulkItems are rows as the import registers them.
+func bulkItems(rows []importRow) []fiveid.BulkItem {
 	items := make([]fiveid.BulkItem, len(rows))
 	for i, row := range rows {
 		items[i] = fiveid.BulkItem{Principal: fiveid.Principal{KeyID: "cli-import", Role: fiveid.RoleSystem, System: row.system},
 			LocalID: row.localID, Input: row.in}
 	}
+	return items
+}
+
+// registerRetry registers a prepared chunk, retrying transient store
+// failures (a busy embedded store, a PostgreSQL failover) a few times: a
+// chunk is one transaction, so a failed attempt left nothing behind.
+func registerRetry(ctx context.Context, svc *fiveid.Service, prep *fiveid.BulkPrepared) error {
 	var err error
 	for attempt := range 5 {
-		var res []fiveid.BatchResult
-		res, err = svc.RegisterBulk(ctx, items)
+		err = svc.RegisterPrepared(ctx, prep)
 		if !errors.Is(err, fiveid.ErrUnavailable) {
-			return res, err
+			return err
 		}
 		time.Sleep(time.Duration(50<<attempt) * time.Millisecond)
 	}
-	return nil, err
+	return err
 }
 
 // rejectReason turns an error into (code, field, reason) without raw values.
