@@ -133,7 +133,13 @@ func mapErr(op string, err error) error {
 			// it first (fiveid.ValidText); this is the backstop, and its
 			// message, which quotes the offending bytes, stays out of it.
 			return fmt.Errorf("%s: text PostgreSQL cannot store (SQLSTATE %s): %w", op, pg.Code, fiveid.ErrInvalid)
-		case pg.Code == "40001", pg.Code == "40P01", strings.HasPrefix(pg.Code, "08"), strings.HasPrefix(pg.Code, "57P"):
+		case pg.Code == "40001", pg.Code == "40P01", strings.HasPrefix(pg.Code, "08"), strings.HasPrefix(pg.Code, "57P"),
+			strings.HasPrefix(pg.Code, "53"):
+			// Serialization failures and deadlocks, lost connections, a
+			// server shutting down, and class 53, insufficient resources
+			// (out of shared memory for locks, disk full, too many
+			// connections): the request may succeed later (503), as on the
+			// embedded store when its disk is full.
 			return fmt.Errorf("%s: %s: %w", op, pg.Message, fiveid.ErrUnavailable)
 		}
 		return fmt.Errorf("%s: %w", op, err)

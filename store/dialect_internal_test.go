@@ -24,3 +24,15 @@ func TestMapErrUnstorableTextIsInvalid(t *testing.T) {
 		}
 	}
 }
+
+// A server out of a resource (class 53: out of shared memory for locks,
+// disk full, too many connections) is unavailable for now (503), not an
+// internal error.
+func TestMapErrInsufficientResourcesIsUnavailable(t *testing.T) {
+	t.Parallel()
+	for _, code := range []string{"53000", "53100", "53200", "53300", "53400"} {
+		if err := mapErr("op", &pgconn.PgError{Code: code, Message: "out of shared memory"}); !errors.Is(err, fiveid.ErrUnavailable) {
+			t.Errorf("SQLSTATE %s: %v, want ErrUnavailable", code, err)
+		}
+	}
+}
