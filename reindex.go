@@ -11,9 +11,13 @@ import (
 // ReindexResult counts what a reindex did.
 type ReindexResult struct {
 	Records int // records scanned
-	Updated int // records whose blocking keys were rewritten
-	Changed int // skipped: registered again while the reindex ran (their keys are new already)
-	Invalid int // skipped: no longer normalize under the current rules (kept as they are)
+	// Updated counts records whose blocking keys are current after the
+	// reindex: Rewritten of them had keys that differed and were
+	// rewritten, the others already had the current keys.
+	Updated   int
+	Rewritten int
+	Changed   int // skipped: registered again while the reindex ran (their keys are new already)
+	Invalid   int // skipped: no longer normalize under the current rules (kept as they are)
 	// Features counts records whose stored comparison features were
 	// written: missing (stored before features were kept) or of older
 	// normalization rules.
@@ -166,6 +170,7 @@ func (s *Service) Reindex(ctx context.Context, p Principal, progress func(Reinde
 		for _, ok := range done {
 			if ok {
 				res.Updated++
+				res.Rewritten++
 			} else {
 				res.Changed++
 			}

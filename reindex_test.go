@@ -62,8 +62,12 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 				t.Fatalf("old index: rules %d, current %d", idx, cur)
 			}
 			res, err := svc.Reindex(ctx, admin, nil)
-			if err != nil || res.Records != 1 || res.Updated != 1 {
+			if err != nil || res.Records != 1 || res.Updated != 1 || res.Rewritten != 1 {
 				t.Fatalf("reindex: %+v %v", res, err)
+			}
+			// Again: the keys are current, nothing is rewritten.
+			if res, err := svc.Reindex(ctx, admin, nil); err != nil || res.Records != 1 || res.Updated != 1 || res.Rewritten != 0 {
+				t.Fatalf("second reindex: %+v %v", res, err)
 			}
 			if idx, cur, _ := svc.BlockingRules(ctx); idx != cur {
 				t.Errorf("after reindex: rules %d, current %d", idx, cur)

@@ -29,8 +29,8 @@ func reindexCmd(ctx context.Context, cfg config, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "reindexed %d of %d records (%d registered again meanwhile, %d no longer valid and left as they were; comparison features stored for %d)\n",
-			res.Updated, res.Records, res.Changed, res.Invalid, res.Features)
+		fmt.Fprintf(stdout, "reindexed %d of %d records (%d with keys rewritten, the others' already current; %d registered again meanwhile, %d no longer valid and left as they were; comparison features stored for %d)\n",
+			res.Updated, res.Records, res.Rewritten, res.Changed, res.Invalid, res.Features)
 		if _, err := a.svc.RefreshStatistics(ctx, operator); err != nil {
 			return err
 		}

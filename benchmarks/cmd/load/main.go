@@ -113,8 +113,8 @@ func run(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			fmt.Printf("reindex of %d customers: %s (%d records, %d updated, %d changed meanwhile, %d invalid)\n",
-				len(people), time.Since(start).Round(100*time.Millisecond), res.Records, res.Updated, res.Changed, res.Invalid)
+			fmt.Printf("reindex of %d customers: %s (%d records, %d with keys rewritten, %d changed meanwhile, %d invalid)\n",
+				len(people), time.Since(start).Round(100*time.Millisecond), res.Records, res.Rewritten, res.Changed, res.Invalid)
 			fmt.Println(meter.stop(ctx))
 			return nil
 		}
