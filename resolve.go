@@ -397,7 +397,9 @@ func survivor(recs []SourceRecord) Customer {
 	}
 	var cs []cand
 	for _, r := range recs {
-		nr, err := match.Normalize(r.Raw, match.Options{IDTable: r.IDTable})
+		// From the record's stored features when current: the same
+		// normalization as of its raw values, without normalizing again.
+		nr, err := recordOf(r)
 		if err != nil {
 			continue
 		}
