@@ -248,17 +248,44 @@ func TestBulkRegistrationDecidesAsOneAtATime(t *testing.T) {
 }
 
 // Single registrations running while a bulk registration goes on still
-// give each person one customer: the chunk holds its records' key locks
-// for its whole transaction.
+// give each person one customer: a chunk of 16 records shares the
+// all-keys lock and holds its records' key locks for its whole
+// transaction.
 func TestBulkAndSingleRegistrationsGiveOneCustomerPerPerson(t *testing.T) {
 	t.Parallel()
-	ds := benchmarks.Synthetic(benchmarks.SeedTuning, 150, benchmarks.Noise{})
+	registerConcurrently(t, 150, 60, 1, 3, 16)
+}
+
+// Chunks of a thousand records lock some 9,000 blocking keys each: two at
+// once, one key lock each, overflowed PostgreSQL's shared lock table at its
+// default size ("out of shared memory"). Two bulk registrations of 1,000-
+// record chunks run at once, with single registrations beside them, and
+// all succeed with one customer per person.
+func TestConcurrentLargeChunks(t *testing.T) {
+	t.Parallel()
+	registerConcurrently(t, 2000, 1000, 2, 1, fiveid.BulkChunk)
+}
+
+// registerConcurrently registers the records of a synthetic population of
+// people (those whose records all carry their ID number, so that they link
+// for sure) on each store, dealt in turn to bulk callers (RegisterBulk
+// calls of chunk records) and single callers (Register) running at once;
+// it checks that each person got one customer and each customer one
+// person, and that at least minPeople people were registered, a quarter
+// of them with several records.
+func registerConcurrently(t *testing.T, people, minPeople, bulkCallers, singleCallers, chunk int) {
+	t.Helper()
+	ds := benchmarks.Synthetic(benchmarks.SeedTuning, people, benchmarks.Noise{})
 	var recs []benchmarks.Record
 	for _, r := range ds.Records {
-		if ds.People[r.PersonID].IDNumber != "" { // every record of a person links for sure
+		if ds.People[r.PersonID].IDNumber != "" {
 			recs = append(recs, r)
 		}
 	}
+	if len(recs) < people/2+bulkCallers*chunk {
+		t.Fatalf("too few records: %d of %d people", len(recs), people)
+	}
+	callers := bulkCallers + singleCallers
 	for name, s := range bulkServices(t, 0, true, nil) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -267,42 +294,33 @@ func TestBulkAndSingleRegistrationsGiveOneCustomerPerPerson(t *testing.T) {
 				t.Fatal(err)
 			}
 			var wg sync.WaitGroup
-			errs := make(chan error, 8)
-			wg.Add(1)
-			go func() { // even records in bulk, chunks of 16
-				defer wg.Done()
-				var items []fiveid.BulkItem
-				for i := 0; i < len(recs); i += 2 {
-					r := recs[i]
-					items = append(items, fiveid.BulkItem{Principal: fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System},
-						LocalID: r.LocalID, Input: r.Input})
-				}
-				for start := 0; start < len(items); start += 16 {
-					res, err := s.svc.RegisterBulk(ctx, items[start:min(start+16, len(items))])
-					if err == nil {
+			errs := make(chan error, callers)
+			for w := range callers {
+				wg.Go(func() {
+					var items []fiveid.BulkItem
+					for i := w; i < len(recs); i += callers {
+						r := recs[i]
+						p := fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System}
+						if w >= bulkCallers {
+							if _, err := s.svc.Register(ctx, p, r.LocalID, r.Input); err != nil {
+								errs <- err
+								return
+							}
+							continue
+						}
+						items = append(items, fiveid.BulkItem{Principal: p, LocalID: r.LocalID, Input: r.Input})
+					}
+					for start := 0; start < len(items); start += chunk {
+						res, err := s.svc.RegisterBulk(ctx, items[start:min(start+chunk, len(items))])
 						for _, r := range res {
 							err = errors.Join(err, r.Err)
 						}
-					}
-					if err != nil {
-						errs <- err
-						return
-					}
-				}
-			}()
-			for w := range 3 { // odd records one at a time, three callers
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for i := 1 + 2*w; i < len(recs); i += 6 {
-						r := recs[i]
-						p := fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System}
-						if _, err := s.svc.Register(ctx, p, r.LocalID, r.Input); err != nil {
+						if err != nil {
 							errs <- err
 							return
 						}
 					}
-				}()
+				})
 			}
 			wg.Wait()
 			close(errs)
@@ -310,8 +328,8 @@ func TestBulkAndSingleRegistrationsGiveOneCustomerPerPerson(t *testing.T) {
 				t.Fatal(err)
 			}
 			customerOf := oneCustomerPerPerson(t, s, recs)
-			if len(customerOf) < 60 || len(recs) < len(customerOf)+40 {
-				t.Errorf("too few people with several records: %d records of %d people", len(recs), len(customerOf))
+			if len(customerOf) < minPeople || len(recs) < len(customerOf)+len(customerOf)/4 {
+				t.Errorf("too few people, or with several records: %d records of %d people", len(recs), len(customerOf))
 			}
 		})
 	}
@@ -338,68 +356,6 @@ func oneCustomerPerPerson(t *testing.T, s serviceAndStore, recs []benchmarks.Rec
 		customerOf[r.PersonID], personOf[sr.CustomerID] = sr.CustomerID, r.PersonID
 	}
 	return customerOf
-}
-
-// Chunks of a thousand records lock some 9,000 blocking keys each: two at
-// once, one key lock each, overflowed PostgreSQL's shared lock table at its
-// default size ("out of shared memory"). Two bulk registrations of 1,000-
-// record chunks run at once, with single registrations beside them, and
-// all succeed with one customer per person.
-func TestConcurrentLargeChunks(t *testing.T) {
-	t.Parallel()
-	ds := benchmarks.Synthetic(benchmarks.SeedTuning, 2000, benchmarks.Noise{})
-	var recs []benchmarks.Record
-	for _, r := range ds.Records {
-		if ds.People[r.PersonID].IDNumber != "" { // every record of a person links for sure
-			recs = append(recs, r)
-		}
-	}
-	for name, s := range bulkServices(t, 0, true, nil) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := t.Context()
-			if err := benchmarks.CreateSystems(ctx, s.svc, recs); err != nil {
-				t.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			errs := make(chan error, 8)
-			for w := range 2 { // records 0 and 1 mod 3 in bulk, one caller each
-				wg.Go(func() {
-					var items []fiveid.BulkItem
-					for i := w; i < len(recs); i += 3 {
-						r := recs[i]
-						items = append(items, fiveid.BulkItem{Principal: fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System},
-							LocalID: r.LocalID, Input: r.Input})
-					}
-					res, err := s.svc.RegisterBulk(ctx, items)
-					for _, r := range res {
-						err = errors.Join(err, r.Err)
-					}
-					if err != nil {
-						errs <- err
-					}
-				})
-			}
-			wg.Go(func() { // records 2 mod 3 one at a time
-				for i := 2; i < len(recs); i += 3 {
-					r := recs[i]
-					p := fiveid.Principal{KeyID: "t", Role: fiveid.RoleSystem, System: r.System}
-					if _, err := s.svc.Register(ctx, p, r.LocalID, r.Input); err != nil {
-						errs <- err
-						return
-					}
-				}
-			})
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
-			if customerOf := oneCustomerPerPerson(t, s, recs); len(recs) < 3*fiveid.BulkChunk || len(customerOf) < 1000 {
-				t.Errorf("too small: %d records of %d people", len(recs), len(customerOf))
-			}
-		})
-	}
 }
 
 // citizenID completes 17 digits with their GB 11643 check character.

@@ -106,6 +106,45 @@ func TestPostgresUnstorableTextIsInvalid(t *testing.T) {
 	}
 }
 
+// Two transactions locking 9,000 blocking keys each (two bulk chunks of
+// 1,000 records) at once: a lock per key overflowed PostgreSQL's shared
+// lock table at its default size (53200, out of shared memory). Both
+// commit. Each holds its locks for half a second, so that they overlap
+// (now the second waits for the first's all-keys lock).
+func TestPostgresLargeLockSetsAtOnce(t *testing.T) {
+	t.Parallel()
+	db, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	keys := func(prefix string) []string {
+		out := make([]string, 9000)
+		for i := range out {
+			out[i] = fmt.Sprintf("%s-%d", prefix, i)
+		}
+		return out
+	}
+	errs := make(chan error, 2)
+	for _, prefix := range []string{"a", "b"} {
+		go func() {
+			errs <- db.Update(ctx, keys(prefix), func(fiveid.Tx) error {
+				select { // hold the locks while the other takes its own
+				case <-time.After(500 * time.Millisecond):
+				case <-ctx.Done():
+				}
+				return nil
+			})
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // PostgreSQL: a bulk load leaves the candidate tables analyzed even where
 // autovacuum is off (as on this project's CI server), and there also
 // vacuumed (visibility map set: index-only blocking-key lookups).
