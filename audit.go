@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -34,6 +35,14 @@ type auditCanonical struct {
 
 // AuditHash is SHA-256(prevHash || 0x0a || canonical JSON of e), hex.
 func AuditHash(prevHash string, e AuditEvent) string {
+	return chainHash(prevHash, e.Seq, auditTail(e))
+}
+
+// auditTail is the canonical JSON of e after its sequence number: what
+// the entry hashes but for the number the grant log gives it when it is
+// written. The writer chains entries one after the other; their JSON is
+// written by the callers, concurrently, before they queue.
+func auditTail(e AuditEvent) []byte {
 	scopes := e.Scopes
 	if scopes == nil {
 		scopes = []string{}
@@ -41,21 +50,37 @@ func AuditHash(prevHash string, e AuditEvent) string {
 	// The time as the stores keep it (UTC microseconds), so an entry
 	// hashes alike before it is written and after it is read back.
 	b, _ := json.Marshal(auditCanonical{
-		Seq: e.Seq, ID: e.ID, Time: e.Time.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
+		ID: e.ID, Time: e.Time.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
 		Action: e.Action, ActorKey: e.ActorKey, ActorSystem: e.ActorSystem, CustomerID: e.CustomerID,
 		GrantID: e.GrantID, Grade: e.Grade, Score: e.Score, Purpose: e.Purpose, Scopes: scopes,
 		RequestID: e.RequestID, Subject: e.Subject, IDMasked: e.IDMasked, Detail: e.Detail,
 	})
+	// Seq is the first field: what follows `{"seq":0` is the same for
+	// every number.
+	return b[len(auditSeqPrefix)+1:]
+}
+
+const auditSeqPrefix = `{"seq":`
+
+// chainHash is AuditHash of the entry numbered seq whose canonical JSON
+// after the number is tail.
+func chainHash(prevHash string, seq int64, tail []byte) string {
+	var buf [128]byte
+	b := append(buf[:0], prevHash...)
+	b = append(b, '\n')
+	b = append(b, auditSeqPrefix...)
+	b = strconv.AppendInt(b, seq, 10)
 	h := sha256.New()
-	h.Write([]byte(prevHash))
-	h.Write([]byte{'\n'})
 	h.Write(b)
-	return hex.EncodeToString(h.Sum(nil))
+	h.Write(tail)
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0]))
 }
 
 // auditReq is one durable write: an event and, for grant.issued, its grant.
 type auditReq struct {
 	ev    AuditEvent
+	tail  []byte // auditTail(ev)
 	grant *Grant
 	done  chan error
 }
@@ -152,7 +177,7 @@ func (w *auditWriter) write(batch []auditReq) error {
 			seq++
 			e.Seq = seq
 			e.PrevHash = prev
-			e.Hash = AuditHash(prev, e)
+			e.Hash = chainHash(prev, seq, r.tail)
 			prev = e.Hash
 			events[i] = e
 		}
@@ -173,7 +198,7 @@ func (w *auditWriter) write(batch []auditReq) error {
 func (w *auditWriter) append(ctx context.Context, ev AuditEvent, g *Grant) error {
 	done := make(chan error, 1)
 	select {
-	case w.reqs <- auditReq{ev: ev, grant: g, done: done}:
+	case w.reqs <- auditReq{ev: ev, tail: auditTail(ev), grant: g, done: done}:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-w.stop:
@@ -195,7 +220,7 @@ queue:
 	for _, ev := range evs {
 		done := make(chan error, 1)
 		select {
-		case w.reqs <- auditReq{ev: ev, done: done}:
+		case w.reqs <- auditReq{ev: ev, tail: auditTail(ev), done: done}:
 			dones = append(dones, done)
 		case <-ctx.Done():
 			err = ctx.Err()
