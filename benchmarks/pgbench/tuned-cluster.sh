@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Starts a PostgreSQL cluster of its own, configured as README's
+# "PostgreSQL settings" advise for a machine like the one the figures were
+# measured on (24 GB of memory, 2 cores, an SSD), so that a benchmark can be
+# run against the machine's default server and against this one in the
+# same hour:
+#
+#   bash benchmarks/pgbench/tuned-cluster.sh            # start (create on first use)
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5433/bench_1m?sslmode=disable go run ./benchmarks/cmd/load ...
+#   bash benchmarks/pgbench/tuned-cluster.sh stop       # stop it
+#   bash benchmarks/pgbench/tuned-cluster.sh drop       # stop it and delete its data
+#
+# The default server keeps PostgreSQL's own defaults (shared_buffers 128 MB,
+# max_wal_size 1 GB): a database of a million customers (2.7 GB) is then
+# read through the operating system's page cache, and a bulk import writes
+# checkpoints every minute or so. Durability is unchanged here: fsync and
+# synchronous_commit stay on.
+#
+# Environment: PGTUNED_DIR (data directory, default /var/tmp/fiveid-pgtuned),
+# PGTUNED_PORT (default 5433), PGTUNED_SHARED_BUFFERS (default 6GB, a quarter
+# of the machine's memory). Run as root (it runs the server as the postgres
+# user) or as the postgres user.
+set -euo pipefail
+
+dir=${PGTUNED_DIR:-/var/tmp/fiveid-pgtuned}
+port=${PGTUNED_PORT:-5433}
+buffers=${PGTUNED_SHARED_BUFFERS:-6GB}
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$bin" ]; then
+	bin=$(dirname "$(command -v initdb || command -v pg_ctl)")
+fi
+
+as_postgres() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+case "${1:-start}" in
+start)
+	if [ ! -f "$dir/PG_VERSION" ]; then
+		mkdir -p "$dir"
+		[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+		as_postgres "$bin/initdb" -D "$dir" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null
+		cat >>"$dir/postgresql.conf" <<EOF
+# fiveid benchmarks (benchmarks/pgbench/tuned-cluster.sh)
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+shared_buffers = $buffers
+effective_cache_size = 16GB
+maintenance_work_mem = 1GB
+work_mem = 16MB
+wal_buffers = 16MB
+max_wal_size = 8GB
+min_wal_size = 2GB
+checkpoint_timeout = 15min
+checkpoint_completion_target = 0.9
+random_page_cost = 1.1
+EOF
+	fi
+	if ! as_postgres "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
+		as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w start >/dev/null
+	fi
+	echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
+	;;
+stop)
+	as_postgres "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
+	;;
+drop)
+	as_postgres "$bin/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
+	rm -rf "$dir"
+	;;
+*)
+	echo "usage: $0 [start|stop|drop]" >&2
+	exit 2
+	;;
+esac
