@@ -169,3 +169,50 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 		})
 	}
 }
+
+// Migration 0010 turns off statistics of columns no query filters on;
+// the planner reads the statistics of indexed columns, so none of those
+// may be among them (a guard for later indexes too).
+func TestNoIndexedColumnWithoutStatistics(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db, err := openPostgres(ctx, storetest.PostgresURL(t), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	off := func(indexed bool) []string {
+		t.Helper()
+		cond := "NOT EXISTS"
+		if indexed {
+			cond = "EXISTS"
+		}
+		rows, err := db.read.QueryContext(ctx, `SELECT c.relname || '.' || a.attname FROM pg_attribute a
+			JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
+			  AND COALESCE(a.attstattarget, -1) = 0
+			  AND `+cond+` (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND a.attnum = ANY (i.indkey))
+			ORDER BY 1`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if got := off(true); len(got) > 0 {
+		t.Errorf("indexed columns without statistics: %v", got)
+	}
+	if got := off(false); !slices.Contains(got, "source_records.features") || !slices.Contains(got, "source_records.explanation") {
+		t.Errorf("columns without statistics: %v, want source_records' read-only ones (0010)", got)
+	}
+}
