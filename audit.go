@@ -49,12 +49,17 @@ func auditTail(e AuditEvent) []byte {
 	}
 	// The time as the stores keep it (UTC microseconds), so an entry
 	// hashes alike before it is written and after it is read back.
-	b, _ := json.Marshal(auditCanonical{
+	b, err := json.Marshal(auditCanonical{
 		ID: e.ID, Time: e.Time.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano),
 		Action: e.Action, ActorKey: e.ActorKey, ActorSystem: e.ActorSystem, CustomerID: e.CustomerID,
 		GrantID: e.GrantID, Grade: e.Grade, Score: e.Score, Purpose: e.Purpose, Scopes: scopes,
 		RequestID: e.RequestID, Subject: e.Subject, IDMasked: e.IDMasked, Detail: e.Detail,
 	})
+	if err != nil {
+		// A score JSON cannot write (NaN, ±Inf): the entry has always
+		// hashed as if its canonical JSON were empty (chainHash of nil).
+		return nil
+	}
 	// Seq is the first field: what follows `{"seq":0` is the same for
 	// every number.
 	return b[len(auditSeqPrefix)+1:]
@@ -68,8 +73,10 @@ func chainHash(prevHash string, seq int64, tail []byte) string {
 	var buf [128]byte
 	b := append(buf[:0], prevHash...)
 	b = append(b, '\n')
-	b = append(b, auditSeqPrefix...)
-	b = strconv.AppendInt(b, seq, 10)
+	if tail != nil {
+		b = append(b, auditSeqPrefix...)
+		b = strconv.AppendInt(b, seq, 10)
+	}
 	h := sha256.New()
 	h.Write(b)
 	h.Write(tail)

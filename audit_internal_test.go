@@ -49,6 +49,16 @@ func TestAuditHashDefinition(t *testing.T) {
 			}
 		}
 	}
+	// A score JSON cannot write has always hashed as an empty canonical
+	// form, and still does (no panic on the request's path).
+	for _, score := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		e := events[1]
+		e.Score = score
+		h := sha256.Sum256([]byte("p\n"))
+		if got, want := AuditHash("p", e), hex.EncodeToString(h[:]); got != want {
+			t.Errorf("AuditHash with score %v = %s, want %s", score, got, want)
+		}
+	}
 	// One entry's hash as logs have stored it: the definition itself
 	// must not move either.
 	e := events[1]
