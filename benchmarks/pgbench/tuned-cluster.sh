@@ -25,7 +25,7 @@ set -euo pipefail
 dir=${PGTUNED_DIR:-/var/tmp/fiveid-pgtuned}
 port=${PGTUNED_PORT:-5433}
 buffers=${PGTUNED_SHARED_BUFFERS:-6GB}
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$bin" ]; then
 	bin=$(dirname "$(command -v initdb || command -v pg_ctl)")
 fi
