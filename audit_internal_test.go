@@ -22,7 +22,7 @@ func TestAuditHashDefinition(t *testing.T) {
 			Scopes: []string{"demographics", "encounters"}, RequestID: "req_1", Subject: "s", IDMasked: "110105********002X"},
 		{Seq: math.MaxInt64, ID: "ev_<&>", Time: at, Detail: "王\u2028\u2029\"\\\x00\xff<script>", Score: 1e-9, Scopes: []string{}},
 		{Seq: 1234567, Score: 1e21, Purpose: "x", Detail: "tab\tnew\nline"},
-		{Seq: 42, Score: -0.0, Grade: "probable"},
+		{Seq: 42, Score: math.Copysign(0, -1), Grade: "probable"},
 	}
 	for _, e := range events {
 		for _, prev := range []string{"", "0fc3a1", hexOf("prev")} {
