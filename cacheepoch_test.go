@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	"fiveid/match"
 	"fiveid/store"
 	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 // li is another person than zhang (another checksum-valid citizen number).
@@ -393,11 +393,7 @@ func (t epochDownTx) PutSetting(ctx context.Context, name string, v int64) error
 func TestNoStaleAnswerWhenTheEpochCannotBeRaised(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	db, err := store.OpenEmbedded(ctx, filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := teststore.Embedded(t)
 	st := &epochDownStore{DB: db}
 	cache := &flakyCache{MemoryCache: store.NewMemoryCache(time.Hour, 1000)}
 	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())

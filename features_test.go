@@ -3,7 +3,6 @@ package fiveid_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +12,7 @@ import (
 	"fiveid/benchmarks"
 	"fiveid/match"
 	"fiveid/store"
-	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 // rawOnly is a store whose records come without stored features, as rows
@@ -41,23 +40,15 @@ func TestStoredFeaturesDecideAsNormalizingAgain(t *testing.T) {
 	t.Parallel()
 	for _, env := range []struct {
 		name string
-		open func(t *testing.T) (*store.DB, error)
+		open func(testing.TB) *store.DB
 	}{
-		{"embedded", func(t *testing.T) (*store.DB, error) {
-			return store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-		}},
-		{"postgres", func(t *testing.T) (*store.DB, error) {
-			return store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
-		}},
+		{"embedded", teststore.Embedded},
+		{"postgres", teststore.Postgres},
 	} {
 		t.Run(env.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			db, err := env.open(t)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
+			db := env.open(t)
 			sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
 			if err != nil {
 				t.Fatal(err)
@@ -135,11 +126,7 @@ func (noCache) Ping(context.Context) error                        { return nil }
 //	go test -run '^$' -bench ResolveCacheMiss -benchmem .
 func BenchmarkResolveCacheMiss(b *testing.B) {
 	ctx := b.Context()
-	db, err := store.OpenEmbedded(ctx, filepath.Join(b.TempDir(), "data"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := teststore.Embedded(b)
 	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
 	if err != nil {
 		b.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"fiveid/match"
 	"fiveid/store"
 	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 
 	_ "modernc.org/sqlite"
 )
@@ -40,11 +41,7 @@ func clockService(t *testing.T, clock *fakeClock) *fiveid.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := teststore.Embedded(t)
 	svc, err := fiveid.NewService(t.Context(), fiveid.Config{Store: db, Grants: db, WebhookStore: db, Records: db, Statistics: db, Cache: store.NewMemoryCache(time.Minute, 100), Scorer: sc, Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)

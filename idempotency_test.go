@@ -3,14 +3,13 @@ package fiveid_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"fiveid"
 	"fiveid/match"
 	"fiveid/store"
-	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 var auditor = fiveid.Principal{KeyID: "audit", Role: fiveid.RoleAuditor}
@@ -32,21 +31,7 @@ func idemServices(t *testing.T, clock *fakeClock, wait time.Duration) map[string
 		t.Cleanup(svc.Close)
 		return svc
 	}
-	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	out := map[string]*fiveid.Service{"embedded": newSvc(emb)}
-	if url := storetest.PostgresURL(t); url != "" {
-		pg, err := store.OpenPostgres(t.Context(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		out["postgres"] = newSvc(pg)
-	}
-	return out
+	return map[string]*fiveid.Service{"embedded": newSvc(teststore.Embedded(t)), "postgres": newSvc(teststore.Postgres(t))}
 }
 
 // grantScene registers zhang and lets hosp receive medical data for

@@ -1,7 +1,6 @@
 package fiveid_test
 
 import (
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"fiveid/match"
 	"fiveid/store"
 	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 // BenchmarkResolveCacheHit times identify's cached lookup alone on a hit
@@ -31,11 +31,7 @@ func BenchmarkResolveCacheHit(b *testing.B) {
 
 func benchmarkResolveCacheHit(b *testing.B, cache fiveid.Cache) {
 	ctx := b.Context()
-	db, err := store.OpenEmbedded(ctx, filepath.Join(b.TempDir(), "data"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := teststore.Embedded(b)
 	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
 	if err != nil {
 		b.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -19,6 +18,7 @@ import (
 	"fiveid/match"
 	"fiveid/store"
 	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 var admin = fiveid.Principal{KeyID: "test", Role: fiveid.RoleAdmin}
@@ -58,28 +58,17 @@ type testStore struct {
 // Redis (under a prefix of the test's own).
 func testStores(t *testing.T, postgres bool) map[string]testStore {
 	t.Helper()
-	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	out := map[string]testStore{"embedded": {emb, store.NewMemoryCache(time.Minute, 1000)}}
+	out := map[string]testStore{"embedded": {teststore.Embedded(t), store.NewMemoryCache(time.Minute, 1000)}}
 	if !postgres {
 		return out
 	}
-	if url := storetest.PostgresURL(t); url != "" {
-		pg, err := store.OpenPostgres(t.Context(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t), 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { rc.Close() })
-		out["postgres"] = testStore{pg, store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{})}
+	pg := teststore.Postgres(t)
+	rc, err := store.OpenRedis(t.Context(), storetest.RedisURL(t), 0)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { rc.Close() })
+	out["postgres"] = testStore{pg, store.NewRedisCache(rc, storetest.Prefix(t, rc), time.Minute, store.Breaker{})}
 	return out
 }
 
@@ -310,11 +299,7 @@ func TestIdentifyPossibleOpensOneReviewTask(t *testing.T) {
 func TestRedisDownFallsBackToTheStore(t *testing.T) {
 	t.Parallel()
 	sc, _ := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := teststore.Embedded(t)
 	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer dead.Close()
 	obs := &countingObserver{}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,7 +24,7 @@ import (
 	"fiveid/internal/apitest"
 	"fiveid/match"
 	"fiveid/store"
-	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 type env struct {
@@ -39,12 +38,7 @@ type env struct {
 // newEnv serves the API on the embedded store.
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return newEnvOn(t, db, nil)
+	return newEnvOn(t, teststore.Embedded(t), nil)
 }
 
 // envs serves the API on each store: the embedded one, and PostgreSQL
@@ -52,12 +46,7 @@ func newEnv(t testing.TB) *env {
 func envs(t testing.TB) map[string]*env {
 	t.Helper()
 	out := map[string]*env{"embedded": newEnv(t)}
-	pg, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Close() })
-	out["postgres"] = newEnvOn(t, pg, nil)
+	out["postgres"] = newEnvOn(t, teststore.Postgres(t), nil)
 	return out
 }
 

@@ -4,15 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"fiveid"
-	"fiveid/store"
-	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 // patient is zhang's record, a fresh map: TestRoleMatrix edits the shared
@@ -25,20 +23,8 @@ func patient() map[string]string {
 // reachable (skipped otherwise, failed when CI=true). clock may be nil.
 func idemEnvs(t *testing.T, clock fiveid.Clock) map[string]*env {
 	t.Helper()
-	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	out := map[string]*env{"embedded": newEnvOn(t, emb, clock)}
-	if url := storetest.PostgresURL(t); url != "" {
-		pg, err := store.OpenPostgres(t.Context(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		out["postgres"] = newEnvOn(t, pg, clock)
-	}
+	out := map[string]*env{"embedded": newEnvOn(t, teststore.Embedded(t), clock)}
+	out["postgres"] = newEnvOn(t, teststore.Postgres(t), clock)
 	return out
 }
 

@@ -2,7 +2,6 @@ package benchmarks
 
 import (
 	"errors"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"fiveid/match"
 	"fiveid/store"
 	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 func TestGeneratorIsDeterministicAndValid(t *testing.T) {
@@ -133,11 +133,7 @@ func BenchmarkIdentifyCacheHit(b *testing.B) {
 }
 
 func benchmarkIdentifyCacheHit(b *testing.B, cache fiveid.Cache) {
-	db, err := store.OpenEmbedded(b.Context(), filepath.Join(b.TempDir(), "data"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db := teststore.Embedded(b)
 	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
 	if err != nil {
 		b.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,6 +14,7 @@ import (
 	"fiveid/match"
 	"fiveid/store"
 	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 // BenchmarkIdentifyRedisOutage measures, in one run, identify throughput
@@ -47,22 +47,8 @@ import (
 // reported, and logged when under one half: how far a cache miss is from
 // a hit is the store's (README, "Security and failure modes").
 func BenchmarkIdentifyRedisOutage(b *testing.B) {
-	b.Run("embedded", func(b *testing.B) {
-		db, err := store.OpenEmbedded(b.Context(), filepath.Join(b.TempDir(), "data"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer db.Close()
-		benchmarkRedisOutage(b, db)
-	})
-	b.Run("postgres", func(b *testing.B) {
-		db, err := store.OpenPostgres(b.Context(), storetest.PostgresURL(b))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer db.Close()
-		benchmarkRedisOutage(b, db)
-	})
+	b.Run("embedded", func(b *testing.B) { benchmarkRedisOutage(b, teststore.Embedded(b)) })
+	b.Run("postgres", func(b *testing.B) { benchmarkRedisOutage(b, teststore.Postgres(b)) })
 }
 
 const (

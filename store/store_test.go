@@ -12,37 +12,19 @@ import (
 	"fiveid"
 	"fiveid/store"
 	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 func TestConformanceEmbedded(t *testing.T) {
 	t.Parallel()
-	storetest.RunConformance(t, func(t *testing.T) storetest.Store {
-		db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		return db
-	})
+	storetest.RunConformance(t, func(t *testing.T) storetest.Store { return teststore.Embedded(t) })
 }
 
 func TestConformancePostgres(t *testing.T) {
 	t.Parallel()
 	storetest.RunConformance(t, func(t *testing.T) storetest.Store {
-		return openPostgres(t)
+		return teststore.Postgres(t)
 	})
-}
-
-// openPostgres opens a PostgreSQL store in a fresh schema of its own
-// (storetest.PostgresURL), closed when the test ends.
-func openPostgres(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
 }
 
 func TestCacheConformanceMemory(t *testing.T) {
@@ -94,7 +76,7 @@ func TestEmbeddedDurableAcrossReopen(t *testing.T) {
 // store says ErrInvalid, never an unknown error that would be a 500.
 func TestPostgresUnstorableTextIsInvalid(t *testing.T) {
 	t.Parallel()
-	db := openPostgres(t)
+	db := teststore.Postgres(t)
 	ctx := t.Context()
 	for name, text := range map[string]string{"NUL": "a\x00b", "invalid UTF-8": "\xe5\xbc"} {
 		err := db.Update(ctx, nil, func(tx fiveid.Tx) error {
@@ -116,7 +98,7 @@ func TestPostgresUnstorableTextIsInvalid(t *testing.T) {
 // (now the second waits for the first's all-keys lock).
 func TestPostgresLargeLockSetsAtOnce(t *testing.T) {
 	t.Parallel()
-	db := openPostgres(t)
+	db := teststore.Postgres(t)
 	ctx := t.Context()
 	keys := func(prefix string) []string {
 		out := make([]string, 9000)

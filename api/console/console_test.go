@@ -6,7 +6,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -20,7 +19,7 @@ import (
 	"fiveid/api/console"
 	"fiveid/match"
 	"fiveid/store"
-	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 // clock is a settable time for session expiry.
@@ -122,25 +121,10 @@ func newEnv(t testing.TB, db *store.DB, tls bool) *env {
 	return en
 }
 
-func embedded(t testing.TB) *store.DB {
-	t.Helper()
-	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
-func postgres(t testing.TB) *store.DB {
-	t.Helper()
-	db, err := store.OpenPostgres(t.Context(), storetest.PostgresURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+var (
+	embedded = teststore.Embedded
+	postgres = teststore.Postgres
+)
 
 // client is a browser without JavaScript: cookies, forms, redirects.
 type client struct {

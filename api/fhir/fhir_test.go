@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,7 @@ import (
 	"fiveid/api/fhir"
 	"fiveid/match"
 	"fiveid/store"
-	"fiveid/store/storetest"
+	"fiveid/store/teststore"
 )
 
 type env struct {
@@ -37,23 +36,11 @@ func envs(t *testing.T) map[string]*env { return envsOf(t, false) }
 
 func envsOf(t *testing.T, embeddedOnly bool) map[string]*env {
 	t.Helper()
-	emb, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
-	out := map[string]*env{"embedded": newEnv(t, emb)}
+	out := map[string]*env{"embedded": newEnv(t, teststore.Embedded(t))}
 	if embeddedOnly {
 		return out
 	}
-	if url := storetest.PostgresURL(t); url != "" {
-		pg, err := store.OpenPostgres(t.Context(), url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pg.Close() })
-		out["postgres"] = newEnv(t, pg)
-	}
+	out["postgres"] = newEnv(t, teststore.Postgres(t))
 	return out
 }
 
@@ -512,12 +499,7 @@ func TestMatchTie(t *testing.T) {
 // (one limiter), and the refusal is an OperationOutcome.
 func TestRateLimit(t *testing.T) {
 	t.Parallel()
-	db, err := store.OpenEmbedded(t.Context(), filepath.Join(t.TempDir(), "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	en := newEnv(t, db, func(c *api.Config) { c.RateLimit, c.RateBurst = 0.001, 1 })
+	en := newEnv(t, teststore.Embedded(t), func(c *api.Config) { c.RateLimit, c.RateBurst = 0.001, 1 })
 	req := httptest.NewRequest("GET", "/v1/xref?system=hosp&local_id=P1", nil)
 	req.Header.Set("Authorization", "Bearer "+en.keys["hosp"])
 	en.e.ServeHTTP(httptest.NewRecorder(), req) // spends the burst
