@@ -196,15 +196,11 @@ func TestNoIndexedColumnWithoutStatistics(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []string
-		for rows.Next() {
+		out, err := collect(rows, "columns", func(sc interface{ Scan(...any) error }) (string, error) {
 			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		if err := rows.Err(); err != nil {
+			return s, sc.Scan(&s)
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		return out
