@@ -9,15 +9,17 @@ import (
 // record gets change, and an index built under an older version needs
 // fiveid reindex. 2: pinyin keys for Latin-written names. 3: a name key
 // with the birth date read as a lunar date. 4: each token of a Latin name
-// with the full birth date.
-const BlockingRules = 4
+// with the full birth date. 5: the address+sequence key split in two, each
+// with part of the birth date, and the birth date+sequence key without the
+// century digit.
+const BlockingRules = 5
 
 // BlockingKeys are the candidate-retrieval keys of r, each prefixed with
 // its kind. Any single typo in an ID number leaves at least one ID key
 // intact; names block only together with a birth date; placeholder names,
 // missing or placeholder IDs and missing dates never block.
 func BlockingKeys(r Record) []string {
-	keys := make([]string, 0, 10)
+	keys := make([]string, 0, 12)
 	add := func(k string) {
 		for _, x := range keys {
 			if x == k {
@@ -32,10 +34,21 @@ func BlockingKeys(r Record) []string {
 		n := id.Number
 		if id.Namespace == string(IDTypeCitizen) && len(n) == 18 {
 			// Address | birth date | sequence: a typo in one segment leaves
-			// the key made of the other two equal.
+			// the key made of the other two equal. Address and sequence
+			// alone are shared by ever more people as the index grows (a
+			// district's residents share its thousand sequence numbers),
+			// so for a typo in the birth date each takes one half of it:
+			// the year, or the month's second digit and the day. A single
+			// wrong digit or two swapped neighbours in the date leave one
+			// half intact (the month's first digit is in neither, so a swap
+			// across the year's end touches only the year). The century
+			// digit says nothing the rest does not, so the birth
+			// date+sequence key leaves it out and survives a swap with the
+			// address's last digit.
 			add("idab:" + n[:14])
-			add("idbs:" + n[6:17])
-			add("idas:" + n[:6] + n[14:17])
+			add("idbs:" + n[7:17])
+			add("idasy:" + n[:6] + n[14:17] + n[6:10])
+			add("idasd:" + n[:6] + n[14:17] + n[11:14])
 		} else if utf8.RuneCountInString(n) >= 7 && isASCII(n) {
 			h := len(n) / 2
 			add("idh1:" + id.Namespace + ":" + n[:h])

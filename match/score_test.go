@@ -3,6 +3,7 @@ package match
 import (
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -186,6 +187,56 @@ func TestBlockingKeys(t *testing.T) {
 	}
 	for _, k := range BlockingKeys(rec(t, "无名氏", "男", "1949-12-31", "", "")) {
 		t.Errorf("a placeholder name blocks: %s", k)
+	}
+}
+
+// TestCitizenIDKeysSurviveOneTypo checks the claim of BlockingKeys for
+// citizen numbers: every single wrong character and every swap of two
+// neighbouring digits leaves an ID key intact, but for the two swaps across
+// the birth date's end (the day's last digit with the sequence's first),
+// which the name and birth date keys are left to find. And that address and
+// sequence alone no longer meet: people of one district who share a
+// sequence number but no part of a birth date share no key.
+func TestCitizenIDKeysSurviveOneTypo(t *testing.T) {
+	t.Parallel()
+	const id = "11010519491231002X"
+	// The name with the birth date the number carries blocks too: keep
+	// only the number's own keys.
+	idKeys := func(r Record) []string {
+		return slices.DeleteFunc(BlockingKeys(r), func(k string) bool { return !strings.HasPrefix(k, "id") })
+	}
+	keys := idKeys(rec(t, "张伟", "", "", "01", id))
+	variant := func(v string) {
+		t.Helper()
+		if v == id {
+			return
+		}
+		r, err := Normalize(Input{Name: "张伟", IDType: "01", IDNumber: v}, Options{Today: today})
+		if err != nil {
+			t.Errorf("%s: %v", v, err)
+			return
+		}
+		if !shares(keys, idKeys(r)) {
+			t.Errorf("%s shares no key with %s: %v / %v", v, id, idKeys(r), keys)
+		}
+	}
+	for i := range len(id) {
+		for _, c := range "0123456789X" {
+			if i < 17 && c == 'X' {
+				continue
+			}
+			variant(id[:i] + string(c) + id[i+1:])
+		}
+	}
+	for i := range len(id) - 1 {
+		if i == 13 {
+			continue
+		}
+		variant(id[:i] + id[i+1:i+2] + id[i:i+1] + id[i+2:])
+	}
+	other := idKeys(rec(t, "李娜", "", "", "01", "110105"+"19800615"+"002"+"X"))
+	if shares(keys, other) {
+		t.Errorf("address and sequence alone meet: %v / %v", keys, other)
 	}
 }
 
