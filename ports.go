@@ -387,7 +387,8 @@ type KeyedRecord struct {
 }
 
 // StatisticsRefresher keeps the database's planner statistics fresh and,
-// where the server's own maintenance is off, its tables vacuumed.
+// where the server's own maintenance is off, its tables vacuumed; it also
+// folds the rows the database appends to keep the dashboard's counts.
 type StatisticsRefresher interface {
 	// RefreshStatistics analyzes (and where needed vacuums) the tables
 	// whose statistics are stale and returns their names (PostgreSQL; the

@@ -381,8 +381,12 @@ func fromMicros(n int64) time.Time {
 // change counts reach the statistics views a moment after a commit, so a
 // refresh right after a load may leave the last rows for the next one.)
 // Embedded: PRAGMA optimize, which analyzes what SQLite judges stale.
+// First it compacts the dashboard's counts (compactIndexFigures).
 func (db *DB) RefreshStatistics(ctx context.Context) ([]string, error) {
 	const op = "refresh statistics"
+	if err := db.compactIndexFigures(ctx); err != nil {
+		return nil, err
+	}
 	if db.d != postgres {
 		_, err := db.write.ExecContext(ctx, "PRAGMA optimize")
 		return nil, mapErr(op, err)

@@ -7,12 +7,13 @@ import (
 	"fiveid"
 )
 
-// figuresQuery counts the dashboard's figures in one statement: each
-// branch of the UNION tags its rows with what they count.
-const figuresQuery = `SELECT 'customers', '', '', COUNT(*) FROM customers WHERE status = 'active'
-UNION ALL
-SELECT 'records', system, CASE WHEN link_manual THEN 'manual' ELSE link_grade END, COUNT(*) FROM source_records
- GROUP BY system, CASE WHEN link_manual THEN 'manual' ELSE link_grade END
+// figuresQuery reads the dashboard's figures in one statement: each
+// branch of the UNION tags its rows with what they count. The counts of
+// customers and records are kept by the database as it writes (migration
+// 0011): a figure is the sum of its rows in index_figures. Links and
+// merges since a time are counted from their events, through an index on
+// the time.
+const figuresQuery = `SELECT what, system, grade, CAST(SUM(n) AS BIGINT) FROM index_figures GROUP BY what, system, grade HAVING SUM(n) <> 0
 UNION ALL
 SELECT 'links', '', '', COUNT(*) FROM customer_events WHERE kind = 'linked' AND at >= ?
 UNION ALL
@@ -45,4 +46,22 @@ func (c conn) IndexFigures(ctx context.Context, since time.Time) (fiveid.IndexFi
 		}
 	}
 	return f, mapErr("index figures", rows.Err())
+}
+
+// compactIndexFigures replaces the rows PostgreSQL appends to
+// index_figures (one a statement that changed a count) by one row a
+// figure, in one statement: a row appended while it runs is not among
+// those it deletes and stays as it is, and the figures read the same
+// before and after. RefreshStatistics runs it (serve: every minute). The
+// embedded store keeps one row a figure already, and deletes those that
+// fell to zero.
+func (db *DB) compactIndexFigures(ctx context.Context) error {
+	if db.d != postgres {
+		_, err := db.write.ExecContext(ctx, "DELETE FROM index_figures WHERE n = 0")
+		return mapErr("compact index figures", err)
+	}
+	_, err := db.write.ExecContext(ctx, `WITH gone AS (DELETE FROM index_figures RETURNING what, system, grade, n)
+		INSERT INTO index_figures (what, system, grade, n)
+		SELECT what, system, grade, SUM(n) FROM gone GROUP BY what, system, grade HAVING SUM(n) <> 0`)
+	return mapErr("compact index figures", err)
 }
