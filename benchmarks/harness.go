@@ -283,27 +283,9 @@ func Register(ctx context.Context, svc *fiveid.Service, recs []Record) (Registra
 	for i, c := range cust {
 		out.customers[i] = c
 	}
-	byCustomer := map[string][]int{}
-	byPerson := map[int][]int{}
-	for i, c := range cust {
-		byCustomer[c] = append(byCustomer[c], recs[i].PersonID)
-		byPerson[recs[i].PersonID] = append(byPerson[recs[i].PersonID], i)
-	}
-	out.Customers = len(byCustomer)
-	for _, ps := range byCustomer {
-		out.PredictedPairs += len(ps) * (len(ps) - 1) / 2
-		count := map[int]int{}
-		for _, p := range ps {
-			count[p]++
-		}
-		for _, n := range count {
-			out.CorrectPairs += n * (n - 1) / 2
-		}
-	}
-	for _, is := range byPerson {
-		out.TruePairs += len(is) * (len(is) - 1) / 2
-	}
-	out.Precision, out.Recall, out.F1 = prf(out.CorrectPairs, out.PredictedPairs, out.TruePairs)
+	pw, byCustomer, byPerson := pairwise(recs, cust)
+	out.Customers, out.TruePairs, out.PredictedPairs, out.CorrectPairs = pw.Customers, pw.TruePairs, pw.PredictedPairs, pw.CorrectPairs
+	out.Precision, out.Recall, out.F1 = pw.Precision, pw.Recall, pw.F1
 
 	groups, err := newReviews(svc).openGroups(ctx, taskIDs)
 	if err != nil {
@@ -506,6 +488,57 @@ func customerPair(a, b string) [2]string {
 		a, b = b, a
 	}
 	return [2]string{a, b}
+}
+
+// Pairwise is a clustering of records scored against the truth: a true
+// pair is two records of one person, a predicted pair two records of one
+// customer.
+type Pairwise struct {
+	Records, Customers                      int
+	TruePairs, PredictedPairs, CorrectPairs int
+	Precision, Recall, F1                   float64
+}
+
+// ScorePairwise scores the customers records ended with (customer(i) for
+// recs[i], "" when it was rejected) against the people they belong to.
+func ScorePairwise(recs []Record, customer func(i int) string) Pairwise {
+	cust := map[int]string{}
+	for i := range recs {
+		if c := customer(i); c != "" {
+			cust[i] = c
+		}
+	}
+	pw, _, _ := pairwise(recs, cust)
+	return pw
+}
+
+// pairwise scores cust (record index -> customer) against the truth, and
+// returns the persons of each customer's records and the records of each
+// person.
+func pairwise(recs []Record, cust map[int]string) (Pairwise, map[string][]int, map[int][]int) {
+	pw := Pairwise{Records: len(cust)}
+	byCustomer := map[string][]int{}
+	byPerson := map[int][]int{}
+	for i, c := range cust {
+		byCustomer[c] = append(byCustomer[c], recs[i].PersonID)
+		byPerson[recs[i].PersonID] = append(byPerson[recs[i].PersonID], i)
+	}
+	pw.Customers = len(byCustomer)
+	for _, ps := range byCustomer {
+		pw.PredictedPairs += len(ps) * (len(ps) - 1) / 2
+		count := map[int]int{}
+		for _, p := range ps {
+			count[p]++
+		}
+		for _, n := range count {
+			pw.CorrectPairs += n * (n - 1) / 2
+		}
+	}
+	for _, is := range byPerson {
+		pw.TruePairs += len(is) * (len(is) - 1) / 2
+	}
+	pw.Precision, pw.Recall, pw.F1 = prf(pw.CorrectPairs, pw.PredictedPairs, pw.TruePairs)
+	return pw, byCustomer, byPerson
 }
 
 func prf(correct, predicted, truth int) (p, r, f float64) {

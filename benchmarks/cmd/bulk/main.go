@@ -15,6 +15,12 @@
 // empty. With -cpuprofile it also writes a CPU profile of fiveid (import or
 // serve, through FIVEID_PPROF_ADDR) over -profile-seconds of the
 // registering, starting -profile-after seconds in.
+//
+// Then it scores the index the registration built against the file's
+// truth, pairwise: a true pair is two records of one person, a linked pair
+// two records of one customer (precision is the share of linked pairs
+// that are true). -score-only scores a PostgreSQL database an earlier run
+// of the same -records and -seed registered, without registering.
 package main
 
 import (
@@ -37,6 +43,7 @@ import (
 	"time"
 
 	"fiveid/benchmarks"
+	"fiveid/store"
 )
 
 func main() {
@@ -57,6 +64,7 @@ func run(ctx context.Context) error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of fiveid while it registers to this file")
 	profileAfter := flag.Int("profile-after", 1, "seconds of registering before the profile starts")
 	profileSecs := flag.Int("profile-seconds", 10, "seconds the profile covers (it must end before the registering does)")
+	scoreOnly := flag.Bool("score-only", false, "only score the index in DATABASE_URL, which a run of the same -records and -seed registered")
 	binFlag := flag.String("bin", "", "a fiveid binary to measure (default: build ./cmd/fiveid), e.g. an older build as a baseline")
 	flag.Parse()
 	if *via != "import" && *via != "batch" {
@@ -68,6 +76,12 @@ func run(ctx context.Context) error {
 	}
 	defer os.RemoveAll(dir)
 	recs := benchmarks.BulkRecords(*seed, *n)
+	if *scoreOnly {
+		if os.Getenv("DATABASE_URL") == "" {
+			return errors.New("-score-only needs DATABASE_URL")
+		}
+		return score(ctx, recs, "")
+	}
 	file := filepath.Join(dir, "records.csv")
 	f, err := os.Create(file)
 	if err != nil {
@@ -88,8 +102,9 @@ func run(ctx context.Context) error {
 	}
 	env := os.Environ()
 	where := "embedded store"
+	dataDir := filepath.Join(dir, "data")
 	if os.Getenv("DATABASE_URL") == "" {
-		env = append(env, "FIVEID_DATA_DIR="+filepath.Join(dir, "data"))
+		env = append(env, "FIVEID_DATA_DIR="+dataDir)
 	} else {
 		where = "PostgreSQL"
 		if os.Getenv("REDIS_URL") != "" {
@@ -180,7 +195,7 @@ func run(ctx context.Context) error {
 		fmt.Printf("wall time %s (binary start and statistics refresh included): %.0f records/s; fiveid's CPU time %s: %.0f records per CPU-second\n",
 			el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), lastCPU.Round(time.Millisecond), float64(len(recs))/lastCPU.Seconds())
 		pgDone()
-		return nil
+		return score(ctx, recs, dataDir)
 	}
 
 	keys := map[string]string{}
@@ -313,6 +328,48 @@ func run(ctx context.Context) error {
 	fmt.Printf("%d registered, %d refused in %s: %.0f records/s (%d client(s), batches of %d); serve's CPU time %s (start included): %.0f records per CPU-second\n",
 		ok, failed, el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), *clients, *batch, cpu.Round(time.Millisecond), float64(len(recs))/cpu.Seconds())
 	pgDone()
+	return score(ctx, recs, dataDir)
+}
+
+// score prints the pairwise precision and recall of the index in
+// DATABASE_URL, or in the embedded store at dataDir, against recs' truth.
+func score(ctx context.Context, recs []benchmarks.Record, dataDir string) error {
+	var st *store.DB
+	var err error
+	if url := os.Getenv("DATABASE_URL"); url != "" {
+		st, err = store.OpenPostgres(ctx, url)
+	} else {
+		st, err = store.OpenEmbedded(ctx, dataDir)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	index := make(map[[2]string]int, len(recs))
+	for i, r := range recs {
+		index[[2]string{r.System, r.LocalID}] = i
+	}
+	customer := make([]string, len(recs))
+	var afterSystem, afterLocal string
+	for {
+		page, err := st.ScanSourceRecords(ctx, afterSystem, afterLocal, 10000)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, r := range page {
+			if i, ok := index[[2]string{r.System, r.LocalID}]; ok {
+				customer[i] = r.CustomerID
+			}
+		}
+		last := page[len(page)-1]
+		afterSystem, afterLocal = last.System, last.LocalID
+	}
+	pw := benchmarks.ScorePairwise(recs, func(i int) string { return customer[i] })
+	fmt.Printf("accuracy: %d records registered of %d, %d customers; pairwise precision %.6f (%d of %d linked pairs true), recall %.4f (%d of %d true pairs linked), F1 %.4f\n",
+		pw.Records, len(recs), pw.Customers, pw.Precision, pw.CorrectPairs, pw.PredictedPairs, pw.Recall, pw.CorrectPairs, pw.TruePairs, pw.F1)
 	return nil
 }
 
