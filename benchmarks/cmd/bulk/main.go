@@ -26,6 +26,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,11 +39,14 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"fiveid"
 	"fiveid/benchmarks"
+	"fiveid/match"
 	"fiveid/store"
 )
 
@@ -64,6 +68,7 @@ func run(ctx context.Context) error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of fiveid while it registers to this file")
 	profileAfter := flag.Int("profile-after", 1, "seconds of registering before the profile starts")
 	profileSecs := flag.Int("profile-seconds", 10, "seconds the profile covers (it must end before the registering does)")
+	listMixed = flag.Int("list-mixed", 30, "list at most this many customers holding records of more than one person")
 	scoreOnly := flag.Bool("score-only", false, "only score the index in DATABASE_URL, which a run of the same -records and -seed registered")
 	binFlag := flag.String("bin", "", "a fiveid binary to measure (default: build ./cmd/fiveid), e.g. an older build as a baseline")
 	flag.Parse()
@@ -350,6 +355,7 @@ func score(ctx context.Context, recs []benchmarks.Record, dataDir string) error 
 		index[[2]string{r.System, r.LocalID}] = i
 	}
 	customer := make([]string, len(recs))
+	link := make([]fiveid.Link, len(recs))
 	var afterSystem, afterLocal string
 	for {
 		page, err := st.ScanSourceRecords(ctx, afterSystem, afterLocal, 10000)
@@ -361,7 +367,7 @@ func score(ctx context.Context, recs []benchmarks.Record, dataDir string) error 
 		}
 		for _, r := range page {
 			if i, ok := index[[2]string{r.System, r.LocalID}]; ok {
-				customer[i] = r.CustomerID
+				customer[i], link[i] = r.CustomerID, r.Link
 			}
 		}
 		last := page[len(page)-1]
@@ -370,8 +376,39 @@ func score(ctx context.Context, recs []benchmarks.Record, dataDir string) error 
 	pw := benchmarks.ScorePairwise(recs, func(i int) string { return customer[i] })
 	fmt.Printf("accuracy: %d records registered of %d, %d customers; pairwise precision %.6f (%d of %d linked pairs true), recall %.4f (%d of %d true pairs linked), F1 %.4f\n",
 		pw.Records, len(recs), pw.Customers, pw.Precision, pw.CorrectPairs, pw.PredictedPairs, pw.Recall, pw.CorrectPairs, pw.TruePairs, pw.F1)
+	// The customers holding more than one person's records, each record
+	// with how it was linked (ID numbers masked).
+	byCustomer := map[string][]int{}
+	for i, c := range customer {
+		if c != "" {
+			byCustomer[c] = append(byCustomer[c], i)
+		}
+	}
+	var mixed []string
+	for c, is := range byCustomer {
+		for _, i := range is[1:] {
+			if recs[i].PersonID != recs[is[0]].PersonID {
+				mixed = append(mixed, c)
+				break
+			}
+		}
+	}
+	slices.Sort(mixed)
+	fmt.Printf("customers holding records of more than one person: %d\n", len(mixed))
+	for _, c := range mixed[:min(len(mixed), *listMixed)] {
+		fmt.Printf("  %s\n", c)
+		for _, i := range byCustomer[c] {
+			r := recs[i]
+			fmt.Printf("    person %d  %s/%s  %s | %s | %s | %s | %s  -> %s %.1f%s\n", r.PersonID, r.System, r.LocalID,
+				r.Input.Name, r.Input.Sex, r.Input.BirthDate, r.Input.IDType, match.MaskID(r.Input.IDNumber),
+				cmp.Or(string(link[i].Grade), "new customer"), link[i].Score, map[bool]string{true: " (manual)"}[link[i].Manual])
+		}
+	}
 	return nil
 }
+
+// listMixed is -list-mixed.
+var listMixed *int
 
 // startProfile starts taking the CPU profile asked for, if any.
 var startProfile = func() {}
