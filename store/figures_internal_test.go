@@ -2,7 +2,6 @@ package store
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 
 	"fiveid"
 	"fiveid/match"
-	"fiveid/store/storetest"
 )
 
 // countedFigures is what the dashboard's counts must equal: active
@@ -35,25 +33,7 @@ func TestIndexFiguresKeptEqualCounted(t *testing.T) {
 		t.Run(d.String(), func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			var pgURL, dir string
-			open := func(upto int) *DB {
-				var db *DB
-				var err error
-				if d == postgres {
-					db, err = openPostgres(ctx, pgURL, upto)
-				} else {
-					db, err = openEmbedded(ctx, dir, upto)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				return db
-			}
-			if d == postgres {
-				pgURL = storetest.PostgresURL(t)
-			} else {
-				dir = filepath.Join(t.TempDir(), "data")
-			}
+			open := opener(t, d)
 			db := open(10)
 			for _, q := range []string{
 				`INSERT INTO systems (code, name, kind, created_at) VALUES ('h', 'H', 'medical', 1)`,

@@ -58,6 +58,33 @@ func TestRebind(t *testing.T) {
 	}
 }
 
+// opener returns what opens one store of dialect d, in a fresh
+// PostgreSQL schema or a temporary directory, migrated up to migration
+// upto (0: all); each call reopens the same store.
+func opener(t *testing.T, d dialect) func(upto int) *DB {
+	t.Helper()
+	var pgURL, dir string
+	if d == postgres {
+		pgURL = storetest.PostgresURL(t)
+	} else {
+		dir = filepath.Join(t.TempDir(), "data")
+	}
+	return func(upto int) *DB {
+		t.Helper()
+		var db *DB
+		var err error
+		if d == postgres {
+			db, err = openPostgres(t.Context(), pgURL, upto)
+		} else {
+			db, err = openEmbedded(t.Context(), dir, upto)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+}
+
 // A store holding data at migration 0008 migrates to the current schema
 // and answers the same candidates; afterwards a blocking key still needs
 // its record (the rule 0009 keeps), on both stores.
@@ -67,25 +94,7 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 		t.Run(d.String(), func(t *testing.T) {
 			t.Parallel()
 			ctx := t.Context()
-			var pgURL, dir string
-			open := func(upto int) *DB {
-				var db *DB
-				var err error
-				if d == postgres {
-					db, err = openPostgres(ctx, pgURL, upto)
-				} else {
-					db, err = openEmbedded(ctx, dir, upto)
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				return db
-			}
-			if d == postgres {
-				pgURL = storetest.PostgresURL(t)
-			} else {
-				dir = filepath.Join(t.TempDir(), "data")
-			}
+			open := opener(t, d)
 			db := open(8)
 			// Rows as the 0008 writers stored them: keys are the hex
 			// text of 128-bit HMACs.
