@@ -68,7 +68,7 @@ func run(ctx context.Context) error {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of fiveid while it registers to this file")
 	profileAfter := flag.Int("profile-after", 1, "seconds of registering before the profile starts")
 	profileSecs := flag.Int("profile-seconds", 10, "seconds the profile covers (it must end before the registering does)")
-	listMixed = flag.Int("list-mixed", 30, "list at most this many customers holding records of more than one person")
+	listMixed := flag.Int("list-mixed", 30, "list at most this many customers holding records of more than one person")
 	scoreOnly := flag.Bool("score-only", false, "only score the index in DATABASE_URL, which a run of the same -records and -seed registered")
 	binFlag := flag.String("bin", "", "a fiveid binary to measure (default: build ./cmd/fiveid), e.g. an older build as a baseline")
 	flag.Parse()
@@ -85,7 +85,7 @@ func run(ctx context.Context) error {
 		if os.Getenv("DATABASE_URL") == "" {
 			return errors.New("-score-only needs DATABASE_URL")
 		}
-		return score(ctx, recs, "")
+		return score(ctx, recs, "", *listMixed)
 	}
 	file := filepath.Join(dir, "records.csv")
 	f, err := os.Create(file)
@@ -200,7 +200,7 @@ func run(ctx context.Context) error {
 		fmt.Printf("wall time %s (binary start and statistics refresh included): %.0f records/s; fiveid's CPU time %s: %.0f records per CPU-second\n",
 			el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), lastCPU.Round(time.Millisecond), float64(len(recs))/lastCPU.Seconds())
 		pgDone()
-		return score(ctx, recs, dataDir)
+		return score(ctx, recs, dataDir, *listMixed)
 	}
 
 	keys := map[string]string{}
@@ -333,12 +333,14 @@ func run(ctx context.Context) error {
 	fmt.Printf("%d registered, %d refused in %s: %.0f records/s (%d client(s), batches of %d); serve's CPU time %s (start included): %.0f records per CPU-second\n",
 		ok, failed, el.Round(time.Millisecond), float64(len(recs))/el.Seconds(), *clients, *batch, cpu.Round(time.Millisecond), float64(len(recs))/cpu.Seconds())
 	pgDone()
-	return score(ctx, recs, dataDir)
+	return score(ctx, recs, dataDir, *listMixed)
 }
 
 // score prints the pairwise precision and recall of the index in
-// DATABASE_URL, or in the embedded store at dataDir, against recs' truth.
-func score(ctx context.Context, recs []benchmarks.Record, dataDir string) error {
+// DATABASE_URL, or in the embedded store at dataDir, against recs' truth,
+// and lists up to listMixed customers holding more than one person's
+// records.
+func score(ctx context.Context, recs []benchmarks.Record, dataDir string, listMixed int) error {
 	var st *store.DB
 	var err error
 	if url := os.Getenv("DATABASE_URL"); url != "" {
@@ -395,7 +397,7 @@ func score(ctx context.Context, recs []benchmarks.Record, dataDir string) error 
 	}
 	slices.Sort(mixed)
 	fmt.Printf("customers holding records of more than one person: %d\n", len(mixed))
-	for _, c := range mixed[:min(len(mixed), *listMixed)] {
+	for _, c := range mixed[:min(len(mixed), listMixed)] {
 		fmt.Printf("  %s\n", c)
 		for _, i := range byCustomer[c] {
 			r := recs[i]
@@ -406,9 +408,6 @@ func score(ctx context.Context, recs []benchmarks.Record, dataDir string) error 
 	}
 	return nil
 }
-
-// listMixed is -list-mixed.
-var listMixed *int
 
 // startProfile starts taking the CPU profile asked for, if any.
 var startProfile = func() {}
