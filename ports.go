@@ -61,7 +61,9 @@ type CustomerReader interface {
 type RecordID struct{ System, LocalID string }
 
 // CustomerWriter writes golden records and source records (each source
-// record with its blocking keys, so the candidate index follows).
+// record with its blocking keys, so the candidate index follows). A
+// blocking key here and in every port is KeyText's 16 hex digits; a store
+// refuses any other text with ErrInvalid.
 type CustomerWriter interface {
 	InsertCustomer(ctx context.Context, c Customer) error
 	// UpdateCustomer replaces every field of the customer with c.ID.
@@ -374,10 +376,11 @@ type RecordScanner interface {
 	EachSourceRecord(ctx context.Context, fn func(SourceRecord) error) error
 	// EachBlockingKey calls fn with every entry of the blocking-key index
 	// (a record carries a key), in (key, system, local_id) order, as one
-	// read streams them (the duplicate scan's one pass over it). The
-	// bytes are valid only until fn returns: nearly a million entries
-	// for 100,000 records are not copied. fn's error ends it.
-	EachBlockingKey(ctx context.Context, fn func(key, system, localID []byte) error) error
+	// read streams them (the duplicate scan's one pass over it); key is
+	// the stored number (KeyValue). The bytes are valid only until fn
+	// returns: nearly a million entries for 100,000 records are not
+	// copied. fn's error ends it.
+	EachBlockingKey(ctx context.Context, fn func(key int64, system, localID []byte) error) error
 }
 
 // KeyedRecord is a source record with the blocking keys it carries.

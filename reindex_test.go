@@ -36,7 +36,7 @@ func TestReindexRewritesOldKeys(t *testing.T) {
 			}
 			// Older rules gave this record no key a Han query meets.
 			err = st.Update(ctx, nil, func(tx fiveid.Tx) error {
-				_, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version, Keys: []string{"old-rules-key"}}})
+				_, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "a", LocalID: "1", Version: rec.Version, Keys: []string{fiveid.KeyText(12345)}}})
 				return err
 			})
 			if err != nil {
@@ -191,7 +191,7 @@ func TestReindexBesideRegistrations(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				stale = append(stale, fiveid.RecordKeys{System: "a", LocalID: local, Version: rec.Version, Keys: []string{"old-rules"}})
+				stale = append(stale, fiveid.RecordKeys{System: "a", LocalID: local, Version: rec.Version, Keys: []string{fiveid.KeyText(12345)}})
 			}
 			if err := st.Update(ctx, nil, func(tx fiveid.Tx) error { _, _, err := tx.ReplaceBlockingKeys(ctx, stale); return err }); err != nil {
 				t.Fatal(err)
@@ -227,8 +227,8 @@ func TestReindexBesideRegistrations(t *testing.T) {
 			// final values gets.
 			keysOf := func() map[string][]string {
 				out := map[string][]string{}
-				err := st.EachBlockingKey(ctx, func(k, sys, local []byte) error {
-					out[string(sys)+"/"+string(local)] = append(out[string(sys)+"/"+string(local)], string(k))
+				err := st.EachBlockingKey(ctx, func(k int64, sys, local []byte) error {
+					out[string(sys)+"/"+string(local)] = append(out[string(sys)+"/"+string(local)], fiveid.KeyText(k))
 					return nil
 				})
 				if err != nil {

@@ -101,8 +101,8 @@ type scanIndex struct {
 	s       *Service
 	recs    []SourceRecord
 	norm    []match.Record
-	ok      []bool       // norm[i] is valid: recs[i] normalizes under the current rules
-	derived [][][16]byte // derived[i]: recs[i]'s blocking keys (Service.blockingKeys) when ok[i]
+	ok      []bool    // norm[i] is valid: recs[i] normalizes under the current rules
+	derived [][]int64 // derived[i]: recs[i]'s blocking keys (Service.blockingKeys, as numbers) when ok[i]
 	keys    keyRuns
 	byCus   map[string][]int32 // customer → positions of its records, ascending
 	names   *scanNames
@@ -143,7 +143,7 @@ func (s *Service) readScanIndex(ctx context.Context) (*scanIndex, error) {
 		ix.names.n[r.NameKey]++
 	}
 	var wg sync.WaitGroup
-	ix.norm, ix.ok, ix.derived = make([]match.Record, len(ix.recs)), make([]bool, len(ix.recs)), make([][][16]byte, len(ix.recs))
+	ix.norm, ix.ok, ix.derived = make([]match.Record, len(ix.recs)), make([]bool, len(ix.recs)), make([][]int64, len(ix.recs))
 	wg.Go(func() {
 		parallel(len(ix.recs), func(i, _ int) {
 			r := &ix.recs[i]
@@ -153,10 +153,10 @@ func (s *Service) readScanIndex(ctx context.Context) (*scanIndex, error) {
 			}
 			ix.norm[i], ix.ok[i] = n, true
 			keys := s.blockingKeys(n)
-			d := make([][16]byte, 0, len(keys))
+			d := make([]int64, 0, len(keys))
 			for _, k := range keys {
-				if b, ok := hexKey(k); ok { // always: derived keys are hex
-					d = append(d, b)
+				if v, ok := KeyValue(k); ok { // always: derived keys are KeyText's
+					d = append(d, v)
 				}
 			}
 			ix.derived[i] = d
@@ -164,19 +164,15 @@ func (s *Service) readScanIndex(ctx context.Context) (*scanIndex, error) {
 	})
 	defer wg.Wait()
 	size := 10 * len(ix.recs) // entries: about 9 a record
-	ix.keys = keyRuns{pos: make([]int32, 0, size), start: make([]int32, 0, size), key: make([][16]byte, 0, size)}
+	ix.keys = keyRuns{pos: make([]int32, 0, size), start: make([]int32, 0, size), key: make([]int64, 0, size)}
 	var sys []byte
 	var local *recordPositions
-	err = scan.EachBlockingKey(ctx, func(key, system, localID []byte) error {
-		b, ok := hexKey(key)
-		if !ok { // not a key this build derives (see keyRuns)
-			return nil
-		}
+	err = scan.EachBlockingKey(ctx, func(key int64, system, localID []byte) error {
 		if local == nil || !bytes.Equal(system, sys) {
 			sys, local = append(sys[:0], system...), pos[string(system)]
 		}
 		if i, ok := local.get(localID); ok { // else registered after the records were read
-			ix.keys.add(b, i)
+			ix.keys.add(key, i)
 		}
 		return nil
 	})
@@ -237,24 +233,22 @@ func (m *recordPositions) get(id []byte) (int32, bool) {
 // it carries itself — every key it derives, in an index whose keys are
 // current — without a lookup. A key a record derives but does not carry
 // (an index with stale keys) is looked up in a map of every run, made the
-// first time one is needed. Only keys of the form the service derives
-// (32 hex digits, kept as their 16 bytes) are kept: no other can be
-// derived, so no candidate comes through another.
+// first time one is needed.
 type keyRuns struct {
-	pos   []int32    // record positions, a run per key, in the index's order
-	start []int32    // run r is pos[start[r]:start[r+1]]
-	key   [][16]byte // run r's key
+	pos   []int32 // record positions, a run per key, in the index's order
+	start []int32 // run r is pos[start[r]:start[r+1]]
+	key   []int64 // run r's key
 
 	recStart []int32 // record i's runs are rec[recStart[i]:recStart[i+1]]
 	rec      []int32
 
 	once   sync.Once
-	lookup map[[16]byte]int32 // key → run
+	lookup map[int64]int32 // key → run
 }
 
 // add appends record i to key's run; entries come grouped by key (the
 // index's order).
-func (g *keyRuns) add(key [16]byte, i int32) {
+func (g *keyRuns) add(key int64, i int32) {
 	if n := len(g.key); n == 0 || g.key[n-1] != key {
 		g.key = append(g.key, key)
 		g.start = append(g.start, int32(len(g.pos)))
@@ -284,14 +278,14 @@ func (g *keyRuns) finish(n int) {
 
 // carriers returns the positions of the records carrying key, record i
 // among them or not.
-func (g *keyRuns) carriers(i int, key [16]byte) []int32 {
+func (g *keyRuns) carriers(i int, key int64) []int32 {
 	for _, r := range g.rec[g.recStart[i]:g.recStart[i+1]] {
 		if g.key[r] == key {
 			return g.pos[g.start[r]:g.start[r+1]]
 		}
 	}
 	g.once.Do(func() {
-		g.lookup = make(map[[16]byte]int32, len(g.key))
+		g.lookup = make(map[int64]int32, len(g.key))
 		for r, k := range g.key {
 			g.lookup[k] = int32(r)
 		}
@@ -300,32 +294,6 @@ func (g *keyRuns) carriers(i int, key [16]byte) []int32 {
 		return g.pos[g.start[r]:g.start[r+1]]
 	}
 	return nil
-}
-
-// hexKey is key's 16 bytes when it is 32 lower-case hex digits.
-func hexKey[S string | []byte](key S) (b [16]byte, ok bool) {
-	if len(key) != 32 {
-		return b, false
-	}
-	for i := range 16 {
-		hi, ok1 := hexDigit(key[2*i])
-		lo, ok2 := hexDigit(key[2*i+1])
-		if !ok1 || !ok2 {
-			return b, false
-		}
-		b[i] = hi<<4 | lo
-	}
-	return b, true
-}
-
-func hexDigit(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
 }
 
 // candidates returns the positions of record i's candidates, as

@@ -3,7 +3,6 @@ package fiveid_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -85,15 +84,15 @@ func TestScanMatchesOneByOne(t *testing.T) {
 			var stale []fiveid.RecordKeys
 			for i := 0; i < len(recs); i += 7 {
 				stale = append(stale, fiveid.RecordKeys{System: recs[i].System, LocalID: recs[i].LocalID, Version: recs[i].Version,
-					Keys: []string{fmt.Sprintf("old-rules-%d", i%2)}})
+					Keys: []string{fiveid.KeyText(int64(1 + i%2))}})
 			}
 			// A record that no longer normalizes (an ID table this build
 			// does not know), carrying another record's keys.
 			bad := recs[1]
 			var badKeys []string
-			if err := st.EachBlockingKey(ctx, func(k, sys, local []byte) error {
+			if err := st.EachBlockingKey(ctx, func(k int64, sys, local []byte) error {
 				if string(sys) == bad.System && string(local) == bad.LocalID {
-					badKeys = append(badKeys, string(k))
+					badKeys = append(badKeys, fiveid.KeyText(k))
 				}
 				return nil
 			}); err != nil {

@@ -199,12 +199,14 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 	s.hmacKey = key
 	// The cache tag changes with the decision rules and the cached
 	// document (v3: customer-level conflicts and ambiguity; v4: the
-	// customer's state comes with the decision, answerDoc),
+	// customer's state comes with the decision, answerDoc; v5: blocking
+	// keys are 63-bit numbers, so answers tagged with the old keys'
+	// text must not be found),
 	// the blocking rules, the weights version and
 	// the thresholds: answers another build or configuration computed never
 	// hit, in a shared Redis or across a restart with other settings.
 	t := s.scorer.Thresholds()
-	s.cacheTag = fmt.Sprintf("v4|b%d|%s|%g/%g/%g/%g/%g", match.BlockingRules, s.scorer.Version(),
+	s.cacheTag = fmt.Sprintf("v5|b%d|%s|%g/%g/%g/%g/%g", match.BlockingRules, s.scorer.Version(),
 		t.Certain, t.Probable, t.Possible, t.ProbableWithoutID, t.AmbiguityMargin)
 	if err := s.ensureSigningKey(ctx); err != nil {
 		return nil, fmt.Errorf("fiveid: signing key: %w", err)
@@ -282,6 +284,12 @@ func newID(prefix string) string { return prefix + ulid.Make().String() }
 // key (a reindex of 1,000,000 records spent 7 of its 48 CPU seconds in
 // hmac.New).
 func (s *Service) derive(kind, v string) string {
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(s.mac(kind, v, sum[:0])[:16])
+}
+
+// mac appends the keyed HMAC of kind and v to b.
+func (s *Service) mac(kind, v string, b []byte) []byte {
 	m, ok := s.macs.Get().(hash.Hash)
 	if ok {
 		m.Reset()
@@ -291,17 +299,19 @@ func (s *Service) derive(kind, v string) string {
 	m.Write([]byte(kind))
 	m.Write([]byte{0})
 	m.Write([]byte(v))
-	var sum [sha256.Size]byte
-	out := hex.EncodeToString(m.Sum(sum[:0])[:16])
+	b = m.Sum(b)
 	s.macs.Put(m)
-	return out
+	return b
 }
 
+// blockingKeys are r's blocking keys (blockingkey.go): a 63-bit keyed
+// HMAC of each of match.BlockingKeys.
 func (s *Service) blockingKeys(r match.Record) []string {
 	raw := match.BlockingKeys(r)
 	out := make([]string, len(raw))
+	var sum [sha256.Size]byte
 	for i, k := range raw {
-		out[i] = s.derive("block", k)
+		out[i] = blockingKeyOf(s.mac("block", k, sum[:0]))
 	}
 	return out
 }

@@ -39,6 +39,18 @@ func (c conn) step() int {
 	return inChunk
 }
 
+// inInts is "col IN (...)" for vals with its arguments.
+func (c conn) inInts(col string, vals []int64) (string, []any) {
+	if c.d == postgres {
+		return col + " = ANY(?::bigint[])", []any{vals}
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return col + " IN (" + inList(len(vals)) + ")", args
+}
+
 // inStrings is "col IN (...)" for vals with its arguments.
 func (c conn) inStrings(col string, vals []string) (string, []any) {
 	if c.d == postgres {
@@ -67,14 +79,17 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 		return out, nil
 	}
 	type hit struct {
-		key string
+		key int64
 		id  fiveid.RecordID
 	}
 	var hits []hit
-	keys = distinct(keys)
-	for start := 0; start < len(keys); start += c.step() {
-		part := keys[start:min(start+c.step(), len(keys))]
-		in, args := c.inStrings("key", part)
+	vals, err := keyValues(op, distinct(keys))
+	if err != nil {
+		return nil, err
+	}
+	for start := 0; start < len(vals); start += c.step() {
+		part := vals[start:min(start+c.step(), len(vals))]
+		in, args := c.inInts("key", part)
 		args = append(args, limit)
 		rows, err := c.query(ctx, `SELECT key, system, local_id FROM (
 				SELECT key, system, local_id, ROW_NUMBER() OVER (PARTITION BY key ORDER BY system, local_id) AS n
@@ -120,14 +135,15 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 		for x, h := range hits[i:j] {
 			r, ok := recs[h.id]
 			if !ok {
-				return nil, fmt.Errorf("%s: record %s/%s of key %s vanished: %w", op, h.id.System, h.id.LocalID, h.key, fiveid.ErrUnavailable)
+				return nil, fmt.Errorf("%s: record %s/%s of key %s vanished: %w", op, h.id.System, h.id.LocalID, fiveid.KeyText(h.key), fiveid.ErrUnavailable)
 			}
 			l[x] = r
 		}
-		if prev := out[key]; len(prev) > 0 {
+		k := fiveid.KeyText(key)
+		if prev := out[k]; len(prev) > 0 {
 			l = append(prev, l...)
 		}
-		out[key] = l
+		out[k] = l
 		i = j
 	}
 	return out, nil
@@ -333,7 +349,10 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 	delta := map[string]int64{}
 	var added int64
 	var replaced []fiveid.RecordKeys
-	type bk struct{ key, system, local string }
+	type bk struct {
+		key           int64
+		system, local string
+	}
 	var fresh []bk
 	for i, r := range records {
 		ref := fiveid.RecordID{System: r.System, LocalID: r.LocalID}
@@ -347,8 +366,12 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 		}
 		added++
 		delta[r.NameKey]++
-		for _, k := range distinct(keys[i]) {
-			fresh = append(fresh, bk{k, r.System, r.LocalID})
+		vals, err := keyValues(op, distinct(keys[i]))
+		if err != nil {
+			return err
+		}
+		for _, v := range vals {
+			fresh = append(fresh, bk{v, r.System, r.LocalID})
 		}
 	}
 	sort.Slice(fresh, func(i, j int) bool { return fresh[i].key < fresh[j].key })

@@ -86,8 +86,9 @@ func opener(t *testing.T, d dialect) func(upto int) *DB {
 }
 
 // A store holding data at migration 0008 migrates to the current schema
-// and answers the same candidates; afterwards a blocking key still needs
-// its record (the rule 0009 keeps), on both stores.
+// and answers the same candidates, under each key's 63-bit form (0012);
+// afterwards a blocking key still needs its record (the rule 0009 keeps),
+// on both stores.
 func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 	t.Parallel()
 	for _, d := range []dialect{embedded, postgres} {
@@ -99,6 +100,9 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 			// Rows as the 0008 writers stored them: keys are the hex
 			// text of 128-bit HMACs.
 			k1, k2, k3 := strings.Repeat("a1", 16), strings.Repeat("0f", 16), strings.Repeat("9c", 16)
+			// ... and since 0012 the first 64 bits of the HMAC without
+			// the top one, as the service derives them (blockingKeyOf).
+			n1, n2, n3 := "21a1a1a1a1a1a1a1", "0f0f0f0f0f0f0f0f", "1c9c9c9c9c9c9c9c"
 			seed := []string{
 				`INSERT INTO systems (code, name, kind, created_at) VALUES ('h', 'H', 'medical', 1)`,
 				`INSERT INTO customers (id, status, version, created_at, updated_at) VALUES ('c1', 'active', 1, 1, 1), ('c2', 'active', 1, 1, 1)`,
@@ -114,40 +118,60 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 					t.Fatalf("%s: %v", q, err)
 				}
 			}
-			candidates := func(db *DB) map[string][]string {
-				out := map[string][]string{}
-				for _, k := range []string{k1, k2, k3} {
+			candidates := func(db *DB, keys ...string) [][]string {
+				var out [][]string
+				for _, k := range keys {
 					cs, err := db.Candidates(ctx, []string{k}, 10)
 					if err != nil {
 						t.Fatal(err)
 					}
+					var ids []string
 					for _, c := range cs {
-						out[k] = append(out[k], c.LocalID)
+						ids = append(ids, c.LocalID)
 					}
+					out = append(out, ids)
 				}
 				return out
 			}
-			before := candidates(db)
+			// At 0008 the store read its text keys: the query Candidates
+			// made then, by hand.
+			var before [][]string
+			for _, k := range []string{k1, k2, k3} {
+				rows, err := db.read.QueryContext(ctx, db.d.rebind("SELECT local_id FROM blocking_keys WHERE key = ? ORDER BY system, local_id"), k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var ids []string
+				for rows.Next() {
+					var id string
+					if err := rows.Scan(&id); err != nil {
+						t.Fatal(err)
+					}
+					ids = append(ids, id)
+				}
+				rows.Close()
+				before = append(before, ids)
+			}
 			db.Close()
 			db = open(0)
 			defer db.Close()
-			if diff := cmp.Diff(before, candidates(db)); diff != "" {
+			if diff := cmp.Diff(before, candidates(db, n1, n2, n3)); diff != "" {
 				t.Errorf("candidates after migrating (-0008 +now):\n%s", diff)
 			}
-			if want := []string{"r1", "r2"}; !slices.Equal(before[k1], want) {
-				t.Errorf("0008 candidates of k1: %v, want %v", before[k1], want)
+			if want := []string{"r1", "r2"}; !slices.Equal(before[0], want) {
+				t.Errorf("0008 candidates of k1: %v, want %v", before[0], want)
 			}
 			// The rule the foreign key kept: a key of a missing record is
 			// refused, whichever way it is written.
 			err := db.Update(ctx, nil, func(tx fiveid.Tx) error {
-				_, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "h", LocalID: "nope", Keys: []string{k1}, Version: 1}})
+				_, _, err := tx.ReplaceBlockingKeys(ctx, []fiveid.RecordKeys{{System: "h", LocalID: "nope", Keys: []string{n1}, Version: 1}})
 				return err
 			})
 			if err != nil {
 				t.Fatalf("replace keys of a missing record (skipped, not written): %v", err)
 			}
 			err = db.Update(ctx, nil, func(tx fiveid.Tx) error {
-				_, err := tx.(txConn).setKeys(ctx, "test", []fiveid.RecordKeys{{System: "h", LocalID: "nope", Keys: []string{k2}}})
+				_, err := tx.(txConn).setKeys(ctx, "test", []fiveid.RecordKeys{{System: "h", LocalID: "nope", Keys: []string{n2}}})
 				return err
 			})
 			if !errors.Is(err, fiveid.ErrInvalid) {
@@ -155,7 +179,9 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 			}
 			// ... also when most rows of the statement are right.
 			err = db.inTx(ctx, "test", nil, func(c conn) error {
-				rows := [][]any{{k2, "h", "r1"}, {k3, "h", "r1"}, {k3, "h", "gone"}}
+				v2, _ := fiveid.KeyValue(n2)
+				v3, _ := fiveid.KeyValue(n3)
+				rows := [][]any{{v2, "h", "r1"}, {v3, "h", "r1"}, {v3, "h", "gone"}}
 				if c.copyIn != nil {
 					return mapErr("test", c.copyIn(ctx, "blocking_keys", []string{"key", "system", "local_id"}, rows))
 				}
@@ -164,7 +190,7 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 			if !errors.Is(err, fiveid.ErrInvalid) {
 				t.Errorf("a key of a missing record among others: %v, want ErrInvalid", err)
 			}
-			if diff := cmp.Diff(before, candidates(db)); diff != "" {
+			if diff := cmp.Diff(before, candidates(db, n1, n2, n3)); diff != "" {
 				t.Errorf("candidates after the refused writes (-0008 +now):\n%s", diff)
 			}
 			// ON DELETE CASCADE: a deleted record takes its keys along.

@@ -151,7 +151,7 @@ func TestPostgresBulkLoadIsAnalyzed(t *testing.T) {
 		id := fmt.Sprintf("C%04d", i)
 		cs = append(cs, fiveid.Customer{ID: id, Status: fiveid.StatusActive, Name: "x", Version: 1, CreatedAt: now, UpdatedAt: now})
 		rs = append(rs, fiveid.SourceRecord{System: "hosp", LocalID: id, CustomerID: id, NameKey: "x", Version: 1, CreatedAt: now, UpdatedAt: now})
-		ks = append(ks, []string{"k-" + id})
+		ks = append(ks, []string{fiveid.KeyText(int64(i))})
 	}
 	if err := db.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.InsertBulk(ctx, cs, rs, ks) }); err != nil {
 		t.Fatal(err)
