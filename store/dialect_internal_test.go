@@ -36,3 +36,21 @@ func TestMapErrInsufficientResourcesIsUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// The embedded writer's page cache is the size asked for, 32 MiB unless
+// asked.
+func TestEmbeddedCacheSize(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ ask, want int }{{0, 32}, {256, 256}} {
+		db, err := OpenEmbeddedWith(t.Context(), t.TempDir(), EmbeddedOptions{CacheMiB: tc.ask})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pages int
+		err = db.write.QueryRowContext(t.Context(), "PRAGMA cache_size").Scan(&pages)
+		db.Close()
+		if err != nil || pages != -tc.want*1024 {
+			t.Errorf("asked %d MiB: cache_size %d (%v), want %d", tc.ask, pages, err, -tc.want*1024)
+		}
+	}
+}

@@ -76,7 +76,7 @@ func opener(t *testing.T, d dialect) func(upto int) *DB {
 		if d == postgres {
 			db, err = openPostgres(t.Context(), pgURL, upto)
 		} else {
-			db, err = openEmbedded(t.Context(), dir, upto)
+			db, err = openEmbedded(t.Context(), dir, upto, EmbeddedOptions{})
 		}
 		if err != nil {
 			t.Fatal(err)

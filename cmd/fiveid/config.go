@@ -28,6 +28,10 @@ type config struct {
 	LogLevel    slog.Level    // FIVEID_LOG_LEVEL: debug, info, warn, error
 	CacheTTL    time.Duration // FIVEID_CACHE_TTL: lifetime of cached answers
 	Candidates  int           // FIVEID_CANDIDATE_LIMIT: records scored per request
+	// SQLiteCacheMiB is the embedded store's writer page cache in MiB; 0:
+	// the command's default (importCacheMiB for import, the store's own
+	// otherwise).
+	SQLiteCacheMiB int // FIVEID_SQLITE_CACHE_MB
 	WeightsFile string        // FIVEID_WEIGHTS: weights file written by fiveid train
 	IdemTTL     time.Duration // FIVEID_IDEMPOTENCY_TTL: how long an Idempotency-Key's answer is replayed
 	// Grade thresholds on the total match weight (log2 units).
@@ -177,6 +181,13 @@ func loadConfig(getenv func(string) string) (config, error) {
 			return c, fmt.Errorf("FIVEID_IDEMPOTENCY_TTL: want a duration from %s to %s like 24h, got %q", fiveid.MinIdempotencyTTL, fiveid.MaxIdempotencyTTL, v)
 		}
 		c.IdemTTL = d
+	}
+	if v := getenv("FIVEID_SQLITE_CACHE_MB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65536 {
+			return c, fmt.Errorf("FIVEID_SQLITE_CACHE_MB: want 1..65536 (MiB), got %q", v)
+		}
+		c.SQLiteCacheMiB = n
 	}
 	if v := getenv("FIVEID_CANDIDATE_LIMIT"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -49,3 +49,19 @@ func TestConfigFailureModes(t *testing.T) {
 		}
 	}
 }
+
+// FIVEID_SQLITE_CACHE_MB: unset leaves the command's default (0), a size
+// in MiB is taken, anything else refused.
+func TestConfigSQLiteCache(t *testing.T) {
+	for v, want := range map[string]int{"": 0, "512": 512, "1": 1} {
+		c, err := loadConfig(env(map[string]string{"FIVEID_SQLITE_CACHE_MB": v}))
+		if err != nil || c.SQLiteCacheMiB != want {
+			t.Errorf("FIVEID_SQLITE_CACHE_MB=%q: %d %v, want %d", v, c.SQLiteCacheMiB, err, want)
+		}
+	}
+	for _, v := range []string{"0", "-1", "lots", "70000", "1.5"} {
+		if _, err := loadConfig(env(map[string]string{"FIVEID_SQLITE_CACHE_MB": v})); err == nil {
+			t.Errorf("FIVEID_SQLITE_CACHE_MB=%s was accepted", v)
+		}
+	}
+}

@@ -36,6 +36,12 @@ type importSummary struct {
 	rows, created, linked, unchanged, review, rejected int
 }
 
+// importCacheMiB is import's embedded page cache (FIVEID_SQLITE_CACHE_MB
+// unset): a batch job, it may hold more of the index than serve does; in
+// an import of 300,000 records 256 MiB against 32 took the embedded
+// store's CPU a record from 739 to 613 µs (1,140 to 1,369 records/s).
+const importCacheMiB = 256
+
 func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io.Writer) error {
 	fs := newCommand("import")
 	rejects := fs.String("rejects", "", "where rejected rows go (default FILE.rejects.csv)")
@@ -76,6 +82,9 @@ func importCmd(ctx context.Context, cfg config, args []string, stdout, stderr io
 		}
 		defer stopPprof()
 		fmt.Fprintf(stderr, "pprof on http://%s/debug/pprof/\n", addr)
+	}
+	if cfg.SQLiteCacheMiB == 0 {
+		cfg.SQLiteCacheMiB = importCacheMiB
 	}
 	return withApp(ctx, cfg, func(a *app) error {
 		// Matching needs good candidate plans while the tables grow:

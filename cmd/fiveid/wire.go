@@ -48,7 +48,7 @@ func openStore(ctx context.Context, cfg config) (*store.DB, string, error) {
 		}
 		return db, "postgres", nil
 	}
-	db, err := store.OpenEmbedded(ctx, cfg.DataDir)
+	db, err := store.OpenEmbeddedWith(ctx, cfg.DataDir, store.EmbeddedOptions{CacheMiB: cfg.SQLiteCacheMiB})
 	if err != nil {
 		return nil, "", fmt.Errorf("open embedded store in %s: %w", cfg.DataDir, err)
 	}
