@@ -31,9 +31,9 @@ type config struct {
 	// SQLiteCacheMiB is the embedded store's writer page cache in MiB; 0:
 	// the command's default (importCacheMiB for import, the store's own
 	// otherwise).
-	SQLiteCacheMiB int // FIVEID_SQLITE_CACHE_MB
-	WeightsFile string        // FIVEID_WEIGHTS: weights file written by fiveid train
-	IdemTTL     time.Duration // FIVEID_IDEMPOTENCY_TTL: how long an Idempotency-Key's answer is replayed
+	SQLiteCacheMiB int           // FIVEID_SQLITE_CACHE_MB
+	WeightsFile    string        // FIVEID_WEIGHTS: weights file written by fiveid train
+	IdemTTL        time.Duration // FIVEID_IDEMPOTENCY_TTL: how long an Idempotency-Key's answer is replayed
 	// Grade thresholds on the total match weight (log2 units).
 	Certain, Probable, Possible, NoID string // FIVEID_THRESHOLD_CERTAIN/PROBABLE/POSSIBLE/NO_ID
 	Margin                            string // FIVEID_AMBIGUITY_MARGIN: a runner-up this close makes review
