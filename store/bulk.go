@@ -39,22 +39,11 @@ func (c conn) step() int {
 	return inChunk
 }
 
-// inInts is "col IN (...)" for vals with its arguments.
-func (c conn) inInts(col string, vals []int64) (string, []any) {
+// inValues is "col IN (...)" for vals with its arguments; array is
+// PostgreSQL's type for the list (text[], bigint[]).
+func inValues[T string | int64](c conn, col, array string, vals []T) (string, []any) {
 	if c.d == postgres {
-		return col + " = ANY(?::bigint[])", []any{vals}
-	}
-	args := make([]any, len(vals))
-	for i, v := range vals {
-		args[i] = v
-	}
-	return col + " IN (" + inList(len(vals)) + ")", args
-}
-
-// inStrings is "col IN (...)" for vals with its arguments.
-func (c conn) inStrings(col string, vals []string) (string, []any) {
-	if c.d == postgres {
-		return col + " = ANY(?::text[])", []any{vals}
+		return col + " = ANY(?::" + array + ")", []any{vals}
 	}
 	args := make([]any, len(vals))
 	for i, v := range vals {
@@ -89,7 +78,7 @@ func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[
 	}
 	for start := 0; start < len(vals); start += c.step() {
 		part := vals[start:min(start+c.step(), len(vals))]
-		in, args := c.inInts("key", part)
+		in, args := inValues(c, "key", "bigint[]", part)
 		args = append(args, limit)
 		rows, err := c.query(ctx, `SELECT key, system, local_id FROM (
 				SELECT key, system, local_id, ROW_NUMBER() OVER (PARTITION BY key ORDER BY system, local_id) AS n
@@ -207,7 +196,7 @@ func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Cust
 	recs := map[string][]fiveid.SourceRecord{}
 	for start := 0; start < len(ids); start += c.step() {
 		part := ids[start:min(start+c.step(), len(ids))]
-		in, args := c.inStrings("id", part)
+		in, args := inValues(c, "id", "text[]", part)
 		rows, err := c.query(ctx, "SELECT "+customerCols+" FROM customers WHERE "+in, args...)
 		if err != nil {
 			return nil, nil, mapErr(op, err)
@@ -217,7 +206,7 @@ func (c conn) CustomersRecords(ctx context.Context, ids []string) ([]fiveid.Cust
 			return nil, nil, err
 		}
 		cs = append(cs, got...)
-		in, args = c.inStrings("r.customer_id", part)
+		in, args = inValues(c, "r.customer_id", "text[]", part)
 		rows, err = c.query(ctx, "SELECT "+recordCols+" FROM source_records r WHERE "+in+
 			" ORDER BY r.customer_id, r.system, r.local_id", args...)
 		if err != nil {
@@ -245,7 +234,7 @@ func (c conn) NameFrequencies(ctx context.Context, nameKeys []string) (map[strin
 	nameKeys = distinct(nameKeys)
 	for start := 0; start < len(nameKeys); start += c.step() {
 		part := nameKeys[start:min(start+c.step(), len(nameKeys))]
-		in, args := c.inStrings("name_key", part)
+		in, args := inValues(c, "name_key", "text[]", part)
 		rows, err := c.query(ctx, "SELECT name_key, n FROM name_stats WHERE "+in, args...)
 		if err != nil {
 			return nil, 0, mapErr(op, err)
