@@ -8,8 +8,9 @@ import "encoding/binary"
 // bit cleared, so that it is a non-negative 64-bit integer in either
 // store. In Go it travels as 16 lower-case hex digits (KeyText), which
 // order as the numbers do; the stores keep the number (KeyValue), whose
-// index entries are half the size of the 32 hex digits stored until
-// migration 0012 and compare as integers.
+// index entries are about a third smaller than with the 32 hex digits
+// stored until migration 0012 (the keys' primary key at a million
+// records: 598 MB against 930) and compare as integers.
 //
 // 63 bits are plenty: two different values meeting on one key only add a
 // candidate, which scoring then judges; at ten million records of ten keys
