@@ -19,9 +19,9 @@ import "encoding/binary"
 // keyMask clears a key's top bit.
 const keyMask = 1<<63 - 1
 
-// blockingKeyOf is the key of an HMAC sum.
-func blockingKeyOf(sum []byte) string {
-	return KeyText(int64(binary.BigEndian.Uint64(sum[:8]) & keyMask))
+// blockingKeyOf is the key of an HMAC sum, as a number.
+func blockingKeyOf(sum []byte) int64 {
+	return int64(binary.BigEndian.Uint64(sum[:8]) & keyMask)
 }
 
 // KeyText is a key's form in Go: 16 lower-case hex digits.

@@ -20,7 +20,7 @@ func TestBlockingKeyIsTheOldKeysFirst63Bits(t *testing.T) {
 		}
 		want := KeyText(int64(hi &^ (1 << 63)))
 		var sum [32]byte
-		if got := blockingKeyOf(s.mac("block", raw, sum[:0])); got != want {
+		if got := KeyText(blockingKeyOf(s.mac("block", raw, sum[:0]))); got != want {
 			t.Errorf("key of %q: %s, want %s (from %s)", raw, got, want, old)
 		}
 	}

@@ -102,7 +102,7 @@ type scanIndex struct {
 	recs    []SourceRecord
 	norm    []match.Record
 	ok      []bool    // norm[i] is valid: recs[i] normalizes under the current rules
-	derived [][]int64 // derived[i]: recs[i]'s blocking keys (Service.blockingKeys, as numbers) when ok[i]
+	derived [][]int64 // derived[i]: recs[i]'s blocking keys (Service.blockingKeyValues) when ok[i]
 	keys    keyRuns
 	byCus   map[string][]int32 // customer → positions of its records, ascending
 	names   *scanNames
@@ -152,14 +152,7 @@ func (s *Service) readScanIndex(ctx context.Context) (*scanIndex, error) {
 				return
 			}
 			ix.norm[i], ix.ok[i] = n, true
-			keys := s.blockingKeys(n)
-			d := make([]int64, 0, len(keys))
-			for _, k := range keys {
-				if v, ok := KeyValue(k); ok { // always: derived keys are KeyText's
-					d = append(d, v)
-				}
-			}
-			ix.derived[i] = d
+			ix.derived[i] = s.blockingKeyValues(n)
 		})
 	})
 	defer wg.Wait()

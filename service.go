@@ -305,10 +305,21 @@ func (s *Service) mac(kind, v string, b []byte) []byte {
 }
 
 // blockingKeys are r's blocking keys (blockingkey.go): a 63-bit keyed
-// HMAC of each of match.BlockingKeys.
+// HMAC of each of match.BlockingKeys, as KeyText.
 func (s *Service) blockingKeys(r match.Record) []string {
+	vals := s.blockingKeyValues(r)
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = KeyText(v)
+	}
+	return out
+}
+
+// blockingKeyValues are blockingKeys as the numbers the stores keep (the
+// duplicate scan compares them with the index's without text between).
+func (s *Service) blockingKeyValues(r match.Record) []int64 {
 	raw := match.BlockingKeys(r)
-	out := make([]string, len(raw))
+	out := make([]int64, len(raw))
 	var sum [sha256.Size]byte
 	for i, k := range raw {
 		out[i] = blockingKeyOf(s.mac("block", k, sum[:0]))
