@@ -11,8 +11,9 @@ import (
 // with the birth date read as a lunar date. 4: each token of a Latin name
 // with the full birth date. 5: the address+sequence key split in two, each
 // with part of the birth date, and the birth date+sequence key without the
-// century digit.
-const BlockingRules = 5
+// century digit. 6: the address+birth date key split in two, each with
+// one digit of the sequence.
+const BlockingRules = 6
 
 // BlockingKeys are the candidate-retrieval keys of r, each prefixed with
 // its kind. Any single typo in an ID number leaves at least one ID key
@@ -44,8 +45,14 @@ func BlockingKeys(r Record) []string {
 			// across the year's end touches only the year). The century
 			// digit says nothing the rest does not, so the birth
 			// date+sequence key leaves it out and survives a swap with the
-			// address's last digit.
-			add("idab:" + n[:14])
+			// address's last digit. Address and birth date alone are
+			// shared by everyone of a district born that day, so for a typo
+			// in the sequence each key takes one digit of it: the first or
+			// the last. A wrong digit or two swapped neighbours in the
+			// sequence leave one of them intact, and each meets a tenth of
+			// the crowd.
+			add("idab0:" + n[:15])
+			add("idab2:" + n[:14] + n[16:17])
 			add("idbs:" + n[7:17])
 			add("idasy:" + n[:6] + n[14:17] + n[6:10])
 			add("idasd:" + n[:6] + n[14:17] + n[11:14])

@@ -195,8 +195,9 @@ func TestBlockingKeys(t *testing.T) {
 // neighbouring digits leaves an ID key intact, but for the two swaps across
 // the birth date's end (the day's last digit with the sequence's first),
 // which the name and birth date keys are left to find. And that address and
-// sequence alone no longer meet: people of one district who share a
-// sequence number but no part of a birth date share no key.
+// sequence alone no longer meet, nor address and birth date alone: people of
+// one district who share a sequence number but no part of a birth date, or a
+// birth date but the sequence's middle digit at most, share no key.
 func TestCitizenIDKeysSurviveOneTypo(t *testing.T) {
 	t.Parallel()
 	const id = "11010519491231002X"
@@ -237,6 +238,12 @@ func TestCitizenIDKeysSurviveOneTypo(t *testing.T) {
 	other := idKeys(rec(t, "李娜", "", "", "01", "110105"+"19800615"+"002"+"X"))
 	if shares(keys, other) {
 		t.Errorf("address and sequence alone meet: %v / %v", keys, other)
+	}
+	// Nor do address and birth date alone: a neighbour born the same day
+	// whose sequence differs in its first and last digits.
+	neighbour := idKeys(rec(t, "李娜", "", "", "01", "110105"+"19491231"+"108"+"X"))
+	if shares(keys, neighbour) {
+		t.Errorf("address and birth date alone meet: %v / %v", keys, neighbour)
 	}
 }
 
