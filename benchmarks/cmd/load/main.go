@@ -56,6 +56,7 @@ func run(ctx context.Context) error {
 	scanOnly := flag.Bool("scan", false, "time the duplicate scan over the index instead of identify")
 	reindexOnly := flag.Bool("reindex", false, "time fiveid reindex over the index instead of identify")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed scan or reindex to this file")
+	querySet := flag.Int("query-set", 0, "which people the queries ask about and their noise: another set asks about other people, whose pages an earlier run did not read")
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "fiveid-load")
 	if err != nil {
@@ -139,10 +140,10 @@ func run(ctx context.Context) error {
 		fmt.Println(meter.stop(ctx))
 		return nil
 	}
-	noisy := benchmarks.NewGenerator(99, benchmarks.Realistic)
+	noisy := benchmarks.NewGenerator(99+uint64(*querySet), benchmarks.Realistic)
 	qs := make([]match.Input, *queries)
 	for i := range qs {
-		qs[i] = noisy.Record(people[(i*7919)%len(people)], 2, "").Input
+		qs[i] = noisy.Record(people[(i*7919+*querySet*104729)%len(people)], 2, "").Input
 	}
 	// The generated population is not part of a server's heap: drop it,
 	// so that the garbage collector does not scan it on every cycle and
