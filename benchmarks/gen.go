@@ -496,3 +496,19 @@ func synthetic(seed uint64, n int, noise Noise) (Dataset, *Generator) {
 	}
 	return ds, g
 }
+
+// LoadQueries are the cache-miss queries the load command asks of an
+// index of people (benchmarks/cmd/load; benchmarks/cmd/keys counts their
+// keys): n noisy records, each of the person beside it in asked, spread
+// over the index. Each set asks about other people with other noise, so
+// that a second run on one index does not read the pages the first one
+// cached; set 0 is the queries the load command always asked.
+func LoadQueries(people []Person, n, set int) (asked []Person, queries []Record) {
+	noisy := NewGenerator(99+uint64(set), Realistic)
+	asked, queries = make([]Person, n), make([]Record, n)
+	for i := range n {
+		asked[i] = people[(i*7919+set*104729)%len(people)]
+		queries[i] = noisy.Record(asked[i], 2, "")
+	}
+	return asked, queries
+}

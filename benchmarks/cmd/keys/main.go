@@ -3,11 +3,13 @@
 // candidates the candidate query reads and scoring then judges. It needs
 // no database: it builds, in memory, the index the load command registers
 // (generator seed 7, one clean record a person) and asks the queries the
-// load command asks (seed 99, realistic noise), counting the raw keys of
+// load command asks (benchmarks.LoadQueries), counting the raw keys of
 // match.BlockingKeys (the stored keys are keyed HMACs of them, one for
 // one).
 //
 //	go run ./benchmarks/cmd/keys -people 1000000,5000000,10000000
+//
+// -query-set asks the load command's -query-set of the same number.
 //
 // For each size and each rule it prints the share of queries carrying the
 // rule, and how many records other than the queried person's own a key
@@ -20,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"hash/maphash"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -35,6 +38,7 @@ import (
 func main() {
 	sizes := flag.String("people", "1000000", "index sizes to measure, comma-separated")
 	queries := flag.Int("queries", 5000, "queries per size")
+	set := flag.Int("query-set", 0, "the load command's query set to ask")
 	flag.Parse()
 	for s := range strings.SplitSeq(*sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -42,7 +46,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "keys: -people: %q is not a size\n", s)
 			os.Exit(2)
 		}
-		measure(n, *queries)
+		measure(n, *queries, *set)
 	}
 }
 
@@ -64,7 +68,7 @@ func keysOf(r benchmarks.Record) ([]string, bool) {
 	return match.BlockingKeys(rec), true
 }
 
-func measure(n, queries int) {
+func measure(n, queries, set int) {
 	start := time.Now()
 	people := benchmarks.NewGenerator(7, benchmarks.Noise{}).Population(n)
 	// The index: each person's clean record, as the load command
@@ -109,12 +113,11 @@ func measure(n, queries int) {
 		found   []int32 // per key: records other than the person's own
 	}
 	stats := map[string]*stat{}
-	noisy := benchmarks.NewGenerator(99, benchmarks.Realistic)
 	clean := benchmarks.NewGenerator(8, benchmarks.Noise{})
 	asked, perQuery := 0, []int{}
-	for i := range queries {
-		p := people[(i*7919)%len(people)]
-		keys, ok := keysOf(noisy.Record(p, 2, ""))
+	persons, qs := benchmarks.LoadQueries(people, queries, set)
+	for i, p := range persons {
+		keys, ok := keysOf(qs[i])
 		if !ok {
 			continue
 		}
@@ -144,12 +147,7 @@ func measure(n, queries int) {
 	}
 	fmt.Printf("index of %d records (%d people; built in %s), %d queries asked:\n", total, n, built.Round(time.Second), asked)
 	fmt.Printf("  %-7s %8s %8s %10s %8s %8s\n", "rule", "queries", "keys", "mean", "p99", "max")
-	rules := make([]string, 0, len(stats))
-	for r := range stats {
-		rules = append(rules, r)
-	}
-	slices.Sort(rules)
-	for _, r := range rules {
+	for _, r := range slices.Sorted(maps.Keys(stats)) {
 		st := stats[r]
 		slices.Sort(st.found)
 		var sum int64

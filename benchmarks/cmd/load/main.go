@@ -140,10 +140,10 @@ func run(ctx context.Context) error {
 		fmt.Println(meter.stop(ctx))
 		return nil
 	}
-	noisy := benchmarks.NewGenerator(99+uint64(*querySet), benchmarks.Realistic)
-	qs := make([]match.Input, *queries)
-	for i := range qs {
-		qs[i] = noisy.Record(people[(i*7919+*querySet*104729)%len(people)], 2, "").Input
+	_, recs := benchmarks.LoadQueries(people, *queries, *querySet)
+	qs := make([]match.Input, len(recs))
+	for i, r := range recs {
+		qs[i] = r.Input
 	}
 	// The generated population is not part of a server's heap: drop it,
 	// so that the garbage collector does not scan it on every cycle and
