@@ -52,90 +52,135 @@ func inValues[T string | int64](c conn, col, array string, vals []T) (string, []
 	return col + " IN (" + inList(len(vals)) + ")", args
 }
 
-// KeyCandidates implements fiveid.CandidateIndex in two steps: each key's
-// records numbered in (system, local_id) order by a window function, the
-// first limit kept (an index-only read of blocking_keys); then each record
-// found read once with candidateCols, as Candidates reads it. A chunk's
-// keys find the same record many times over (its 8,600 keys found 17,700
+// KeyCandidates implements fiveid.CandidateIndex in two steps: each
+// key's records (by rid) from an index-only read of blocking_keys; then
+// each record found read once with candidateCols, as Candidates reads
+// it, and each key's list ordered by (system, local_id). A chunk's keys
+// find the same record many times over (its 8,600 keys found 17,700
 // record rows but 2,500 records in a measured chunk): reading a record per
-// key found read and sent each seven times. Between the two reads no
-// record can leave a key the caller holds the lock on (a writer locks the
-// keys of a record's old and new versions), and records are never deleted.
+// key found read and sent each seven times.
+//
+// The first read keeps at most limit+1 records a key (by rid); a key that
+// has more than limit is read again, joined to its records, for its first
+// limit by (system, local_id). Between the reads no record can leave a key
+// the caller holds the lock on (a writer locks the keys of a record's old
+// and new versions), and records are never deleted.
 func (c conn) KeyCandidates(ctx context.Context, keys []string, limit int) (map[string][]fiveid.SourceRecord, error) {
 	const op = "key candidates"
 	out := map[string][]fiveid.SourceRecord{}
 	if limit <= 0 {
 		return out, nil
 	}
-	type hit struct {
-		key int64
-		id  fiveid.RecordID
-	}
-	var hits []hit
 	vals, err := keyValues(op, distinct(keys))
 	if err != nil {
 		return nil, err
 	}
+	scanHit := func(sc interface{ Scan(...any) error }) ([2]int64, error) {
+		var h [2]int64 // key, rid
+		return h, sc.Scan(&h[0], &h[1])
+	}
+	byKey := map[int64][]int64{}
+	var crowded []int64
 	for start := 0; start < len(vals); start += c.step() {
-		part := vals[start:min(start+c.step(), len(vals))]
-		in, args := inValues(c, "key", "bigint[]", part)
-		args = append(args, limit)
-		rows, err := c.query(ctx, `SELECT key, system, local_id FROM (
-				SELECT key, system, local_id, ROW_NUMBER() OVER (PARTITION BY key ORDER BY system, local_id) AS n
-				FROM blocking_keys WHERE `+in+`) k
-			WHERE n <= ? ORDER BY key, system, local_id`, args...)
+		in, args := inValues(c, "key", "bigint[]", vals[start:min(start+c.step(), len(vals))])
+		rows, err := c.query(ctx, `SELECT key, rid FROM (
+				SELECT key, rid, ROW_NUMBER() OVER (PARTITION BY key ORDER BY rid) AS n FROM blocking_keys WHERE `+in+`) k
+			WHERE n <= ?`, append(args, limit+1)...)
 		if err != nil {
 			return nil, mapErr(op, err)
 		}
-		got, err := collect(rows, op, func(sc interface{ Scan(...any) error }) (hit, error) {
-			var h hit
-			return h, sc.Scan(&h.key, &h.id.System, &h.id.LocalID)
-		})
-		if err != nil {
+		if err := each(rows, op, scanHit, func(h [2]int64) error {
+			if byKey[h[0]] = append(byKey[h[0]], h[1]); len(byKey[h[0]]) == limit+1 {
+				crowded = append(crowded, h[0])
+			}
+			return nil
+		}); err != nil {
 			return nil, err
 		}
-		hits = append(hits, got...)
 	}
-	var ids []fiveid.RecordID
-	seen := map[fiveid.RecordID]bool{}
-	for _, h := range hits {
-		if !seen[h.id] {
-			seen[h.id] = true
-			ids = append(ids, h.id)
+	for start := 0; start < len(crowded); start += c.step() {
+		part := crowded[start:min(start+c.step(), len(crowded))]
+		for _, k := range part {
+			byKey[k] = byKey[k][:0]
+		}
+		in, args := inValues(c, "b.key", "bigint[]", part)
+		rows, err := c.query(ctx, `SELECT key, rid FROM (
+				SELECT b.key, b.rid, ROW_NUMBER() OVER (PARTITION BY b.key ORDER BY r.system, r.local_id) AS n
+				FROM blocking_keys b JOIN source_records r ON r.rid = b.rid WHERE `+in+`) k
+			WHERE n <= ?`, append(args, limit)...)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		if err := each(rows, op, scanHit, func(h [2]int64) error {
+			byKey[h[0]] = append(byKey[h[0]], h[1])
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 	}
-	got, err := recordsByID(ctx, c, op, candidateCols, scanCandidate, ids)
-	if err != nil {
-		return nil, err
-	}
-	recs := make(map[fiveid.RecordID]fiveid.SourceRecord, len(got))
-	for _, r := range got {
-		recs[fiveid.RecordID{System: r.System, LocalID: r.LocalID}] = r
-	}
-	// A key's hits are together (each query's are in key order, and a key
-	// is in one query): its list is made to size, not grown a record at a
-	// time.
-	for i := 0; i < len(hits); {
-		key, j := hits[i].key, i
-		for j < len(hits) && hits[j].key == key {
-			j++
-		}
-		l := make([]fiveid.SourceRecord, j-i)
-		for x, h := range hits[i:j] {
-			r, ok := recs[h.id]
-			if !ok {
-				return nil, fmt.Errorf("%s: record %s/%s of key %s vanished: %w", op, h.id.System, h.id.LocalID, fiveid.KeyText(h.key), fiveid.ErrUnavailable)
+	var rids []int64
+	seen := map[int64]bool{}
+	for _, l := range byKey {
+		for _, rid := range l {
+			if !seen[rid] {
+				seen[rid] = true
+				rids = append(rids, rid)
 			}
-			l[x] = r
 		}
-		k := fiveid.KeyText(key)
-		if prev := out[k]; len(prev) > 0 {
-			l = append(prev, l...)
+	}
+	recs := make(map[int64]*fiveid.SourceRecord, len(rids))
+	var rid int64 // of the row being scanned
+	for start := 0; start < len(rids); start += c.step() {
+		from, args := c.d.recordsByRID(rids[start:min(start+c.step(), len(rids))])
+		rows, err := c.query(ctx, "SELECT "+candidateCols+", r.rid FROM "+from, args...)
+		if err != nil {
+			return nil, mapErr(op, err)
 		}
-		out[k] = l
-		i = j
+		if err := each(rows, op, func(sc interface{ Scan(...any) error }) (fiveid.SourceRecord, error) {
+			return scanCandidate(ridScanner{sc, &rid})
+		}, func(r fiveid.SourceRecord) error {
+			recs[rid] = &r
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	for key, l := range byKey {
+		got := make([]fiveid.SourceRecord, len(l))
+		for i, rid := range l {
+			r, ok := recs[rid]
+			if !ok {
+				return nil, fmt.Errorf("%s: record %d of key %s vanished: %w", op, rid, fiveid.KeyText(key), fiveid.ErrUnavailable)
+			}
+			got[i] = *r
+		}
+		sort.Slice(got, func(i, j int) bool {
+			return got[i].System < got[j].System || (got[i].System == got[j].System && got[i].LocalID < got[j].LocalID)
+		})
+		out[fiveid.KeyText(key)] = got
 	}
 	return out, nil
+}
+
+// ridScanner scans a row of a record's columns followed by its rid into
+// rid.
+type ridScanner struct {
+	sc  interface{ Scan(...any) error }
+	rid *int64
+}
+
+func (s ridScanner) Scan(dest ...any) error { return s.sc.Scan(append(dest, s.rid)...) }
+
+// recordsByRID is recordsOf for record numbers.
+func (d dialect) recordsByRID(rids []int64) (string, []any) {
+	if d == postgres {
+		return `unnest(?::bigint[]) AS v (rid) CROSS JOIN LATERAL (SELECT * FROM source_records s WHERE s.rid = v.rid LIMIT 1) r`, []any{rids}
+	}
+	args := make([]any, len(rids))
+	for i, v := range rids {
+		args[i] = v
+	}
+	return "source_records r WHERE r.rid IN (" + inList(len(rids)) + ")", args
 }
 
 // SourceRecords implements fiveid.CustomerReader.
@@ -286,30 +331,34 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 	if len(keys) != len(records) {
 		return fmt.Errorf("%s: %d key lists for %d records: %w", op, len(keys), len(records), fiveid.ErrInvalid)
 	}
-	old := map[fiveid.RecordID]string{} // name keys of the records that exist
+	type stored struct {
+		nameKey string
+		rid     int64
+	}
+	old := map[fiveid.RecordID]stored{} // the records that exist
 	ids := make([]fiveid.RecordID, len(records))
 	for i, r := range records {
 		ids[i] = fiveid.RecordID{System: r.System, LocalID: r.LocalID}
 	}
 	for start := 0; start < len(ids); start += c.step() {
 		from, args := c.d.recordsOf(ids[start:min(start+c.step(), len(ids))])
-		rows, err := c.query(ctx, "SELECT r.system, r.local_id, r.name_key FROM "+from, args...)
+		rows, err := c.query(ctx, "SELECT r.system, r.local_id, r.name_key, r.rid FROM "+from, args...)
 		if err != nil {
 			return mapErr(op, err)
 		}
 		type named struct {
 			ref fiveid.RecordID
-			key string
+			stored
 		}
 		got, err := collect(rows, op, func(sc interface{ Scan(...any) error }) (named, error) {
 			var n named
-			return n, sc.Scan(&n.ref.System, &n.ref.LocalID, &n.key)
+			return n, sc.Scan(&n.ref.System, &n.ref.LocalID, &n.nameKey, &n.rid)
 		})
 		if err != nil {
 			return err
 		}
 		for _, n := range got {
-			old[n.ref] = n.key
+			old[n.ref] = n.stored
 		}
 	}
 	// In key order: sorted inserts touch each index page once.
@@ -323,34 +372,43 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 	})
 	records, keys = permute(records, order), permute(keys, order)
 	expls := make([]string, len(records))
+	rids := make([]int64, len(records))
+	var unnumbered []int // positions of the new records
 	for i, r := range records {
 		var err error
 		if expls[i], err = explanationJSON(r.Link.Explanation); err != nil {
 			return fmt.Errorf("%s: %w", op, err)
 		}
+		if was, ok := old[fiveid.RecordID{System: r.System, LocalID: r.LocalID}]; ok {
+			rids[i] = was.rid
+		} else {
+			unnumbered = append(unnumbered, i)
+		}
 	}
-	err := c.insertRowsThen(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), recordUpsert, len(records), 20, func(i int) []any {
-		return recordArgs(records[i], expls[i])
+	fresh, err := c.newRIDs(ctx, op, len(unnumbered))
+	if err != nil {
+		return err
+	}
+	for j, i := range unnumbered {
+		rids[i] = fresh[j]
+	}
+	err = c.insertRowsThen(ctx, op, "source_records", recordInsertCols, recordUpsert, len(records), 21, func(i int) []any {
+		return recordArgs(records[i], expls[i], rids[i])
 	})
 	if err != nil {
 		return err
 	}
 	delta := map[string]int64{}
 	var added int64
-	var replaced []fiveid.RecordKeys
-	type bk struct {
-		key           int64
-		system, local string
-	}
-	var fresh []bk
+	var replaced []ridKeys
+	var newKeys [][2]int64 // key, rid
 	for i, r := range records {
-		ref := fiveid.RecordID{System: r.System, LocalID: r.LocalID}
-		if was, ok := old[ref]; ok {
-			if was != r.NameKey {
-				delta[was]--
+		if was, ok := old[fiveid.RecordID{System: r.System, LocalID: r.LocalID}]; ok {
+			if was.nameKey != r.NameKey {
+				delta[was.nameKey]--
 				delta[r.NameKey]++
 			}
-			replaced = append(replaced, fiveid.RecordKeys{System: r.System, LocalID: r.LocalID, Keys: keys[i]})
+			replaced = append(replaced, ridKeys{rids[i], keys[i]})
 			continue
 		}
 		added++
@@ -360,12 +418,12 @@ func (c txConn) PutSourceRecords(ctx context.Context, records []fiveid.SourceRec
 			return err
 		}
 		for _, v := range vals {
-			fresh = append(fresh, bk{v, r.System, r.LocalID})
+			newKeys = append(newKeys, [2]int64{v, rids[i]})
 		}
 	}
-	sort.Slice(fresh, func(i, j int) bool { return fresh[i].key < fresh[j].key })
-	if err := c.appendRows(ctx, op, "blocking_keys", "key, system, local_id", len(fresh), func(i int) []any {
-		return []any{fresh[i].key, fresh[i].system, fresh[i].local}
+	sort.Slice(newKeys, func(i, j int) bool { return newKeys[i][0] < newKeys[j][0] })
+	if err := c.appendRows(ctx, op, "blocking_keys", "key, rid", len(newKeys), func(i int) []any {
+		return []any{newKeys[i][0], newKeys[i][1]}
 	}); err != nil {
 		return err
 	}
@@ -465,12 +523,16 @@ func (c txConn) appendRows(ctx context.Context, op, table, cols string, n int, r
 	return c.insertRows(ctx, op, table, cols, n, len(names), row)
 }
 
-// recordArgs are r's column values in recordCols order, with its
-// explanation's column value.
-func recordArgs(r fiveid.SourceRecord, expl string) []any {
+// recordInsertCols are the columns a source record is inserted with:
+// recordCols and its number (rid).
+var recordInsertCols = strings.ReplaceAll(recordCols, "r.", "") + ", rid"
+
+// recordArgs are r's column values in recordInsertCols order, with its
+// explanation's column value and its number.
+func recordArgs(r fiveid.SourceRecord, expl string, rid int64) []any {
 	return []any{r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
 		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
-		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), r.Features}
+		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), r.Features, rid}
 }
 
 // permute returns xs in the order of the indexes in order.

@@ -86,9 +86,9 @@ func opener(t *testing.T, d dialect) func(upto int) *DB {
 }
 
 // A store holding data at migration 0008 migrates to the current schema
-// and answers the same candidates, under each key's 63-bit form (0012);
-// afterwards a blocking key still needs its record (the rule 0009 keeps),
-// on both stores.
+// and answers the same candidates, under each key's 63-bit form (0012),
+// its keys naming its records by number (0013); afterwards a blocking key
+// still needs its record (the rule 0009 keeps), on both stores.
 func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 	t.Parallel()
 	for _, d := range []dialect{embedded, postgres} {
@@ -171,7 +171,7 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 				t.Fatalf("replace keys of a missing record (skipped, not written): %v", err)
 			}
 			err = db.Update(ctx, nil, func(tx fiveid.Tx) error {
-				_, err := tx.(txConn).setKeys(ctx, "test", []fiveid.RecordKeys{{System: "h", LocalID: "nope", Keys: []string{n2}}})
+				_, err := tx.(txConn).setKeys(ctx, "test", []ridKeys{{rid: 1 << 40, keys: []string{n2}}})
 				return err
 			})
 			if !errors.Is(err, fiveid.ErrInvalid) {
@@ -181,11 +181,15 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 			err = db.inTx(ctx, "test", nil, func(c conn) error {
 				v2, _ := fiveid.KeyValue(n2)
 				v3, _ := fiveid.KeyValue(n3)
-				rows := [][]any{{v2, "h", "r1"}, {v3, "h", "r1"}, {v3, "h", "gone"}}
-				if c.copyIn != nil {
-					return mapErr("test", c.copyIn(ctx, "blocking_keys", []string{"key", "system", "local_id"}, rows))
+				var r1 int64
+				if err := c.row(ctx, "SELECT rid FROM source_records WHERE system = 'h' AND local_id = 'r1'").Scan(&r1); err != nil {
+					return err
 				}
-				return txConn{c}.insertRows(ctx, "test", "blocking_keys", "key, system, local_id", len(rows), 3, func(i int) []any { return rows[i] })
+				rows := [][]any{{v2, r1}, {v3, r1}, {v3, int64(1 << 40)}}
+				if c.copyIn != nil {
+					return mapErr("test", c.copyIn(ctx, "blocking_keys", []string{"key", "rid"}, rows))
+				}
+				return txConn{c}.insertRows(ctx, "test", "blocking_keys", "key, rid", len(rows), 2, func(i int) []any { return rows[i] })
 			})
 			if !errors.Is(err, fiveid.ErrInvalid) {
 				t.Errorf("a key of a missing record among others: %v, want ErrInvalid", err)
@@ -193,13 +197,30 @@ func TestMigrateFrom0008KeepsCandidates(t *testing.T) {
 			if diff := cmp.Diff(before, candidates(db, n1, n2, n3)); diff != "" {
 				t.Errorf("candidates after the refused writes (-0008 +now):\n%s", diff)
 			}
+			// A record's number (0013) does not change while keys name it.
+			if _, err := db.write.ExecContext(ctx, "UPDATE source_records SET rid = rid + 1000 WHERE system = 'h' AND local_id = 'r1'"); err == nil {
+				t.Error("a record whose keys name it was renumbered")
+			}
 			// ON DELETE CASCADE: a deleted record takes its keys along.
+			var r2 int64
+			if err := db.write.QueryRowContext(ctx, "SELECT rid FROM source_records WHERE system = 'h' AND local_id = 'r2'").Scan(&r2); err != nil {
+				t.Fatal(err)
+			}
+			count := func() (n int) {
+				t.Helper()
+				if err := db.write.QueryRowContext(ctx, db.d.rebind("SELECT COUNT(*) FROM blocking_keys WHERE rid = ?"), r2).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := count(); n != 2 {
+				t.Fatalf("keys of r2 after migrating: %d, want 2", n)
+			}
 			if _, err := db.write.ExecContext(ctx, "DELETE FROM source_records WHERE system = 'h' AND local_id = 'r2'"); err != nil {
 				t.Fatal(err)
 			}
-			var n int
-			if err := db.write.QueryRowContext(ctx, "SELECT COUNT(*) FROM blocking_keys WHERE local_id = 'r2'").Scan(&n); err != nil || n != 0 {
-				t.Errorf("keys of a deleted record: %d (%v), want 0", n, err)
+			if n := count(); n != 0 {
+				t.Errorf("keys of a deleted record: %d, want 0", n)
 			}
 		})
 	}

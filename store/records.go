@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,14 +88,14 @@ func (c conn) Candidates(ctx context.Context, keys []string, limit int) ([]fivei
 	}
 	args = append(args, limit)
 	// Drive the query from the blocking-key index — the distinct records
-	// carrying the keys first (a derived table, so that no planner is
+	// (rid) carrying the keys first (a derived table, so that no planner is
 	// tempted to walk source_records in ORDER BY order), then primary-key
 	// lookups. No join on customers: records belong to active customers
 	// (see fiveid.Reader), and each join was two more page reads per
 	// candidate.
-	q := `SELECT ` + candidateCols + ` FROM (SELECT DISTINCT b.system, b.local_id FROM blocking_keys b
+	q := `SELECT ` + candidateCols + ` FROM (SELECT DISTINCT b.rid FROM blocking_keys b
 			WHERE b.key IN (?` + strings.Repeat(", ?", len(keys)-1) + `)) k
-		JOIN source_records r ON r.system = k.system AND r.local_id = k.local_id
+		JOIN source_records r ON r.rid = k.rid
 		ORDER BY r.system, r.local_id LIMIT ?`
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
@@ -121,21 +123,25 @@ const recordUpsert = `ON CONFLICT (system, local_id) DO UPDATE SET customer_id =
 func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys []string) error {
 	const op = "put source record"
 	var oldName string
-	err := c.row(ctx, "SELECT name_key FROM source_records WHERE system = ? AND local_id = ?", r.System, r.LocalID).Scan(&oldName)
+	var rid int64
+	err := c.row(ctx, "SELECT name_key, rid FROM source_records WHERE system = ? AND local_id = ?", r.System, r.LocalID).Scan(&oldName, &rid)
 	exists := err == nil
 	if err != nil && err != sql.ErrNoRows {
 		return mapErr(op, err)
+	}
+	if !exists {
+		rids, err := c.newRIDs(ctx, op, 1)
+		if err != nil {
+			return err
+		}
+		rid = rids[0]
 	}
 	expl, err := explanationJSON(r.Link.Explanation)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	_, err = c.exec(ctx, op, `INSERT INTO source_records (system, local_id, customer_id, raw_name, raw_sex, raw_birth, raw_id_type, raw_id,
-			id_table, name_key, id_key, link_grade, link_score, link_manual, link_merge, explanation, version, created_at, updated_at, features)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `+recordUpsert,
-		r.System, r.LocalID, r.CustomerID, r.Raw.Name, r.Raw.Sex, r.Raw.BirthDate, r.Raw.IDType, r.Raw.IDNumber,
-		string(r.IDTable), r.NameKey, r.IDKey, string(r.Link.Grade), r.Link.Score, r.Link.Manual, r.Link.Merge, expl,
-		r.Version, micros(r.CreatedAt), micros(r.UpdatedAt), r.Features)
+	_, err = c.exec(ctx, op, `INSERT INTO source_records (`+recordInsertCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `+recordUpsert, recordArgs(r, expl, rid)...)
 	if err != nil {
 		return err
 	}
@@ -152,74 +158,102 @@ func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys
 			return err
 		}
 	}
-	return c.setBlockingKeys(ctx, op, r.System, r.LocalID, keys)
-}
-
-// setBlockingKeys makes keys the record's blocking keys.
-func (c txConn) setBlockingKeys(ctx context.Context, op, system, localID string, keys []string) error {
-	_, err := c.setKeys(ctx, op, []fiveid.RecordKeys{{System: system, LocalID: localID, Keys: keys}})
+	_, err = c.setKeys(ctx, op, []ridKeys{{rid, keys}})
 	return err
 }
 
-// setKeys makes each record's Keys its blocking keys and returns the keys
+// ridKeys are the blocking keys a record (by rid) is to carry.
+type ridKeys struct {
+	rid  int64
+	keys []string
+}
+
+// newRIDs numbers n new source records (source_records.rid): from the
+// column's sequence on PostgreSQL; on the embedded store, whose single
+// writer holds the database until it commits, after the largest number.
+func (c txConn) newRIDs(ctx context.Context, op string, n int) ([]int64, error) {
+	if n == 0 {
+		return nil, nil
+	}
+	if c.d == postgres {
+		rows, err := c.query(ctx, "SELECT nextval('source_record_rids') FROM generate_series(1, CAST(? AS INTEGER))", n)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out, err := collect(rows, op, func(sc interface{ Scan(...any) error }) (int64, error) {
+			var v int64
+			return v, sc.Scan(&v)
+		})
+		if err == nil && len(out) != n {
+			err = fmt.Errorf("%s: %d record numbers for %d records", op, len(out), n)
+		}
+		return out, err
+	}
+	var last int64
+	if err := c.row(ctx, "SELECT COALESCE(MAX(rid), 0) FROM source_records").Scan(&last); err != nil {
+		return nil, mapErr(op, err)
+	}
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = last + 1 + int64(i)
+	}
+	return out, nil
+}
+
+// setKeys makes each record's keys its blocking keys and returns the keys
 // it added or dropped (each once). It reads the keys the records have
 // (their entries sit together in the by-record index), then deletes those
 // no longer wanted and inserts the missing ones: keys a record keeps are
 // not touched, so a reindex that changes one key per record writes one
 // index entry per record, and one that changes nothing only reads. A
 // statement or three per 500 records.
-func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys) ([]string, error) {
+func (c txConn) setKeys(ctx context.Context, op string, recs []ridKeys) ([]string, error) {
 	const chunk = 500 // records per statement: well under both databases' parameter limits
-	type entry struct {
-		key             int64
-		system, localID string
-	}
+	type entry struct{ key, rid int64 }
 	changed := map[int64]bool{}
 	for start := 0; start < len(recs); start += chunk {
 		part := recs[start:min(start+chunk, len(recs))]
-		owners := make([]any, 0, 2*len(part))
+		owners := make([]int64, 0, len(part))
 		want := map[entry]bool{}
 		for _, r := range part {
-			owners = append(owners, r.System, r.LocalID)
-			vals, err := keyValues(op, r.Keys)
+			owners = append(owners, r.rid)
+			vals, err := keyValues(op, r.keys)
 			if err != nil {
 				return nil, err
 			}
 			for _, v := range vals {
-				want[entry{v, r.System, r.LocalID}] = true
+				want[entry{v, r.rid}] = true
 			}
 		}
-		rows, err := c.query(ctx, "SELECT key, system, local_id FROM blocking_keys WHERE (system, local_id) IN (VALUES (?, ?)"+
-			strings.Repeat(", (?, ?)", len(part)-1)+")", owners...)
+		in, args := inValues(c.conn, "rid", "bigint[]", owners)
+		rows, err := c.query(ctx, "SELECT key, rid FROM blocking_keys WHERE "+in, args...)
 		if err != nil {
 			return nil, mapErr(op, err)
 		}
-		var stale []any
-		for rows.Next() {
+		have, err := collect(rows, op, func(sc interface{ Scan(...any) error }) (entry, error) {
 			var e entry
-			if err := rows.Scan(&e.key, &e.system, &e.localID); err != nil {
-				rows.Close()
-				return nil, mapErr(op, err)
-			}
+			return e, sc.Scan(&e.key, &e.rid)
+		})
+		if err != nil {
+			return nil, err
+		}
+		var stale []any
+		for _, e := range have {
 			if want[e] {
 				delete(want, e) // kept as it is
 			} else {
-				stale = append(stale, e.key, e.system, e.localID)
+				stale = append(stale, e.key, e.rid)
 				changed[e.key] = true
 			}
 		}
-		if err := rows.Err(); err != nil {
-			return nil, mapErr(op, err)
-		}
-		rows.Close()
-		const perDelete = 3 * 1000 // parameters: 1,000 entries a statement
+		const perDelete = 2 * 1000 // parameters: 1,000 entries a statement
 		for len(stale) > 0 {
 			del := stale[:min(len(stale), perDelete)]
 			stale = stale[len(del):]
-			// The cast types the list's column (PostgreSQL would take
+			// The casts type the list's columns (PostgreSQL would take
 			// the parameters for text).
-			if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE (key, system, local_id) IN (VALUES (CAST(? AS BIGINT), ?, ?)"+
-				strings.Repeat(", (?, ?, ?)", len(del)/3-1)+")", del...); err != nil {
+			if _, err := c.exec(ctx, op, "DELETE FROM blocking_keys WHERE (key, rid) IN (VALUES (CAST(? AS BIGINT), CAST(? AS BIGINT))"+
+				strings.Repeat(", (?, ?)", len(del)/2-1)+")", del...); err != nil {
 				return nil, err
 			}
 		}
@@ -231,9 +265,11 @@ func (c txConn) setKeys(ctx context.Context, op string, recs []fiveid.RecordKeys
 			add = append(add, e)
 			changed[e.key] = true
 		}
-		sort.Slice(add, func(i, j int) bool { return add[i].key < add[j].key })
-		if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(add), 3, func(i int) []any {
-			return []any{add[i].key, add[i].system, add[i].localID}
+		sort.Slice(add, func(i, j int) bool {
+			return add[i].key < add[j].key || (add[i].key == add[j].key && add[i].rid < add[j].rid)
+		})
+		if err := c.insertRows(ctx, op, "blocking_keys", "key, rid", len(add), 2, func(i int) []any {
+			return []any{add[i].key, add[i].rid}
 		}); err != nil {
 			return nil, err
 		}
@@ -285,7 +321,7 @@ func (c conn) ScanKeyedRecords(ctx context.Context, afterSystem, afterLocalID st
 	if c.d == postgres {
 		keys = `(SELECT COALESCE(string_agg(lpad(to_hex(b.key), 16, '0'), ''), '')`
 	}
-	keys += ` FROM blocking_keys b WHERE b.system = r.system AND b.local_id = r.local_id)`
+	keys += ` FROM blocking_keys b WHERE b.rid = r.rid)`
 	rows, err := c.query(ctx, "SELECT "+candidateCols+", "+keys+` FROM source_records r
 		WHERE (r.system, r.local_id) > (?, ?) ORDER BY r.system, r.local_id LIMIT ?`,
 		afterSystem, afterLocalID, limit)
@@ -332,20 +368,89 @@ func (c conn) EachSourceRecord(ctx context.Context, fn func(fiveid.SourceRecord)
 	return each(rows, "each source record", scanCandidate, fn)
 }
 
-// EachBlockingKey implements fiveid.RecordScanner: one walk of the primary
+// EachBlockingKey implements fiveid.RecordScanner: the records' names
+// by number (one read of source_records), then one walk of the primary
 // key's index, its rows handed to fn as they arrive (a page at a time,
 // the walk spent its time starting and ending pages) without a copy
-// (eachRaw).
+// (eachRaw). The index holds a key's records in rid order: each key's
+// entries are gathered and handed on in (system, local_id) order. An
+// entry of a record registered after the names were read is left out.
 func (db *DB) EachBlockingKey(ctx context.Context, fn func(key int64, system, localID []byte) error) error {
 	const op = "each blocking key"
-	return db.eachRaw(ctx, op, "SELECT CAST(key AS TEXT), system, local_id FROM blocking_keys ORDER BY key, system, local_id",
+	var (
+		pos     = map[int64]int32{} // rid → position
+		systems [][]byte            // each system once
+		sysPos  = map[string]int32{}
+		sysOf   []int32 // a position's system
+		ends    []int   // a position's local ID ends at arena[ends[i]]
+		arena   []byte
+	)
+	err := db.eachRaw(ctx, op, "SELECT CAST(rid AS TEXT), system, local_id FROM source_records", func(cols [][]byte) error {
+		rid, ok := decimal(cols[0])
+		if !ok {
+			return fmt.Errorf("%s: malformed record number %q", op, cols[0])
+		}
+		sp, ok := sysPos[string(cols[1])]
+		if !ok {
+			sp = int32(len(systems))
+			systems = append(systems, append([]byte(nil), cols[1]...))
+			sysPos[string(cols[1])] = sp
+		}
+		pos[rid] = int32(len(sysOf))
+		sysOf = append(sysOf, sp)
+		arena = append(arena, cols[2]...)
+		ends = append(ends, len(arena))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	local := func(i int32) []byte {
+		start := 0
+		if i > 0 {
+			start = ends[i-1]
+		}
+		return arena[start:ends[i]:ends[i]]
+	}
+	var run []int32 // the current key's records
+	var runKey int64
+	flush := func() error {
+		slices.SortFunc(run, func(a, b int32) int {
+			if c := bytes.Compare(systems[sysOf[a]], systems[sysOf[b]]); c != 0 {
+				return c
+			}
+			return bytes.Compare(local(a), local(b))
+		})
+		for _, i := range run {
+			if err := fn(runKey, systems[sysOf[i]], local(i)); err != nil {
+				return err
+			}
+		}
+		run = run[:0]
+		return nil
+	}
+	err = db.eachRaw(ctx, op, "SELECT CAST(key AS TEXT), CAST(rid AS TEXT) FROM blocking_keys ORDER BY key, rid",
 		func(cols [][]byte) error {
 			k, ok := decimal(cols[0])
-			if !ok {
-				return fmt.Errorf("%s: malformed key %q", op, cols[0])
+			rid, ok2 := decimal(cols[1])
+			if !ok || !ok2 {
+				return fmt.Errorf("%s: malformed entry %q, %q", op, cols[0], cols[1])
 			}
-			return fn(k, cols[1], cols[2])
+			if k != runKey && len(run) > 0 {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			runKey = k
+			if i, ok := pos[rid]; ok {
+				run = append(run, i)
+			}
+			return nil
 		})
+	if err != nil {
+		return err
+	}
+	return flush()
 }
 
 // decimal is the non-negative int64 b's decimal digits write (as
@@ -412,12 +517,12 @@ func (c txConn) ReplaceBlockingKeys(ctx context.Context, recs []fiveid.RecordKey
 		if err != nil {
 			return nil, nil, err
 		}
-		var current []fiveid.RecordKeys
+		var current []ridKeys
 		for _, i := range differ {
 			r := part[i]
 			if st := locked[[2]string{r.System, r.LocalID}]; st != nil && st.version == r.Version {
 				done[start+i] = true
-				current = append(current, r)
+				current = append(current, ridKeys{st.rid, r.Keys})
 			}
 		}
 		ch, err := c.setKeys(ctx, op, current)
@@ -429,10 +534,10 @@ func (c txConn) ReplaceBlockingKeys(ctx context.Context, recs []fiveid.RecordKey
 	return done, changed, nil
 }
 
-// recordState is a record's version and blocking keys as read.
+// recordState is a record's number, version and blocking keys as read.
 type recordState struct {
-	version int64
-	keys    map[string]bool
+	rid, version int64
+	keys         map[string]bool
 }
 
 // recordKeys reads the versions of recs' records with their blocking keys
@@ -453,7 +558,7 @@ func (c txConn) recordKeys(ctx context.Context, op string, recs []fiveid.RecordK
 		if lock {
 			lockRows = " FOR UPDATE"
 		}
-		r = `unnest(?::text[], ?::text[]) AS v (system, local_id) CROSS JOIN LATERAL (SELECT s.system, s.local_id, s.version
+		r = `unnest(?::text[], ?::text[]) AS v (system, local_id) CROSS JOIN LATERAL (SELECT s.system, s.local_id, s.rid, s.version
 			FROM source_records s WHERE s.system = v.system AND s.local_id = v.local_id LIMIT 1` + lockRows + ") r"
 		args = []any{sys, local}
 	} else { // the embedded store has a single writer: nothing to lock
@@ -463,9 +568,9 @@ func (c txConn) recordKeys(ctx context.Context, op string, recs []fiveid.RecordK
 			args = append(args, rk.System, rk.LocalID)
 		}
 	}
-	q := with + "SELECT r.system, r.local_id, r.version, b.key FROM " + r + " LEFT JOIN blocking_keys b ON b.system = r.system AND b.local_id = r.local_id"
+	q := with + "SELECT r.system, r.local_id, r.rid, r.version, b.key FROM " + r + " LEFT JOIN blocking_keys b ON b.rid = r.rid"
 	if lock {
-		q = with + "SELECT r.system, r.local_id, r.version, NULL FROM " + r
+		q = with + "SELECT r.system, r.local_id, r.rid, r.version, NULL FROM " + r
 	}
 	rows, err := c.query(ctx, q, args...)
 	if err != nil {
@@ -475,14 +580,14 @@ func (c txConn) recordKeys(ctx context.Context, op string, recs []fiveid.RecordK
 	out := map[[2]string]*recordState{}
 	for rows.Next() {
 		var sys, local string
-		var v int64
+		var rid, v int64
 		var key sql.NullInt64
-		if err := rows.Scan(&sys, &local, &v, &key); err != nil {
+		if err := rows.Scan(&sys, &local, &rid, &v, &key); err != nil {
 			return nil, mapErr(op, err)
 		}
 		st := out[[2]string{sys, local}]
 		if st == nil {
-			st = &recordState{version: v, keys: map[string]bool{}}
+			st = &recordState{rid: rid, version: v, keys: map[string]bool{}}
 			out[[2]string{sys, local}] = st
 		}
 		if key.Valid {
@@ -511,17 +616,17 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 			return fmt.Errorf("%s: %w", op, err)
 		}
 	}
-	err = c.insertRows(ctx, op, "source_records", strings.ReplaceAll(recordCols, "r.", ""), len(records), 20, func(i int) []any {
-		return recordArgs(records[i], expls[i])
+	rids, err := c.newRIDs(ctx, op, len(records))
+	if err != nil {
+		return err
+	}
+	err = c.insertRows(ctx, op, "source_records", recordInsertCols, len(records), 21, func(i int) []any {
+		return recordArgs(records[i], expls[i], rids[i])
 	})
 	if err != nil {
 		return err
 	}
-	type bk struct {
-		key           int64
-		system, local string
-	}
-	var flat []bk
+	var flat [][2]int64 // key, rid
 	for i, ks := range keys {
 		vals, err := keyValues(op, ks)
 		if err != nil {
@@ -531,12 +636,12 @@ func (c txConn) InsertBulk(ctx context.Context, customers []fiveid.Customer, rec
 		for _, v := range vals {
 			if !seen[v] {
 				seen[v] = true
-				flat = append(flat, bk{v, records[i].System, records[i].LocalID})
+				flat = append(flat, [2]int64{v, rids[i]})
 			}
 		}
 	}
-	if err := c.insertRows(ctx, op, "blocking_keys", "key, system, local_id", len(flat), 3, func(i int) []any {
-		return []any{flat[i].key, flat[i].system, flat[i].local}
+	if err := c.insertRows(ctx, op, "blocking_keys", "key, rid", len(flat), 2, func(i int) []any {
+		return []any{flat[i][0], flat[i][1]}
 	}); err != nil {
 		return err
 	}

@@ -422,6 +422,38 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 				t.Error("a key no record carries has a list")
 			}
 		}
+		// A key's first records are the first by (system, local_id), not
+		// the first registered: records put one by one, the last name
+		// first, under a key of their own.
+		var rev []string
+		for i := 9; i >= 0; i-- {
+			r := record("care", fmt.Sprintf("R%d", i), "C1", "n-r")
+			update(t, st, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r, []string{tk("rev")}) })
+			rev = append([]string{r.LocalID}, rev...)
+		}
+		for _, limit := range []int{3, 10, 11} {
+			got, err := st.KeyCandidates(ctx, []string{tk("rev"), tk("5")}, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for _, r := range got[tk("rev")] {
+				ids = append(ids, r.LocalID)
+			}
+			if want := rev[:min(limit, len(rev))]; !slices.Equal(ids, want) {
+				t.Errorf("key candidates of a key registered backwards, limit %d: %v, want %v", limit, ids, want)
+			}
+			want, err := st.Candidates(ctx, []string{tk("rev")}, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(want, got[tk("rev")]); d != "" {
+				t.Errorf("key rev, limit %d (-Candidates +KeyCandidates):\n%s", limit, d)
+			}
+			if len(got[tk("5")]) != 1 {
+				t.Errorf("key 5 beside a crowded key, limit %d: %d records", limit, len(got[tk("5")]))
+			}
+		}
 		// Re-put: one record renamed and re-keyed, one moved, one new.
 		r0, r1 := rs[0], rs[1]
 		r0.NameKey, r0.Version = "n-1", 2
@@ -430,11 +462,11 @@ func RunConformance(t *testing.T, open func(t *testing.T) Store) {
 		update(t, st, nil, func(tx fiveid.Tx) error {
 			return tx.PutSourceRecords(ctx, []fiveid.SourceRecord{r0, r1, rn}, [][]string{{tk("x")}, {tk("1"), tk("y")}, {tk("x")}})
 		})
-		if n, total, _ := st.NameFrequency(ctx, "n-1"); n != 301 || total != 601 {
+		if n, total, _ := st.NameFrequency(ctx, "n-1"); n != 301 || total != 611 {
 			t.Errorf("name statistics after re-put: %d/%d", n, total)
 		}
 		freq, total, err := st.NameFrequencies(ctx, []string{"n-0", "n-1", "n-none", "n-0"})
-		if err != nil || total != 601 || len(freq) != 2 || freq["n-0"] != 300 || freq["n-1"] != 301 {
+		if err != nil || total != 611 || len(freq) != 2 || freq["n-0"] != 300 || freq["n-1"] != 301 {
 			t.Errorf("name frequencies: %v %d %v", freq, total, err)
 		}
 		if c, _ := st.Candidates(ctx, []string{tk("0")}, 10); len(c) != 0 {
