@@ -180,6 +180,9 @@ func run(ctx context.Context) error {
 			} else {
 				fmt.Printf("PostgreSQL backends' CPU time %s: %.0f records per CPU-second\n", cpu.Round(time.Millisecond), float64(len(recs))/cpu.Seconds())
 			}
+			if err := printSizes(ctx, os.Getenv("DATABASE_URL")); err != nil {
+				fmt.Printf("sizes: %v\n", err)
+			}
 		}
 		return nil
 	}

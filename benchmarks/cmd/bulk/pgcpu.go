@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"maps"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,4 +62,43 @@ func watchPostgres(ctx context.Context, url string) (stop func() (time.Duration,
 		defer mu.Unlock()
 		return benchmarks.CPUSince(last, base), readErr
 	}, nil
+}
+
+// printSizes prints the sizes of the blocking-key table and the source
+// records, each with its indexes, and of the database, as the measured
+// binary left them: scoring opens the index with this build's store,
+// which migrates an older build's schema first.
+func printSizes(ctx context.Context, url string) error {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+		LEFT JOIN pg_index i ON i.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = i.indrelid
+		WHERE c.relkind IN ('r', 'i') AND COALESCE(t.relname, c.relname) IN ('blocking_keys', 'source_records')
+		ORDER BY COALESCE(t.relname, c.relname), c.relkind DESC, c.relname`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var parts []string
+	for rows.Next() {
+		var name string
+		var size int64
+		if err := rows.Scan(&name, &size); err != nil {
+			return err
+		}
+		parts = append(parts, fmt.Sprintf("%s %.1f MB", name, float64(size)/1e6))
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var total int64
+	if err := db.QueryRowContext(ctx, "SELECT pg_database_size(current_database())").Scan(&total); err != nil {
+		return err
+	}
+	fmt.Printf("sizes: %s; database %.1f MB\n", strings.Join(parts, ", "), float64(total)/1e6)
+	return nil
 }
