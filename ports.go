@@ -375,7 +375,7 @@ type RecordScanner interface {
 	// CreatedAt or UpdatedAt (the duplicate scan). fn's error ends it.
 	EachSourceRecord(ctx context.Context, fn func(SourceRecord) error) error
 	// EachBlockingKey calls fn with every entry of the blocking-key index
-	// (a record carries a key), in (key, system, local_id) order, as one
+	// (a record carries a key), in (key, system, local_id) order, as a
 	// read streams them (the duplicate scan's one pass over it); key is
 	// the stored number (KeyValue). The bytes are valid only until fn
 	// returns: nearly a million entries for 100,000 records are not

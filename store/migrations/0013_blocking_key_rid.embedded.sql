@@ -17,7 +17,7 @@ CREATE TABLE blocking_keys_0013 (
 
 INSERT INTO blocking_keys_0013 (key, rid)
 SELECT b.key, r.rid FROM blocking_keys b JOIN source_records r ON r.system = b.system AND r.local_id = b.local_id
-ORDER BY b.key, r.rid;
+ORDER BY b.key, r.rid; -- the primary key's order: the table is that b-tree
 
 DROP TABLE blocking_keys;
 ALTER TABLE blocking_keys_0013 RENAME TO blocking_keys;

@@ -34,13 +34,19 @@ ALTER TABLE source_records ADD COLUMN rid bigint NOT NULL DEFAULT nextval('sourc
 ALTER SEQUENCE source_record_rids OWNED BY source_records.rid;
 CREATE UNIQUE INDEX source_records_rid ON source_records (rid);
 
+-- The copy is written in record order, as registrations write it: a
+-- record's keys share a page or two of the table, which the readers of a
+-- record's keys (a re-registration, reindex) fetch through the by-record
+-- index. In key order they were a page each: a reindex of a million
+-- records with keys current took 58 s, and 13 s once the same table was
+-- rewritten in record order (CLUSTER on the by-record index).
 CREATE TABLE blocking_keys_0013 (
     key  bigint NOT NULL,
     rid  bigint NOT NULL
 );
 INSERT INTO blocking_keys_0013 (key, rid)
 SELECT b.key, r.rid FROM blocking_keys b JOIN source_records r ON r.system = b.system AND r.local_id = b.local_id
-ORDER BY b.key, r.rid;
+ORDER BY r.rid, b.key;
 
 DROP TRIGGER source_records_renamed ON source_records;
 DROP FUNCTION source_records_renamed();
