@@ -18,7 +18,8 @@
 #
 # Environment: PGTUNED_DIR (data directory, default /var/tmp/fiveid-pgtuned),
 # PGTUNED_PORT (default 5433), PGTUNED_SHARED_BUFFERS (default 6GB, a quarter
-# of the machine's memory). Run as root (it runs the server as the postgres
+# of the machine's memory; given to a start of an existing cluster, it
+# overrides what the cluster was created with). Run as root (it runs the server as the postgres
 # user) or as the postgres user.
 set -euo pipefail
 
@@ -62,7 +63,13 @@ random_page_cost = 1.1
 EOF
 	fi
 	if ! as_postgres "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
-		as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w start >/dev/null
+		# PGTUNED_SHARED_BUFFERS given: this start uses it, whatever the
+		# cluster was created with (stop it first to change it).
+		opts=()
+		if [ -n "${PGTUNED_SHARED_BUFFERS:-}" ]; then
+			opts=(-o "-c shared_buffers=$buffers")
+		fi
+		as_postgres "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" "${opts[@]}" -w start >/dev/null
 	fi
 	echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 	;;
