@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -369,12 +368,13 @@ func (c conn) EachSourceRecord(ctx context.Context, fn func(fiveid.SourceRecord)
 }
 
 // EachBlockingKey implements fiveid.RecordScanner: the records' names
-// by number (one read of source_records), then one walk of the primary
-// key's index, its rows handed to fn as they arrive (a page at a time,
-// the walk spent its time starting and ending pages) without a copy
-// (eachRaw). The index holds a key's records in rid order: each key's
-// entries are gathered and handed on in (system, local_id) order. An
-// entry of a record registered after the names were read is left out.
+// by number, in (system, local_id) order (one read of source_records),
+// then one walk of the primary key's index, its rows handed to fn as they
+// arrive (a page at a time, the walk spent its time starting and ending
+// pages) without a copy (eachRaw). The index holds a key's records in rid
+// order: each key's entries are gathered and handed on in the order of
+// the names' read, the database's order (its collation's). An entry of a
+// record registered after the names were read is left out.
 func (db *DB) EachBlockingKey(ctx context.Context, fn func(key int64, system, localID []byte) error) error {
 	const op = "each blocking key"
 	var (
@@ -385,7 +385,7 @@ func (db *DB) EachBlockingKey(ctx context.Context, fn func(key int64, system, lo
 		ends    []int   // a position's local ID ends at arena[ends[i]]
 		arena   []byte
 	)
-	err := db.eachRaw(ctx, op, "SELECT CAST(rid AS TEXT), system, local_id FROM source_records", func(cols [][]byte) error {
+	err := db.eachRaw(ctx, op, "SELECT CAST(rid AS TEXT), system, local_id FROM source_records ORDER BY system, local_id", func(cols [][]byte) error {
 		rid, ok := decimal(cols[0])
 		if !ok {
 			return fmt.Errorf("%s: malformed record number %q", op, cols[0])
@@ -415,12 +415,7 @@ func (db *DB) EachBlockingKey(ctx context.Context, fn func(key int64, system, lo
 	var run []int32 // the current key's records
 	var runKey int64
 	flush := func() error {
-		slices.SortFunc(run, func(a, b int32) int {
-			if c := bytes.Compare(systems[sysOf[a]], systems[sysOf[b]]); c != 0 {
-				return c
-			}
-			return bytes.Compare(local(a), local(b))
-		})
+		slices.Sort(run)
 		for _, i := range run {
 			if err := fn(runKey, systems[sysOf[i]], local(i)); err != nil {
 				return err
