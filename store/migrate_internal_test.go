@@ -1,12 +1,17 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"errors"
+	"fmt"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -266,5 +271,82 @@ func TestNoIndexedColumnWithoutStatistics(t *testing.T) {
 	}
 	if got := off(false); !slices.Contains(got, "source_records.features") || !slices.Contains(got, "source_records.explanation") {
 		t.Errorf("columns without statistics: %v, want source_records' read-only ones (0010)", got)
+	}
+}
+
+// A key's records are cut at the limit in byte order on a database whose
+// collation orders text otherwise (0014): Candidates, which orders in
+// SQL, and KeyCandidates, which orders in Go, keep the same records.
+func TestCandidateOrderIsBytewiseUnderALanguageCollation(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	base := storetest.PostgresURL(t)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "fiveid_icu_" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "_"))[:20] + fmt.Sprint(time.Now().UnixNano()%1e9)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"); err != nil {
+		admin.Close()
+		t.Fatalf("a database of the en-US ICU collation: %v", err)
+	}
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	var before bool // the database's own order: "a" before "B"
+	if err := admin.QueryRowContext(ctx, "SELECT 'a' < 'B' COLLATE \"en-US-x-icu\"").Scan(&before); err != nil || !before {
+		t.Fatalf("en-US orders a before B: %v %v", before, err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	db, err := openPostgres(ctx, u.String(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	key := fiveid.KeyText(4242)
+	seed := []string{
+		`INSERT INTO systems (code, name, kind, created_at) VALUES ('h', 'H', 'medical', 1)`,
+		`INSERT INTO customers (id, status, version, created_at, updated_at) VALUES ('c1', 'active', 1, 1, 1)`,
+	}
+	for _, s := range seed {
+		if _, err := db.write.ExecContext(ctx, s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	for _, local := range []string{"a", "B", "c"} {
+		r := fiveid.SourceRecord{System: "h", LocalID: local, CustomerID: "c1", NameKey: "n", Version: 1}
+		if err := db.Update(ctx, nil, func(tx fiveid.Tx) error { return tx.PutSourceRecord(ctx, r, []string{key}) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, limit := range []int{1, 2, 3} {
+		cands, err := db.Candidates(ctx, []string{key}, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byKey, err := db.KeyCandidates(ctx, []string{key}, limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got, bulk []string
+		for _, c := range cands {
+			got = append(got, c.LocalID)
+		}
+		for _, c := range byKey[key] {
+			bulk = append(bulk, c.LocalID)
+		}
+		if want := []string{"B", "a", "c"}[:limit]; !slices.Equal(got, want) || !slices.Equal(bulk, want) {
+			t.Errorf("limit %d: Candidates %v, KeyCandidates %v, want %v (byte order)", limit, got, bulk, want)
+		}
 	}
 }
