@@ -122,27 +122,24 @@ const recordUpsert = `ON CONFLICT (system, local_id) DO UPDATE SET customer_id =
 func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys []string) error {
 	const op = "put source record"
 	var oldName string
-	var rid int64
-	err := c.row(ctx, "SELECT name_key, rid FROM source_records WHERE system = ? AND local_id = ?", r.System, r.LocalID).Scan(&oldName, &rid)
+	err := c.row(ctx, "SELECT name_key FROM source_records WHERE system = ? AND local_id = ?", r.System, r.LocalID).Scan(&oldName)
 	exists := err == nil
 	if err != nil && err != sql.ErrNoRows {
 		return mapErr(op, err)
-	}
-	if !exists {
-		rids, err := c.newRIDs(ctx, op, 1)
-		if err != nil {
-			return err
-		}
-		rid = rids[0]
 	}
 	expl, err := explanationJSON(r.Link.Explanation)
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	_, err = c.exec(ctx, op, `INSERT INTO source_records (`+recordInsertCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) `+recordUpsert, recordArgs(r, expl, rid)...)
+	// A new record's number is drawn by the insert itself, and the upsert
+	// returns the row's number, new or kept: no round trip for it.
+	args := recordArgs(r, expl, 0)
+	var rid int64
+	err = c.row(ctx, `INSERT INTO source_records (`+recordInsertCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, `+c.d.newRID()+`) `+recordUpsert+` RETURNING rid`,
+		args[:len(args)-1]...).Scan(&rid)
 	if err != nil {
-		return err
+		return mapErr(op, err)
 	}
 	if !exists || oldName != r.NameKey {
 		if exists {
@@ -165,6 +162,15 @@ func (c txConn) PutSourceRecord(ctx context.Context, r fiveid.SourceRecord, keys
 type ridKeys struct {
 	rid  int64
 	keys []string
+}
+
+// newRID is the SQL expression of a new source record's number, as
+// newRIDs draws them, for an insert of one row.
+func (d dialect) newRID() string {
+	if d == postgres {
+		return "nextval('source_record_rids')"
+	}
+	return "(SELECT COALESCE(MAX(rid), 0) + 1 FROM source_records)"
 }
 
 // newRIDs numbers n new source records (source_records.rid): from the

@@ -24,8 +24,8 @@
 -- * TRUNCATE of source_records alone is refused while keys exist
 --   (source_records_truncated, unchanged).
 --
--- The table is rewritten: a few minutes per ten million key rows (a
--- million records) with the service stopped. Processes of the build
+-- The table is rewritten with the service stopped: 1 min 29 s for a
+-- million records (11 million key rows), measured with `fiveid migrate`. Processes of the build
 -- before cannot use the index afterwards (they write system and local_id
 -- into it): stop them first.
 
