@@ -87,7 +87,17 @@ type StoreTimer struct {
 	customers []time.Duration
 	records   []time.Duration
 	logs      []time.Duration
+	updates   []time.Duration
 	candRows  int
+}
+
+// Update times the store's write transactions (on identify's path: the
+// review task a possible match opens).
+func (t *StoreTimer) Update(ctx context.Context, lockKeys []string, fn func(tx fiveid.Tx) error) error {
+	start := time.Now()
+	err := t.DB.Update(ctx, lockKeys, fn)
+	t.add(&t.updates, time.Since(start))
+	return err
 }
 
 // Customer times the store's Customer.
@@ -148,16 +158,16 @@ func (t *StoreTimer) NameFrequency(ctx context.Context, key string) (int64, int6
 
 // Timings are what a StoreTimer measured.
 type Timings struct {
-	Candidates, Names, Customers, CustomerRecords, GrantLog []time.Duration
-	CandidateRows                                           int
+	Candidates, Names, Customers, CustomerRecords, GrantLog, Updates []time.Duration
+	CandidateRows                                                    int
 }
 
 // Take returns what was timed since the last Take and starts afresh.
 func (t *StoreTimer) Take() Timings {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := Timings{t.cands, t.names, t.customers, t.records, t.logs, t.candRows}
-	t.cands, t.names, t.customers, t.records, t.logs, t.candRows = nil, nil, nil, nil, nil, 0
+	out := Timings{t.cands, t.names, t.customers, t.records, t.logs, t.updates, t.candRows}
+	t.cands, t.names, t.customers, t.records, t.logs, t.updates, t.candRows = nil, nil, nil, nil, nil, nil, 0
 	return out
 }
 

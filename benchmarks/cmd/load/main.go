@@ -16,6 +16,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -160,11 +161,15 @@ func run(ctx context.Context) error {
 	outcome := map[string]int{}
 	byOutcome := map[string][]time.Duration{}
 	timer.Take()
+	// Each query's own timings, to tell where the slowest spent theirs.
+	each := make([]benchmarks.Timings, 0, len(qs))
+	outcomes := make([]string, 0, len(qs))
 	for _, q := range qs {
 		t := time.Now()
 		_, err := svc.Identify(ctx, caller, q)
 		d := time.Since(t)
 		lat = append(lat, d)
+		each = append(each, timer.Take())
 		o := "error"
 		switch {
 		case err == nil:
@@ -178,6 +183,7 @@ func run(ctx context.Context) error {
 		}
 		outcome[o]++
 		byOutcome[o] = append(byOutcome[o], d)
+		outcomes = append(outcomes, o)
 	}
 	for _, o := range []string{"match", "needs_review", "no_match"} {
 		if l := byOutcome[o]; len(l) > 0 {
@@ -189,14 +195,24 @@ func run(ctx context.Context) error {
 		benchmarks.Percentile(lat, .5).Round(10*time.Microsecond), benchmarks.Percentile(lat, .95).Round(10*time.Microsecond),
 		benchmarks.Percentile(lat, .99).Round(10*time.Microsecond), outcome)
 	// Where the time goes.
-	tm := timer.Take()
+	var tm benchmarks.Timings
+	for _, e := range each {
+		tm.Candidates = append(tm.Candidates, e.Candidates...)
+		tm.Names = append(tm.Names, e.Names...)
+		tm.Customers = append(tm.Customers, e.Customers...)
+		tm.CustomerRecords = append(tm.CustomerRecords, e.CustomerRecords...)
+		tm.GrantLog = append(tm.GrantLog, e.GrantLog...)
+		tm.Updates = append(tm.Updates, e.Updates...)
+		tm.CandidateRows += e.CandidateRows
+	}
 	per := func(n int) float64 { return float64(n) / float64(len(qs)) }
 	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
-	fmt.Printf("  per identify: %.2f candidate queries (avg %s, p99 %s, %.1f records each), %.2f name-frequency lookups (avg %s), %.2f customer reads (avg %s), %.2f reads of a customer's records (avg %s), %.2f grant-log writes (avg %s, p99 %s)\n",
+	fmt.Printf("  per identify: %.2f candidate queries (avg %s, p99 %s, %.1f records each), %.2f name-frequency lookups (avg %s), %.2f customer reads (avg %s), %.2f reads of a customer's records (avg %s), %.2f grant-log writes (avg %s, p99 %s), %.2f other writes (review tasks; avg %s)\n",
 		per(len(tm.Candidates)), r(mean(tm.Candidates)), r(benchmarks.Percentile(tm.Candidates, .99)),
 		float64(tm.CandidateRows)/float64(max(len(tm.Candidates), 1)), per(len(tm.Names)), r(mean(tm.Names)),
 		per(len(tm.Customers)), r(mean(tm.Customers)), per(len(tm.CustomerRecords)), r(mean(tm.CustomerRecords)),
-		per(len(tm.GrantLog)), r(mean(tm.GrantLog)), r(benchmarks.Percentile(tm.GrantLog, .99)))
+		per(len(tm.GrantLog)), r(mean(tm.GrantLog)), r(benchmarks.Percentile(tm.GrantLog, .99)), per(len(tm.Updates)), r(mean(tm.Updates)))
+	fmt.Println(slowest(lat, each, outcomes, .01))
 
 	// Throughput with grants.
 	if _, err := svc.CreatePolicy(ctx, admin, fiveid.Policy{Grantee: "care-c", Scopes: []string{"medical"}, Purposes: []string{"treatment"}, MaxTTL: time.Hour}); err != nil {
@@ -342,4 +358,42 @@ func mean(ds []time.Duration) time.Duration {
 		sum += d
 	}
 	return sum / time.Duration(len(ds))
+}
+
+// slowest says where the slowest share of the sequential queries spent
+// their time: each store call's mean over those queries (the name
+// frequency runs beside the candidate query, so it is not subtracted),
+// and the rest — the cache, normalizing and scoring, waiting for a core.
+func slowest(lat []time.Duration, each []benchmarks.Timings, outcomes []string, share float64) string {
+	idx := make([]int, len(lat))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(lat[b], lat[a]) })
+	n := max(1, int(float64(len(lat))*share))
+	var total, cands, names, customers, records, logs, updates time.Duration
+	kinds := map[string]int{}
+	for _, i := range idx[:n] {
+		e := each[i]
+		kinds[outcomes[i]]++
+		total += lat[i]
+		cands += sum(e.Candidates)
+		names += sum(e.Names)
+		customers += sum(e.Customers)
+		records += sum(e.CustomerRecords)
+		logs += sum(e.GrantLog)
+		updates += sum(e.Updates)
+	}
+	m := func(d time.Duration) time.Duration { return (d / time.Duration(n)).Round(10 * time.Microsecond) }
+	rest := total - cands - customers - records - logs - updates
+	return fmt.Sprintf("  the slowest %d (%.0f%%, %v): avg %s = candidate query %s + customer reads %s + customer's records %s + grant-log write %s + other writes (review tasks) %s + the rest %s; name frequency beside the candidates %s",
+		n, share*100, kinds, m(total), m(cands), m(customers), m(records), m(logs), m(updates), m(rest), m(names))
+}
+
+func sum(ds []time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t
 }
