@@ -63,7 +63,7 @@ reserve_huge_pages() {
 			echo "$want" >/proc/sys/vm/nr_hugepages
 		fi
 		if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt "$want" ]; then
-			echo "tuned-cluster: the kernel could not reserve $need more huge pages; shared buffers use ordinary pages" >&2
+			echo "tuned-cluster: the kernel reserved $(cat /proc/sys/vm/nr_hugepages) of the $want huge pages asked for; shared buffers use ordinary pages" >&2
 		fi
 	fi
 }
