@@ -10,6 +10,11 @@
 --   PGOPTIONS='-c synchronous_commit=off' pgbench -n -M prepared -c 1 -T 8 -f benchmarks/pgbench/grant_log_entry.sql scratch
 --
 -- The difference of the two latencies is the WAL flush a commit waits for.
+-- For percentiles, add -l (a log of every transaction's latency in µs,
+-- its third field) and sort it:
+--
+--   pgbench -n -M prepared -c 1 -T 10 -l -f benchmarks/pgbench/grant_log_entry.sql scratch
+--   awk '{print $3}' pgbench_log.* | sort -n | awk '{a[NR]=$1} END {print a[int(NR*.5)], a[int(NR*.99)], a[int(NR*.999)]}'
 WITH head AS (
 	UPDATE audit_head SET seq = seq + 1, hash = md5(random()::text) WHERE id = 1 RETURNING seq
 )
