@@ -587,7 +587,17 @@ func (s *Service) identifyReview(ctx context.Context, p Principal, d Decision) (
 	} else if !errors.Is(err, ErrNotFound) {
 		return "", err
 	}
-	err := s.store.Update(ctx, nil, func(tx Tx) error { return tx.InsertReviewTask(ctx, task) })
+	err := s.store.Update(ctx, nil, func(tx Tx) error {
+		// The caller (IdentifyAndGrant) answers only after the
+		// identify.review entry commits durably; written on this database,
+		// its flush takes this commit with it: one flush instead of two.
+		if lc, ok := tx.(LazyCommitter); ok && s.logInStore {
+			if err := lc.CommitLazily(ctx); err != nil {
+				return err
+			}
+		}
+		return tx.InsertReviewTask(ctx, task)
+	})
 	if errors.Is(err, ErrConflict) { // opened concurrently
 		open, err := s.store.OpenReviewTask(ctx, task.CustomerID, task.CandidateID)
 		return open.ID, err

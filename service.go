@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -92,12 +93,16 @@ type Service struct {
 	macs     sync.Pool // hash.Hash: HMACs keyed with hmacKey, for derive
 	cacheTag string
 	grants   GrantStore
-	auditw   *auditWriter
-	sk       signingKeys
-	systems  *memo[System]
-	names    *memo[nameFreq]
-	policies *memo[[]Policy]
-	holders  *memo[[]Holder]
+	// logInStore: the grant log is written through the Store itself (one
+	// database), so a durable log entry also makes durable every commit
+	// made before it there (see LazyCommitter).
+	logInStore bool
+	auditw     *auditWriter
+	sk         signingKeys
+	systems    *memo[System]
+	names      *memo[nameFreq]
+	policies   *memo[[]Policy]
+	holders    *memo[[]Holder]
 	// webhookPolicy is Config.Webhooks.
 	webhookPolicy WebhookPolicy
 	idem          IdempotencyStore
@@ -140,14 +145,15 @@ func NewService(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("fiveid: Config.IdempotencyTTL must be between %s and %s", MinIdempotencyTTL, MaxIdempotencyTTL)
 	}
 	s := &Service{
-		store:  cfg.Store,
-		cache:  cfg.Cache,
-		scorer: cfg.Scorer,
-		obs:    cfg.Observer,
-		log:    cfg.Logger,
-		now:    cfg.Clock,
-		limit:  cfg.CandidateLimit,
-		grants: cfg.Grants,
+		store:      cfg.Store,
+		cache:      cfg.Cache,
+		scorer:     cfg.Scorer,
+		obs:        cfg.Observer,
+		log:        cfg.Logger,
+		now:        cfg.Clock,
+		limit:      cfg.CandidateLimit,
+		grants:     cfg.Grants,
+		logInStore: samePointer(cfg.Grants, cfg.Store),
 		// Webhook URLs are checked at creation and before each delivery.
 		webhookPolicy: cfg.Webhooks,
 		// Systems are created, never changed: a short memo is safe.
@@ -741,4 +747,11 @@ func (s *Service) RefreshStatistics(ctx context.Context, p Principal) ([]string,
 		return nil, nil
 	}
 	return s.stats.RefreshStatistics(ctx)
+}
+
+// samePointer reports whether a and b hold the same pointer (not merely
+// equal values: a store passed by value is never taken for another).
+func samePointer(a, b any) bool {
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	return va.Kind() == reflect.Pointer && vb.Kind() == reflect.Pointer && va.Type() == vb.Type() && va.Pointer() == vb.Pointer()
 }

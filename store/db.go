@@ -376,6 +376,19 @@ func (db *DB) UpdateGrants(ctx context.Context, fn func(tx fiveid.GrantTx) error
 // txConn is a transaction's view: reads and writes.
 type txConn struct{ conn }
 
+var _ fiveid.LazyCommitter = txConn{}
+
+// CommitLazily implements fiveid.LazyCommitter: PostgreSQL commits this
+// transaction without waiting for the log's flush (SET LOCAL ends with
+// it); the embedded store commits as always.
+func (c txConn) CommitLazily(ctx context.Context) error {
+	if c.d != postgres {
+		return nil
+	}
+	_, err := c.exec(ctx, "commit lazily", "SET LOCAL synchronous_commit = off")
+	return err
+}
+
 // micros stores times as UTC microseconds since the epoch; 0 is unset.
 func micros(t time.Time) int64 {
 	if t.IsZero() {
