@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"fiveid"
 	"fiveid/match"
@@ -40,20 +39,21 @@ func (t spyTx) CommitLazily(ctx context.Context) error {
 // durable too. With the log elsewhere the task commits durably itself.
 func TestIdentifyReviewTaskCommitsLazilyOnlyBesideTheLog(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(testing.TB) *store.DB{"embedded": teststore.Embedded, "postgres": teststore.Postgres} {
+	sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"embedded", "postgres"} {
 		t.Run(name, func(t *testing.T) {
-			sc, err := match.NewScorer(match.DefaultWeights(), match.DefaultThresholds())
-			if err != nil {
-				t.Fatal(err)
-			}
 			for _, shared := range []bool{true, false} {
 				ctx := t.Context()
-				spy := &lazySpy{DB: open(t)}
+				ts := testStores(t, name == "postgres")[name] // a fresh store for each case
+				spy := &lazySpy{DB: ts.db}
 				var grants fiveid.GrantStore = spy
 				if !shared {
 					grants = teststore.Embedded(t)
 				}
-				svc, err := fiveid.NewService(ctx, fiveid.Config{Store: spy, Grants: grants, Cache: store.NewMemoryCache(time.Hour, 1000), Scorer: sc})
+				svc, err := fiveid.NewService(ctx, fiveid.Config{Store: spy, Grants: grants, Cache: ts.cache, Scorer: sc})
 				if err != nil {
 					t.Fatal(err)
 				}

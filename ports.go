@@ -234,14 +234,13 @@ type Tx interface {
 
 // LazyCommitter is a Tx whose commit can leave its durability to the next
 // durable commit on the same database. On PostgreSQL the transaction runs
-// with synchronous_commit off: its commit record enters the write-ahead log
-// before any later transaction's, and a durable commit flushes the log up
-// to its own record, so once a transaction that commits after this one
-// has returned has committed durably on the same server, this one is
-// durable too. A caller
-// uses it only when such a commit follows before anything that depends on
-// this transaction is acknowledged. A store without the distinction (the
-// embedded store) commits as always.
+// with synchronous_commit off: its commit record is in the write-ahead log
+// before that of any transaction committing after it, and a durable commit
+// flushes the log up to its own record, so once such a later commit is
+// durable, this one is too. A caller uses it only when such a commit
+// follows before anything that depends on this transaction is
+// acknowledged. A store without the distinction (the embedded store)
+// commits as always.
 type LazyCommitter interface {
 	CommitLazily(ctx context.Context) error
 }

@@ -162,6 +162,17 @@ type Timings struct {
 	CandidateRows                                                    int
 }
 
+// Add appends o's timings to t's.
+func (t *Timings) Add(o Timings) {
+	t.Candidates = append(t.Candidates, o.Candidates...)
+	t.Names = append(t.Names, o.Names...)
+	t.Customers = append(t.Customers, o.Customers...)
+	t.CustomerRecords = append(t.CustomerRecords, o.CustomerRecords...)
+	t.GrantLog = append(t.GrantLog, o.GrantLog...)
+	t.Updates = append(t.Updates, o.Updates...)
+	t.CandidateRows += o.CandidateRows
+}
+
 // Take returns what was timed since the last Take and starts afresh.
 func (t *StoreTimer) Take() Timings {
 	t.mu.Lock()

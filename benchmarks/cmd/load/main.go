@@ -197,13 +197,7 @@ func run(ctx context.Context) error {
 	// Where the time goes.
 	var tm benchmarks.Timings
 	for _, e := range each {
-		tm.Candidates = append(tm.Candidates, e.Candidates...)
-		tm.Names = append(tm.Names, e.Names...)
-		tm.Customers = append(tm.Customers, e.Customers...)
-		tm.CustomerRecords = append(tm.CustomerRecords, e.CustomerRecords...)
-		tm.GrantLog = append(tm.GrantLog, e.GrantLog...)
-		tm.Updates = append(tm.Updates, e.Updates...)
-		tm.CandidateRows += e.CandidateRows
+		tm.Add(e)
 	}
 	per := func(n int) float64 { return float64(n) / float64(len(qs)) }
 	r := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
@@ -353,11 +347,7 @@ func mean(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
 	}
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
-	}
-	return sum / time.Duration(len(ds))
+	return sum(ds) / time.Duration(len(ds))
 }
 
 // slowest says where the slowest share of the sequential queries spent
